@@ -1,0 +1,114 @@
+// The daemon's own settings: a small TOML file (toml++) that points at one or more AWS files
+// and holds what AWS does not know (outside interface, prefixes to advertise, dataplane mode,
+// Direct Connect peers, failover preferences, control socket, log level).
+//
+// Pipeline: parse -> validate (errors carry file:line:col) -> the caller stages and commits.
+// `cgwd --check-config` and reload use the same entry point, load_daemon_config().
+#pragma once
+
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cgwd/config/error.hpp"
+#include "cgwd/config/model.hpp"
+
+namespace cgwd::config {
+
+enum class DataplaneMode { auto_detect, kernel, userspace };
+enum class StaticTunnelMode { active_standby, ecmp };
+const char* to_string(DataplaneMode);
+const char* to_string(StaticTunnelMode);
+
+struct VpnEntry {
+    std::string name;      // short, used in interface names: [a-z0-9-]{1,10}
+    std::string aws_file;  // resolved path
+    std::vector<std::string> only_connections;  // empty: every connection in the file
+    std::array<std::optional<Secret>, 2> psk_override;
+    std::uint32_t local_preference = 100;
+    std::uint32_t max_prefixes_out = 0;  // 0: AWS's limit (100 to a VGW, 1000 to a TGW)
+    StaticTunnelMode static_mode = StaticTunnelMode::active_standby;
+    std::vector<Ipv4Prefix> static_routes;  // AWS-side prefixes for static-routing connections
+    std::vector<Connection> connections;    // imported and validated
+};
+
+struct DirectConnectPeer {
+    std::string name;
+    std::string interface;            // parent (or the VLAN interface itself when vlan unset)
+    std::optional<std::uint16_t> vlan;  // 802.1Q id: cgwd creates <interface>.<vlan>
+    std::optional<Ipv4Address> local_address;  // with local_prefix_len; nullopt: already configured
+    std::uint8_t local_prefix_len = 30;
+    Ipv4Address neighbor;
+    std::uint32_t neighbor_asn = 0;
+    std::uint32_t local_asn = 0;
+    Secret md5_key;
+    std::uint32_t bfd_interval_ms = 300;
+    std::uint32_t bfd_multiplier = 3;
+    bool bfd = true;
+    std::uint16_t hold_time = 90;
+    std::uint16_t keepalive = 30;
+    std::uint32_t local_preference = 200;
+    std::uint32_t max_prefixes_out = 100;
+    std::vector<std::string> communities;  // "7224:7300" style, sent with our prefixes
+    std::uint16_t mtu = 1500;
+};
+
+struct DaemonConfig {
+    std::string file;
+    // [daemon]
+    std::string log_level = "info";
+    std::string control_socket = "/run/cgwd/cgwd.sock";
+    DataplaneMode dataplane = DataplaneMode::auto_detect;
+    std::uint32_t route_table = 254;     // main
+    std::uint32_t route_protocol = 240;  // rtnetlink protocol number marking our routes
+    std::uint32_t route_metric = 20;
+    std::string metrics_listen;  // "127.0.0.1:9469"; empty: off
+    // [outside]
+    std::string outside_interface = "auto";
+    std::optional<Ipv4Address> outside_address;  // nullopt: auto
+    // [bgp]
+    std::optional<std::uint32_t> asn;  // our ASN; defaults to the AWS file's customer ASN
+    std::optional<Ipv4Address> router_id;
+    std::vector<Ipv4Prefix> advertise;
+    std::uint32_t ecmp_max_paths = 8;
+    // [failover]
+    bool prefer_direct_connect = true;
+    std::uint16_t vpn_mss = 1379;  // MSS clamp applied to flows that may fail over to VPN
+
+    std::vector<VpnEntry> vpns;
+    std::vector<DirectConnectPeer> direct_connect;
+};
+
+struct LoadOptions {
+    // Files holding secrets (AWS files, key files, a TOML with inline keys) must not be
+    // readable or writable by group or others. Tests of parsing alone may switch this off.
+    bool check_permissions = true;
+};
+
+[[nodiscard]] std::expected<DaemonConfig, ConfigError> load_daemon_config(const std::string& path,
+                                                                          LoadOptions = {});
+// Parses TOML text; relative AWS file paths are resolved against `base_dir`.
+[[nodiscard]] std::expected<DaemonConfig, ConfigError> parse_daemon_config(
+    std::string_view toml_text, const std::string& file, const std::string& base_dir, LoadOptions = {});
+
+// The documentation of every TOML key, the one source for validation of key names, the
+// man page and `cgwctl import`'s starter file.
+struct OptionDoc {
+    std::string_view table;  // "daemon", "vpn" (array of tables), ...
+    std::string_view key;
+    std::string_view type;
+    std::string_view default_value;
+    std::string_view doc;
+};
+const std::vector<OptionDoc>& option_docs();
+
+// The human summary `cgwd --check-config` prints (secrets redacted).
+std::string config_summary(const DaemonConfig&);
+
+// A starter TOML for one AWS file, as `cgwctl import` writes it.
+std::string starter_toml(const std::string& aws_file_path, const std::string& name,
+                         const std::vector<Connection>& connections);
+
+}  // namespace cgwd::config

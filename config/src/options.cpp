@@ -1,0 +1,94 @@
+// Every key of the TOML file, documented once. The loader rejects keys not listed here, the
+// man page cgwd.toml(5) is generated from this table, and so are the starter file's comments.
+#include "cgwd/config/daemon_config.hpp"
+
+namespace cgwd::config {
+
+const std::vector<OptionDoc>& option_docs() {
+    static const std::vector<OptionDoc> docs{
+        {"daemon", "log_level", "string", "\"info\"",
+         "Initial log level: trace, debug, info, warn, error. Changeable at run time with "
+         "cgwctl log-level."},
+        {"daemon", "control_socket", "string", "\"/run/cgwd/cgwd.sock\"",
+         "Path of the control socket cgwctl talks to (mode 0660)."},
+        {"daemon", "dataplane", "string", "\"auto\"",
+         "Where ESP runs: kernel (XFRM), userspace (TUN + UDP) or auto (kernel when it has ESP)."},
+        {"daemon", "route_table", "integer", "254",
+         "Linux routing table the learned routes are installed into (254 is main)."},
+        {"daemon", "route_protocol", "integer", "240",
+         "rtnetlink protocol number that marks cgwd's routes, so leftovers can be found."},
+        {"daemon", "route_metric", "integer", "20", "Metric of installed routes."},
+        {"daemon", "metrics_listen", "string", "\"\"",
+         "Local address:port of the Prometheus text endpoint; empty turns it off."},
+
+        {"outside", "interface", "string", "\"auto\"",
+         "Interface facing the Internet; auto uses the one with the default route."},
+        {"outside", "local_address", "string", "\"auto\"",
+         "Our outside IPv4 address; auto takes the AWS file's customer gateway address, "
+         "else the outside interface's address."},
+
+        {"bgp", "asn", "integer", "(from the AWS file)",
+         "Our ASN. Must match the customer gateway ASN in the AWS files when both are given."},
+        {"bgp", "router_id", "string", "(an inside address)", "BGP identifier."},
+        {"bgp", "advertise", "array of strings", "[]",
+         "On-premises prefixes announced to AWS, e.g. [\"10.10.0.0/16\"]."},
+        {"bgp", "ecmp_max_paths", "integer", "8",
+         "Most equal-cost next hops installed for one prefix."},
+
+        {"failover", "prefer_direct_connect", "boolean", "true",
+         "Prefer Direct Connect over VPN for the same prefix (local preference DX > VPN)."},
+        {"failover", "vpn_mss", "integer", "1379",
+         "TCP MSS clamp for traffic that can fail over to a VPN tunnel, applied on every path so "
+         "flows survive a move to the smaller VPN MTU."},
+
+        {"vpn", "name", "string", "(required)",
+         "Short name, 1-10 of a-z 0-9 -, used in interface names and cgwctl output."},
+        {"vpn", "aws_file", "string", "(required)",
+         "The AWS configuration file (XML, describe-vpn-connections JSON or Generic text), "
+         "relative to this file's folder. It holds PSKs: mode 0600."},
+        {"vpn", "connections", "array of strings", "[]",
+         "Connection ids to use from a JSON with several; empty uses all."},
+        {"vpn", "tunnel1_psk", "string", "(from the AWS file)",
+         "Overrides tunnel 1's pre-shared key (this file must then be mode 0600)."},
+        {"vpn", "tunnel1_psk_file", "string", "(none)",
+         "Reads tunnel 1's pre-shared key from a file of mode 0600."},
+        {"vpn", "tunnel2_psk", "string", "(from the AWS file)", "As tunnel1_psk, for tunnel 2."},
+        {"vpn", "tunnel2_psk_file", "string", "(none)", "As tunnel1_psk_file, for tunnel 2."},
+        {"vpn", "local_preference", "integer", "100", "Local preference of routes learned over VPN."},
+        {"vpn", "max_prefixes_out", "integer", "(100 to a VGW, 1000 to a TGW)",
+         "Most prefixes advertised to AWS; the rest are held back and reported."},
+        {"vpn", "static_mode", "string", "\"active-standby\"",
+         "Static-routing connections: active-standby (tunnel 1 while up) or ecmp (both)."},
+        {"vpn", "static_routes", "array of strings", "[]",
+         "AWS-side prefixes routed into the tunnels of a static-routing connection."},
+
+        {"direct_connect", "name", "string", "(required)", "Short name of the virtual interface."},
+        {"direct_connect", "interface", "string", "(required)",
+         "Interface toward the Direct Connect router (the parent when vlan is set)."},
+        {"direct_connect", "vlan", "integer", "(none)",
+         "802.1Q VLAN id: cgwd creates INTERFACE.VLAN and puts local_address on it."},
+        {"direct_connect", "local_address", "string", "(none)",
+         "Our address with prefix length (/30 or /31), e.g. \"169.254.100.2/30\"."},
+        {"direct_connect", "neighbor", "string", "(required)", "The AWS router's address."},
+        {"direct_connect", "neighbor_asn", "integer", "64512", "The AWS side's ASN."},
+        {"direct_connect", "local_asn", "integer", "([bgp] asn)", "Our ASN on this session."},
+        {"direct_connect", "md5_key", "string", "(required, or md5_key_file)",
+         "TCP-MD5 key, 6-80 characters (this file must then be mode 0600)."},
+        {"direct_connect", "md5_key_file", "string", "(none)",
+         "Reads the TCP-MD5 key from a file of mode 0600."},
+        {"direct_connect", "bfd", "boolean", "true", "Run BFD on this session."},
+        {"direct_connect", "bfd_interval_ms", "integer", "300", "BFD transmit/receive interval (300 minimum)."},
+        {"direct_connect", "bfd_multiplier", "integer", "3", "BFD detection multiplier."},
+        {"direct_connect", "hold_time", "integer", "90", "BGP hold time (0 or 3-65535)."},
+        {"direct_connect", "keepalive", "integer", "30", "BGP keepalive interval."},
+        {"direct_connect", "local_preference", "integer", "200",
+         "Local preference of routes learned over this interface."},
+        {"direct_connect", "max_prefixes_out", "integer", "100", "Most prefixes advertised to AWS."},
+        {"direct_connect", "communities", "array of strings", "[]",
+         "Communities on our advertisements, e.g. [\"7224:7300\"] for high preference in AWS."},
+        {"direct_connect", "mtu", "integer", "1500", "MTU of the virtual interface (1500 or 9001)."},
+    };
+    return docs;
+}
+
+}  // namespace cgwd::config
