@@ -1,0 +1,261 @@
+// The TOML settings file: keys, types, positions of errors, permissions of secret files,
+// the --check-config summary and the starter file cgwctl import writes.
+#include <catch2/catch.hpp>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cgwd/config/aws_import.hpp"
+#include "cgwd/config/daemon_config.hpp"
+
+using namespace cgwd::config;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A private temporary folder holding copies of fixtures with the modes a test asks for.
+class TempDir {
+public:
+    TempDir() {
+        char tmpl[] = "/tmp/cgwd-config-test-XXXXXX";
+        path_ = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { fs::remove_all(path_); }
+    std::string write(const std::string& name, const std::string& text, unsigned mode = 0600) const {
+        auto p = (fs::path(path_) / name).string();
+        std::ofstream(p) << text;
+        ::chmod(p.c_str(), mode);
+        return p;
+    }
+    std::string copy_fixture(const std::string& name, unsigned mode = 0600) const {
+        auto p = (fs::path(path_) / name).string();
+        fs::copy_file(std::string(CGWD_TEST_DATA) + "/" + name, p, fs::copy_options::overwrite_existing);
+        ::chmod(p.c_str(), mode);
+        return p;
+    }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+const char* kMinimal = R"(# cgwd.toml
+[daemon]
+log_level = "debug"
+dataplane = "userspace"
+
+[outside]
+interface = "eth0"
+local_address = "198.51.100.10"
+
+[bgp]
+advertise = ["10.10.0.0/16", "10.20.0.0/16"]
+
+[[vpn]]
+name = "prod"
+aws_file = "vgw-bgp.xml"
+)";
+
+}  // namespace
+
+TEST_CASE("a minimal TOML loads and imports its AWS file") {
+    TempDir dir;
+    dir.copy_fixture("vgw-bgp.xml");
+    auto path = dir.write("cgwd.toml", kMinimal, 0644);  // no inline secret: may be world-readable
+    auto cfg = load_daemon_config(path);
+    REQUIRE(cfg);
+    CHECK(cfg->log_level == "debug");
+    CHECK(cfg->dataplane == DataplaneMode::userspace);
+    CHECK(cfg->outside_interface == "eth0");
+    CHECK(cfg->outside_address->to_string() == "198.51.100.10");
+    REQUIRE(cfg->advertise.size() == 2);
+    CHECK(cfg->advertise[1].to_string() == "10.20.0.0/16");
+    CHECK(*cfg->asn == 65010);  // taken from the AWS file
+    REQUIRE(cfg->vpns.size() == 1);
+    CHECK(cfg->vpns[0].aws_file == dir.path() + "/vgw-bgp.xml");  // relative to the TOML's folder
+    REQUIRE(cfg->vpns[0].connections.size() == 1);
+    CHECK(cfg->vpns[0].connections[0].id == "vpn-0a1b2c3d4e5f60718");
+    CHECK(cfg->control_socket == "/run/cgwd/cgwd.sock");  // default
+}
+
+TEST_CASE("unknown keys and tables are errors with line and column") {
+    TempDir dir;
+    dir.copy_fixture("vgw-bgp.xml");
+    std::string text = kMinimal;
+    text.insert(text.find("dataplane"), "  log_levle = \"info\"\n");
+    auto e = load_daemon_config(dir.write("cgwd.toml", text));
+    REQUIRE_FALSE(e);
+    CHECK(e.error().line == 4);
+    CHECK(e.error().column == 3);
+    CHECK(e.error().to_string() == dir.path() + "/cgwd.toml:4:3: [daemon]: unknown key 'log_levle'");
+
+    auto t = parse_daemon_config("[deamon]\nx = 1\n", "c.toml", dir.path());
+    REQUIRE_FALSE(t);
+    CHECK(t.error().to_string() == "c.toml:1:2: unknown table or key 'deamon'");
+
+    auto v = parse_daemon_config("[[vpn]]\nname = \"a\"\naws_file = \"x\"\nsecret = 1\n", "c.toml", dir.path());
+    REQUIRE_FALSE(v);
+    CHECK(v.error().to_string() == "c.toml:4:1: [vpn]: unknown key 'secret'");
+}
+
+TEST_CASE("TOML syntax and type errors carry positions") {
+    auto syntax = parse_daemon_config("[daemon]\nlog_level = \"info\n", "c.toml", "/tmp");
+    REQUIRE_FALSE(syntax);
+    CHECK(syntax.error().line == 2);
+
+    auto type = parse_daemon_config("[daemon]\nroute_table = \"main\"\n", "c.toml", "/tmp");
+    REQUIRE_FALSE(type);
+    CHECK(type.error().to_string() == "c.toml:2:15: [daemon] route_table: expected an integer");
+
+    auto mode = parse_daemon_config("[daemon]\ndataplane = \"dpdk\"\n", "c.toml", "/tmp");
+    REQUIRE_FALSE(mode);
+    CHECK_THAT(mode.error().message, Catch::Contains("expected kernel, userspace or auto"));
+
+    auto prefix = parse_daemon_config("[bgp]\nadvertise = [\"10.10.0.1/16\"]\n", "c.toml", "/tmp");
+    REQUIRE_FALSE(prefix);
+    CHECK_THAT(prefix.error().message, Catch::Contains("did you mean 10.10.0.0/16"));
+    CHECK(prefix.error().line == 2);
+}
+
+TEST_CASE("an error in the AWS file is reported with the AWS file's line") {
+    TempDir dir;
+    auto aws = dir.copy_fixture("bad-psk.txt");
+    std::string text = kMinimal;
+    text.replace(text.find("vgw-bgp.xml"), 11, "bad-psk.txt");
+    auto e = load_daemon_config(dir.write("cgwd.toml", text));
+    REQUIRE_FALSE(e);
+    CHECK(e.error().file == aws);
+    CHECK(e.error().line > 0);
+    CHECK_THAT(e.error().message, Catch::Contains("must not start with '0'"));
+}
+
+TEST_CASE("files with secrets must not be readable by group or others") {
+    TempDir dir;
+    dir.copy_fixture("vgw-bgp.xml", 0644);
+    auto toml = dir.write("cgwd.toml", kMinimal, 0644);
+    auto e = load_daemon_config(toml);
+    REQUIRE_FALSE(e);
+    CHECK_THAT(e.error().message, Catch::Contains("mode 0644") && Catch::Contains("chmod 600"));
+    CHECK(load_daemon_config(toml, LoadOptions{.check_permissions = false}));
+
+    // An inline key makes the TOML itself secret.
+    dir.copy_fixture("vgw-bgp.xml", 0600);
+    std::string dx = std::string(kMinimal) +
+                     "\n[[direct_connect]]\nname = \"dx1\"\ninterface = \"eth1\"\nvlan = 101\n"
+                     "local_address = \"169.254.100.2/30\"\nneighbor = \"169.254.100.1\"\n"
+                     "md5_key = \"Md5-Key-For-Tests\"\n";
+    auto inline_key = load_daemon_config(dir.write("dx.toml", dx, 0640));
+    REQUIRE_FALSE(inline_key);
+    CHECK_THAT(inline_key.error().message, Catch::Contains("holds a key inline") && Catch::Contains("0640"));
+    auto ok = load_daemon_config(dir.write("dx.toml", dx, 0600));
+    REQUIRE(ok);
+    const auto& d = ok->direct_connect.at(0);
+    CHECK(d.vlan == 101);
+    CHECK(d.local_address->to_string() == "169.254.100.2");
+    CHECK(d.local_prefix_len == 30);
+    CHECK(d.neighbor_asn == 64512);
+    CHECK(d.local_asn == 65010);  // from the AWS file's customer ASN
+    CHECK(d.md5_key.reveal() == "Md5-Key-For-Tests");
+    CHECK(d.bfd_interval_ms == 300);
+    CHECK(d.bfd_multiplier == 3);
+    CHECK(d.hold_time == 90);
+
+    // A key file must be private too.
+    std::string with_file = dx;
+    with_file.replace(with_file.find("md5_key = \"Md5-Key-For-Tests\""), 29, "md5_key_file = \"dx1.key\"");
+    dir.write("dx1.key", "Md5-Key-From-File\n", 0644);
+    auto bad_key_file = load_daemon_config(dir.write("dx.toml", with_file, 0644));
+    REQUIRE_FALSE(bad_key_file);
+    CHECK(bad_key_file.error().file == dir.path() + "/dx1.key");
+    dir.write("dx1.key", "Md5-Key-From-File\n", 0600);
+    auto good = load_daemon_config(dir.write("dx.toml", with_file, 0644));
+    REQUIRE(good);
+    CHECK(good->direct_connect[0].md5_key.reveal() == "Md5-Key-From-File");
+}
+
+TEST_CASE("PSK overrides in the TOML are validated like AWS's") {
+    TempDir dir;
+    dir.copy_fixture("vgw-bgp.xml");
+    std::string text = std::string(kMinimal) + "tunnel2_psk = \"Override_Key.2\"\n";
+    auto ok = load_daemon_config(dir.write("cgwd.toml", text));
+    REQUIRE(ok);
+    CHECK(ok->vpns[0].connections[0].tunnels[1].psk.reveal() == "Override_Key.2");
+    CHECK(ok->vpns[0].connections[0].tunnels[0].psk.reveal() == "Xk3_9vTq.b7LmN2p");
+
+    auto bad = load_daemon_config(dir.write("cgwd.toml", std::string(kMinimal) + "tunnel1_psk = \"has space\"\n"));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().line == 16);
+    CHECK_THAT(bad.error().message, Catch::Contains("only letters, digits"));
+}
+
+TEST_CASE("cross checks: ASN mismatch, duplicate names and connections") {
+    TempDir dir;
+    dir.copy_fixture("vgw-bgp.xml");
+    dir.copy_fixture("two-connections.json");
+    std::string asn = kMinimal;
+    asn.insert(asn.find("advertise"), "asn = 65099\n");
+    auto e = load_daemon_config(dir.write("cgwd.toml", asn));
+    REQUIRE_FALSE(e);
+    CHECK(e.error().line == 11);
+    CHECK_THAT(e.error().message, Catch::Contains("65099 differs from the customer gateway ASN 65010"));
+
+    auto dup = load_daemon_config(dir.write(
+        "cgwd.toml", std::string(kMinimal) + "\n[[vpn]]\nname = \"other\"\naws_file = \"two-connections.json\"\n"));
+    REQUIRE_FALSE(dup);
+    CHECK_THAT(dup.error().message, Catch::Contains("vpn-0a1b2c3d4e5f60718 is configured twice"));
+
+    auto filtered = load_daemon_config(dir.write(
+        "cgwd.toml", std::string(kMinimal) +
+                         "\n[[vpn]]\nname = \"other\"\naws_file = \"two-connections.json\"\n"
+                         "connections = [\"vpn-0d0d0d0d0d0d0d0d0\"]\n"));
+    REQUIRE(filtered);
+    REQUIRE(filtered->vpns[1].connections.size() == 1);
+    CHECK(filtered->vpns[1].connections[0].gateway == GatewayKind::tgw);
+
+    auto name = parse_daemon_config("[[vpn]]\nname = \"Prod_1\"\naws_file = \"x\"\n", "c.toml", "/tmp");
+    REQUIRE_FALSE(name);
+    CHECK_THAT(name.error().message, Catch::Contains("1-10 characters of a-z, 0-9 and '-'"));
+}
+
+TEST_CASE("the --check-config summary shows both ends of each tunnel and no secret") {
+    TempDir dir;
+    dir.copy_fixture("vgw-tunnel-options.json");
+    std::string text = kMinimal;
+    text.replace(text.find("vgw-bgp.xml"), 11, "vgw-tunnel-options.json");
+    auto cfg = load_daemon_config(dir.write("cgwd.toml", text));
+    REQUIRE(cfg);
+    auto s = config_summary(*cfg);
+    CHECK_THAT(s, Catch::Contains("connection vpn-0a1b2c3d4e5f60718: VGW vgw-0fedcba9876543210, routing BGP"));
+    CHECK_THAT(s, Catch::Contains("outside   us 198.51.100.10  aws 203.0.113.12"));
+    CHECK_THAT(s, Catch::Contains("inside    us 169.254.44.10  aws 169.254.44.9  (169.254.44.8/30)"));
+    CHECK_THAT(s, Catch::Contains("bgp       us AS65010  aws AS64512"));
+    CHECK_THAT(s, Catch::Contains("ike       AES-256-GCM-16/PRF-HMAC-SHA2-384/ECP-384"));
+    CHECK_THAT(s, Catch::Contains("dataplane userspace"));
+    CHECK_THAT(s, Catch::Contains("psk <redacted>"));
+    CHECK_THAT(s, !Catch::Contains("Tt6_uV.w3Xy9Za1b") && !Catch::Contains("Xk3_9vTq.b7LmN2p"));
+}
+
+TEST_CASE("the starter TOML written for an AWS file passes validation as written") {
+    TempDir dir;
+    for (auto name : {"vgw-bgp-new.txt", "vgw-static.xml", "two-connections.json"}) {
+        INFO(name);
+        auto aws = dir.copy_fixture(name);
+        auto conns = import_aws_file(aws);
+        REQUIRE(conns);
+        auto text = starter_toml(aws, "lab", *conns);
+        auto cfg = parse_daemon_config(text, "starter.toml", dir.path());
+        if (!cfg) FAIL(cfg.error().to_string());
+        CHECK(cfg->vpns.at(0).connections.size() == conns->size());
+        CHECK(cfg->vpns[0].name == "lab");
+    }
+}
+
+TEST_CASE("every option is documented once") {
+    const auto& docs = option_docs();
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+        CHECK_FALSE(docs[i].doc.empty());
+        for (std::size_t j = 0; j < i; ++j)
+            CHECK_FALSE((docs[i].table == docs[j].table && docs[i].key == docs[j].key));
+    }
+}

@@ -1,0 +1,5 @@
+#pragma once
+namespace cgwd::daemon {
+// The version string both executables print for --version.
+const char* version();
+}  // namespace cgwd::daemon
