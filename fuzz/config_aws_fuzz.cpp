@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& c : *r) {
         for (const auto& t : c.tunnels) {
             // What validation promises: /30 roles, proposals present, PSK within AWS's rules.
-            if (t.inside_cidr.length != 30 || t.aws_inside.value != t.inside_cidr.address.value + 1 ||
+            if (t.inside_cidr.length != 30 ||
+                t.aws_inside.value != t.inside_cidr.address.value + 1 ||
                 t.cgw_inside.value != t.inside_cidr.address.value + 2 || t.ike_proposals.empty() ||
                 t.esp_proposals.empty() || t.psk.size() < 8 || t.psk.size() > 64)
                 std::abort();

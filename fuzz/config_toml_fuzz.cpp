@@ -9,8 +9,9 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);
-    auto r = cgwd::config::parse_daemon_config(text, "fuzz.toml", "/nonexistent-cgwd-fuzz",
-                                               cgwd::config::LoadOptions{.check_permissions = false});
+    auto r =
+        cgwd::config::parse_daemon_config(text, "fuzz.toml", "/nonexistent-cgwd-fuzz",
+                                          cgwd::config::LoadOptions{.check_permissions = false});
     if (!r && r.error().file.empty()) std::abort();
     return 0;
 }

@@ -33,23 +33,28 @@ std::string_view strip_unit(std::string_view text, std::string_view unit) {
     if (unit.empty()) return text;
     if (text.size() >= unit.size()) {
         auto tail = text.substr(text.size() - unit.size());
-        bool same = std::equal(tail.begin(), tail.end(), unit.begin(), unit.end(), [](char a, char b) {
-            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-        });
+        bool same =
+            std::equal(tail.begin(), tail.end(), unit.begin(), unit.end(), [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) ==
+                       std::tolower(static_cast<unsigned char>(b));
+            });
         if (same) text.remove_suffix(unit.size());
     }
     while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
     return text;
 }
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string quoted(std::string_view s) {
+    return "'" + std::string(s) + "'";
+}
 
 }  // namespace
 
 bool is_placeholder(std::string_view text) {
     auto t = trim(text);
     if (t.size() < 4 || t.rfind("YOUR_", 0) != 0) return false;
-    return std::all_of(t.begin(), t.end(), [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
+    return std::all_of(t.begin(), t.end(),
+                       [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
 }
 
 Ipv4Address parse_ipv4(std::string_view text, const Loc& loc) {
@@ -64,7 +69,8 @@ std::uint32_t parse_uint(std::string_view text, const Loc& loc, std::string_view
     auto digits = strip_unit(t, unit);
     std::uint64_t v = 0;
     auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-    if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size() || v > 0xffffffffULL)
+    if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size() ||
+        v > 0xffffffffULL)
         fail(loc, "not a number: " + quoted(t));
     return static_cast<std::uint32_t>(v);
 }
@@ -84,8 +90,10 @@ Cipher parse_cipher(std::string_view name, const Loc& loc) {
     static constexpr std::array<Row, 4> table{{
         {{"aes128", "aes-128-cbc", "aes-128", "aes128-cbc"}, {encr::aes_cbc, 128}},
         {{"aes256", "aes-256-cbc", "aes-256", "aes256-cbc"}, {encr::aes_cbc, 256}},
-        {{"aes128-gcm-16", "aes-128-gcm-16", "aes-128-gcm", "aes128gcm16"}, {encr::aes_gcm_16, 128}},
-        {{"aes256-gcm-16", "aes-256-gcm-16", "aes-256-gcm", "aes256gcm16"}, {encr::aes_gcm_16, 256}},
+        {{"aes128-gcm-16", "aes-128-gcm-16", "aes-128-gcm", "aes128gcm16"},
+         {encr::aes_gcm_16, 128}},
+        {{"aes256-gcm-16", "aes-256-gcm-16", "aes-256-gcm", "aes256gcm16"},
+         {encr::aes_gcm_16, 256}},
     }};
     auto key = lower(trim(name));
     for (const auto& row : table)
@@ -147,7 +155,8 @@ void check_psk(const Secret& psk, const Loc& loc) {
     auto v = psk.reveal();
     // The message never includes the key itself.
     if (v.size() < 8 || v.size() > 64)
-        fail(loc, "pre-shared key must be 8 to 64 characters (it has " + std::to_string(v.size()) + ")");
+        fail(loc,
+             "pre-shared key must be 8 to 64 characters (it has " + std::to_string(v.size()) + ")");
     for (char c : v)
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_'))
             fail(loc, "pre-shared key may contain only letters, digits, '.' and '_'");
@@ -157,8 +166,8 @@ void check_psk(const Secret& psk, const Loc& loc) {
 void check_range(std::uint64_t value, std::uint64_t lo, std::uint64_t hi, const Loc& loc,
                  const std::string& what) {
     if (value < lo || value > hi)
-        fail(loc, what + " " + std::to_string(value) + " is out of range " + std::to_string(lo) + ".." +
-                      std::to_string(hi));
+        fail(loc, what + " " + std::to_string(value) + " is out of range " + std::to_string(lo) +
+                      ".." + std::to_string(hi));
 }
 
 void check_cgw_asn(std::uint64_t asn, const Loc& loc) {
@@ -176,15 +185,15 @@ void check_aws_asn(std::uint64_t asn, const Loc& loc) {
 }
 
 void check_inside_cidr(const Ipv4Prefix& cidr, const Loc& loc) {
-    if (cidr.length != 30)
-        fail(loc, "tunnel inside CIDR " + cidr.to_string() + " must be a /30");
+    if (cidr.length != 30) fail(loc, "tunnel inside CIDR " + cidr.to_string() + " must be a /30");
     auto link_local = Ipv4Prefix::of(Ipv4Address{0xa9fe0000}, 16);  // 169.254.0.0/16
     if (!link_local.contains(cidr.address))
         fail(loc, "tunnel inside CIDR " + cidr.to_string() + " must be inside 169.254.0.0/16");
     // AWS reserves these /30s: 169.254.0.0 .. 169.254.5.0 and 169.254.169.252.
     const std::uint32_t a = cidr.address.value;
     if ((a >= 0xa9fe0000 && a <= 0xa9fe0500 && (a & 0xff) == 0) || a == 0xa9fea9fc)
-        fail(loc, "tunnel inside CIDR " + cidr.to_string() + " is reserved by AWS and cannot be used");
+        fail(loc,
+             "tunnel inside CIDR " + cidr.to_string() + " is reserved by AWS and cannot be used");
 }
 
 void check_phase1_dh(std::uint16_t g, const Loc& loc) {
@@ -209,23 +218,28 @@ void set_inside_addresses(Tunnel& t, const Ipv4Prefix& cidr, const Loc& loc) {
 void check_inside_roles(const Tunnel& t, const Loc& loc) {
     const auto net = t.inside_cidr.address.value;
     if (!t.inside_cidr.contains(t.aws_inside) || !t.inside_cidr.contains(t.cgw_inside))
-        fail(loc, "inside addresses " + t.aws_inside.to_string() + " and " + t.cgw_inside.to_string() +
-                      " are not both in " + t.inside_cidr.to_string());
+        fail(loc, "inside addresses " + t.aws_inside.to_string() + " and " +
+                      t.cgw_inside.to_string() + " are not both in " + t.inside_cidr.to_string());
     if (t.aws_inside.value != net + 1 || t.cgw_inside.value != net + 2)
         fail(loc, "inside address roles are inconsistent: in " + t.inside_cidr.to_string() +
-                      " AWS must be " + Ipv4Address{net + 1}.to_string() + " and the customer gateway " +
-                      Ipv4Address{net + 2}.to_string() + ", the file says AWS " +
-                      t.aws_inside.to_string() + " and customer gateway " + t.cgw_inside.to_string());
+                      " AWS must be " + Ipv4Address{net + 1}.to_string() +
+                      " and the customer gateway " + Ipv4Address{net + 2}.to_string() +
+                      ", the file says AWS " + t.aws_inside.to_string() + " and customer gateway " +
+                      t.cgw_inside.to_string());
 }
 
 namespace {
 
 std::uint16_t prf_for_integ(std::uint16_t id) {
     switch (id) {
-        case integ::hmac_sha1_96: return prf::hmac_sha1;
-        case integ::hmac_sha2_256_128: return prf::hmac_sha2_256;
-        case integ::hmac_sha2_384_192: return prf::hmac_sha2_384;
-        default: return prf::hmac_sha2_512;
+        case integ::hmac_sha1_96:
+            return prf::hmac_sha1;
+        case integ::hmac_sha2_256_128:
+            return prf::hmac_sha2_256;
+        case integ::hmac_sha2_384_192:
+            return prf::hmac_sha2_384;
+        default:
+            return prf::hmac_sha2_512;
     }
 }
 
@@ -277,15 +291,18 @@ void finish_connection(Connection& c, const Loc& loc) {
     if (t1.aws_outside == t2.aws_outside)
         fail(loc, "both tunnels have the same AWS outside address " + t1.aws_outside.to_string());
     for (auto& t : c.tunnels) {
-        Loc tl{t.origin.file, t.origin.line, loc.where.empty() ? "tunnel " + std::to_string(t.number)
-                                                                : loc.where + " tunnel " + std::to_string(t.number)};
+        Loc tl{t.origin.file, t.origin.line,
+               loc.where.empty() ? "tunnel " + std::to_string(t.number)
+                                 : loc.where + " tunnel " + std::to_string(t.number)};
         if (!t.ikev2_allowed)
-            fail(tl, "IKEv2 is not enabled on this tunnel; cgwd speaks IKEv2 only (enable ikev2 in "
-                     "the tunnel options)");
+            fail(tl,
+                 "IKEv2 is not enabled on this tunnel; cgwd speaks IKEv2 only (enable ikev2 in "
+                 "the tunnel options)");
         if (t.phase1.ciphers.empty() || t.phase1.dh.empty() || t.phase1.integ.empty())
-            fail(tl, "phase 1 needs at least one encryption algorithm, integrity algorithm and DH group");
-        if (t.phase2.ciphers.empty())
-            fail(tl, "phase 2 needs at least one encryption algorithm");
+            fail(tl,
+                 "phase 1 needs at least one encryption algorithm, integrity algorithm and DH "
+                 "group");
+        if (t.phase2.ciphers.empty()) fail(tl, "phase 2 needs at least one encryption algorithm");
         bool p2_plain = std::any_of(t.phase2.ciphers.begin(), t.phase2.ciphers.end(),
                                     [](const Cipher& x) { return !x.is_aead(); });
         if (p2_plain && t.phase2.integ.empty())

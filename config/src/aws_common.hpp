@@ -26,8 +26,8 @@ std::string lower(std::string_view s);
 // Parsers that accept every spelling AWS uses in its three formats.
 Ipv4Address parse_ipv4(std::string_view text, const Loc& loc);
 std::uint32_t parse_uint(std::string_view text, const Loc& loc, std::string_view unit = {});
-bool parse_flag(std::string_view text, const Loc& loc);  // true/false/enabled/disabled/yes/no
-Cipher parse_cipher(std::string_view name, const Loc& loc);      // aes-128-cbc, AES128-GCM-16
+bool parse_flag(std::string_view text, const Loc& loc);      // true/false/enabled/disabled/yes/no
+Cipher parse_cipher(std::string_view name, const Loc& loc);  // aes-128-cbc, AES128-GCM-16
 std::uint16_t parse_integ(std::string_view name, const Loc& loc);  // sha1, hmac-sha1-96, SHA2-256
 std::uint16_t parse_dh_group(std::string_view text, const Loc& loc);  // group2, Group 14, 2
 DpdAction parse_dpd_action(std::string_view text, const Loc& loc);

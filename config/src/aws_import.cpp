@@ -9,10 +9,14 @@ namespace cgwd::config {
 
 const char* to_string(AwsFormat f) {
     switch (f) {
-        case AwsFormat::xml: return "CustomerGatewayConfiguration XML";
-        case AwsFormat::json: return "describe-vpn-connections JSON";
-        case AwsFormat::generic_text: return "Generic text";
-        case AwsFormat::unknown: break;
+        case AwsFormat::xml:
+            return "CustomerGatewayConfiguration XML";
+        case AwsFormat::json:
+            return "describe-vpn-connections JSON";
+        case AwsFormat::generic_text:
+            return "Generic text";
+        case AwsFormat::unknown:
+            break;
     }
     return "unknown";
 }
@@ -38,9 +42,12 @@ std::expected<std::vector<Connection>, ConfigError> import_aws(std::string_view 
                 detail::finish_connection(c, detail::Loc{file, c.origin.line, "<vpn_connection>"});
                 return std::vector<Connection>{std::move(c)};
             }
-            case AwsFormat::json: return detail::parse_aws_json(content, file);
-            case AwsFormat::generic_text: return detail::parse_aws_text(content, file);
-            case AwsFormat::unknown: break;
+            case AwsFormat::json:
+                return detail::parse_aws_json(content, file);
+            case AwsFormat::generic_text:
+                return detail::parse_aws_text(content, file);
+            case AwsFormat::unknown:
+                break;
         }
         return std::unexpected(ConfigError{
             file, 0, 0, "",

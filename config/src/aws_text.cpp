@@ -25,7 +25,8 @@
 namespace cgwd::config::detail {
 namespace {
 
-// Collapses runs of blanks and lower-cases: "Virtual Private  Gateway ASN" -> "virtual private gateway asn".
+// Collapses runs of blanks and lower-cases: "Virtual Private  Gateway ASN" -> "virtual private
+// gateway asn".
 std::string normalize_label(std::string_view s) {
     std::string out;
     bool blank = false;
@@ -106,14 +107,19 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
         if (line.size() > 3 && line[0] == '#' && line[2] == ':') {
             auto title = lower(line);
             block = Block::none;
-            if (title.find("internet key exchange") != std::string::npos) section = Section::ike;
-            else if (title.find("ipsec configuration") != std::string::npos) section = Section::ipsec;
-            else if (title.find("tunnel interface") != std::string::npos) section = Section::interface;
-            else if (title.find("border gateway protocol") != std::string::npos) section = Section::bgp;
+            if (title.find("internet key exchange") != std::string::npos)
+                section = Section::ike;
+            else if (title.find("ipsec configuration") != std::string::npos)
+                section = Section::ipsec;
+            else if (title.find("tunnel interface") != std::string::npos)
+                section = Section::interface;
+            else if (title.find("border gateway protocol") != std::string::npos)
+                section = Section::bgp;
             else if (title.find("static routing") != std::string::npos) {
                 section = Section::static_routing;
                 if (!tunnels.empty()) tunnels.back().static_routing = true;
-            } else section = Section::none;
+            } else
+                section = Section::none;
             continue;
         }
         auto lowered = lower(line);
@@ -133,7 +139,8 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
         colon = body.find(':');
         auto label = canonical_side(normalize_label(body.substr(0, colon)));
         std::string_view rest = body.substr(colon + 1);
-        while (!rest.empty() && (rest.front() == ':' || rest.front() == ' ' || rest.front() == '\t'))
+        while (!rest.empty() &&
+               (rest.front() == ':' || rest.front() == ' ' || rest.front() == '\t'))
             rest.remove_prefix(1);  // "Customer Gateway:   : x" has two colons
         Value value{trim(rest), line_no};
 
@@ -144,16 +151,26 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
         if (!item) continue;
         std::string key;
         switch (section) {
-            case Section::ike: key = "ike/" + label; break;
-            case Section::ipsec: key = "ipsec/" + label; break;
+            case Section::ike:
+                key = "ike/" + label;
+                break;
+            case Section::ipsec:
+                key = "ipsec/" + label;
+                break;
             case Section::interface:
-                key = block == Block::outside ? "outside/" + label
+                key = block == Block::outside  ? "outside/" + label
                       : block == Block::inside ? "inside/" + label
                                                : "interface/" + label;
                 break;
-            case Section::bgp: key = "bgp/" + label; break;
-            case Section::static_routing: key = "static/" + label; break;
-            case Section::none: key = "other/" + label; break;
+            case Section::bgp:
+                key = "bgp/" + label;
+                break;
+            case Section::static_routing:
+                key = "static/" + label;
+                break;
+            case Section::none:
+                key = "other/" + label;
+                break;
         }
         tunnels.back().values.emplace(key, value);  // first one wins
     }
@@ -161,7 +178,8 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
     auto at = [&](int line, const std::string& where) { return Loc{file, line, where}; };
     if (tunnels.size() < 2)
         fail(at(tunnels.empty() ? 0 : tunnels[0].header_line, ""),
-             "a VPN connection has two 'IPsec Tunnel #' sections, this file has " + std::to_string(tunnels.size()));
+             "a VPN connection has two 'IPsec Tunnel #' sections, this file has " +
+                 std::to_string(tunnels.size()));
     if (tunnels.size() > 2)
         fail(at(tunnels[2].header_line, "IPsec Tunnel #" + std::to_string(tunnels[2].number)),
              "a VPN connection has exactly two tunnels; found a third");
@@ -178,7 +196,8 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
     c.id = id->text;
     c.origin.line = id->line;
     if (auto v = header_value({"your customer gateway id"})) c.customer_gateway_id = v->text;
-    if (auto v = header_value({"your virtual private gateway id", "your vpn gateway id"})) c.vpn_gateway_id = v->text;
+    if (auto v = header_value({"your virtual private gateway id", "your vpn gateway id"}))
+        c.vpn_gateway_id = v->text;
     if (auto v = header_value({"your transit gateway id"})) c.transit_gateway_id = v->text;
     c.gateway = c.vpn_gateway_id.empty() ? GatewayKind::tgw : GatewayKind::vgw;
     c.routing = tunnels[0].static_routing ? Routing::static_routes : Routing::bgp;
@@ -202,7 +221,9 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
             if (auto v = find(keys)) return *v;
             fail(at(raw.header_line, tname), std::string("missing '") + what + "'");
         };
-        auto loc = [&](const Value& v, const char* what) { return at(v.line, tname + ": " + what); };
+        auto loc = [&](const Value& v, const char* what) {
+            return at(v.line, tname + ": " + what);
+        };
 
         // #1 IKE
         const auto& psk = need({"ike/pre-shared key"}, "Pre-Shared Key");
@@ -229,8 +250,10 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
         const auto& esp_enc = need({"ipsec/encryption algorithm"}, "Encryption Algorithm");
         t.phase2.ciphers = {parse_cipher(esp_enc.text, loc(esp_enc, "Encryption Algorithm"))};
         if (!t.phase2.ciphers[0].is_aead()) {
-            const auto& esp_auth = need({"ipsec/authentication algorithm"}, "Authentication Algorithm");
-            t.phase2.integ = {parse_integ(esp_auth.text, loc(esp_auth, "Authentication Algorithm"))};
+            const auto& esp_auth =
+                need({"ipsec/authentication algorithm"}, "Authentication Algorithm");
+            t.phase2.integ = {
+                parse_integ(esp_auth.text, loc(esp_auth, "Authentication Algorithm"))};
         }
         if (auto v = find({"ipsec/perfect forward secrecy"})) {
             t.phase2.dh = {parse_dh_group(v->text, loc(*v, "Perfect Forward Secrecy"))};
@@ -253,33 +276,46 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
             check_range(mss, 536, 1406, loc(*v, "TCP MSS Adjustment"), "TCP MSS");
             t.tcp_mss = static_cast<std::uint16_t>(mss);
         }
-        if (auto v = find({"ipsec/clear don't fragment bit"})) t.clear_df = parse_flag(v->text, loc(*v, "Clear Don't Fragment Bit"));
+        if (auto v = find({"ipsec/clear don't fragment bit"}))
+            t.clear_df = parse_flag(v->text, loc(*v, "Clear Don't Fragment Bit"));
         if (auto v = find({"ipsec/fragmentation"})) {
             auto f = lower(v->text);
-            if (f.find("before") != std::string::npos) t.fragment_before_encryption = true;
-            else if (f.find("after") != std::string::npos) t.fragment_before_encryption = false;
-            else fail(loc(*v, "Fragmentation"), "expected 'Before encryption' or 'After encryption'");
+            if (f.find("before") != std::string::npos)
+                t.fragment_before_encryption = true;
+            else if (f.find("after") != std::string::npos)
+                t.fragment_before_encryption = false;
+            else
+                fail(loc(*v, "Fragmentation"),
+                     "expected 'Before encryption' or 'After encryption'");
         }
 
         // #3 Tunnel interface
         const auto& cgw_out = need({"outside/cgw"}, "Outside IP Addresses: Customer Gateway");
-        if (!is_placeholder(cgw_out.text)) t.cgw_outside = parse_ipv4(cgw_out.text, loc(cgw_out, "Customer Gateway outside address"));
-        const auto& aws_out = need({"outside/aws"}, "Outside IP Addresses: Virtual Private Gateway");
-        t.aws_outside = parse_ipv4(aws_out.text, loc(aws_out, "Virtual Private Gateway outside address"));
+        if (!is_placeholder(cgw_out.text))
+            t.cgw_outside =
+                parse_ipv4(cgw_out.text, loc(cgw_out, "Customer Gateway outside address"));
+        const auto& aws_out =
+            need({"outside/aws"}, "Outside IP Addresses: Virtual Private Gateway");
+        t.aws_outside =
+            parse_ipv4(aws_out.text, loc(aws_out, "Virtual Private Gateway outside address"));
         const auto& cgw_in = need({"inside/cgw"}, "Inside IP Addresses: Customer Gateway");
         const auto& aws_in = need({"inside/aws"}, "Inside IP Addresses: Virtual Private Gateway");
         auto in_loc = loc(cgw_in, "Customer Gateway inside address");
         bool host_bits = false;
         auto cgw_prefix = Ipv4Prefix::parse(cgw_in.text, &host_bits);
-        if (!cgw_prefix) fail(in_loc, "expected an address with its prefix length, like 169.254.10.2/30");
+        if (!cgw_prefix)
+            fail(in_loc, "expected an address with its prefix length, like 169.254.10.2/30");
         auto aws_prefix = Ipv4Prefix::parse(aws_in.text);
-        if (!aws_prefix) fail(loc(aws_in, "Virtual Private Gateway inside address"), "expected an address with its prefix length, like 169.254.10.1/30");
+        if (!aws_prefix)
+            fail(loc(aws_in, "Virtual Private Gateway inside address"),
+                 "expected an address with its prefix length, like 169.254.10.1/30");
         check_inside_cidr(*cgw_prefix, in_loc);
         t.inside_cidr = *cgw_prefix;
         t.cgw_inside = *Ipv4Address::parse(cgw_in.text.substr(0, cgw_in.text.find('/')));
         t.aws_inside = *Ipv4Address::parse(aws_in.text.substr(0, aws_in.text.find('/')));
         check_inside_roles(t, in_loc);
-        if (auto v = find({"interface/tunnel interface mtu", "inside/tunnel interface mtu", "outside/tunnel interface mtu"})) {
+        if (auto v = find({"interface/tunnel interface mtu", "inside/tunnel interface mtu",
+                           "outside/tunnel interface mtu"})) {
             auto mtu = parse_uint(v->text, loc(*v, "Tunnel interface MTU"), "bytes");
             check_range(mtu, 576, 1446, loc(*v, "Tunnel interface MTU"), "tunnel MTU");
             t.mtu = static_cast<std::uint16_t>(mtu);
@@ -289,8 +325,8 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
         if (c.routing == Routing::bgp) {
             const auto& cgw_asn = need({"bgp/cgw asn"}, "Customer Gateway ASN");
             if (is_placeholder(cgw_asn.text))
-                fail(loc(cgw_asn, "Customer Gateway ASN"), "the file holds the placeholder '" + cgw_asn.text +
-                                                           "' instead of your ASN");
+                fail(loc(cgw_asn, "Customer Gateway ASN"),
+                     "the file holds the placeholder '" + cgw_asn.text + "' instead of your ASN");
             t.cgw_asn = parse_uint(cgw_asn.text, loc(cgw_asn, "Customer Gateway ASN"));
             check_cgw_asn(*t.cgw_asn, loc(cgw_asn, "Customer Gateway ASN"));
             const auto& aws_asn = need({"bgp/aws asn"}, "Virtual Private Gateway ASN");
@@ -299,8 +335,9 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
             if (auto v = find({"bgp/neighbor ip address"})) {
                 auto n = parse_ipv4(v->text, loc(*v, "Neighbor IP Address"));
                 if (n != t.aws_inside)
-                    fail(loc(*v, "Neighbor IP Address"), n.to_string() + " is not the AWS inside address " +
-                                                         t.aws_inside.to_string());
+                    fail(loc(*v, "Neighbor IP Address"), n.to_string() +
+                                                             " is not the AWS inside address " +
+                                                             t.aws_inside.to_string());
             }
             if (auto v = find({"bgp/neighbor hold time"})) {
                 auto hold = parse_uint(v->text, loc(*v, "Neighbor Hold Time"), "seconds");
@@ -310,7 +347,8 @@ std::vector<Connection> parse_aws_text(std::string_view text, const std::string&
         } else if (auto v = find({"static/next hop"})) {
             auto n = parse_ipv4(v->text, loc(*v, "Next hop"));
             if (n != t.aws_inside)
-                fail(loc(*v, "Next hop"), n.to_string() + " is not the AWS inside address " + t.aws_inside.to_string());
+                fail(loc(*v, "Next hop"),
+                     n.to_string() + " is not the AWS inside address " + t.aws_inside.to_string());
         }
     }
     finish_connection(c, Loc{file, c.origin.line, c.id});

@@ -23,9 +23,10 @@ namespace cgwd::config::detail {
 namespace {
 
 class XmlDoc {
-public:
+  public:
     XmlDoc(std::string_view text, const Loc& base) : text_(text), base_(base) {
-        auto result = doc_.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
+        auto result =
+            doc_.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
         if (!result)
             fail(at(static_cast<std::size_t>(result.offset), ""),
                  std::string("XML is not well formed: ") + result.description());
@@ -34,18 +35,24 @@ public:
     pugi::xml_node root() const { return doc_.document_element(); }
 
     Loc at(std::size_t offset, const std::string& path) const {
-        int line = 1 + static_cast<int>(std::count(text_.begin(), text_.begin() +
-                                                   static_cast<std::ptrdiff_t>(std::min(offset, text_.size())), '\n'));
+        int line =
+            1 +
+            static_cast<int>(std::count(
+                text_.begin(),
+                text_.begin() + static_cast<std::ptrdiff_t>(std::min(offset, text_.size())), '\n'));
         Loc loc = base_;
         if (base_.where.empty()) {
             loc.line = line;
             loc.where = path;
         } else {  // XML inside a JSON string: keep the JSON path, say where inside the XML
-            loc.where = base_.where + " (XML line " + std::to_string(line) + (path.empty() ? "" : " " + path) + ")";
+            loc.where = base_.where + " (XML line " + std::to_string(line) +
+                        (path.empty() ? "" : " " + path) + ")";
         }
         return loc;
     }
-    Loc at(pugi::xml_node n) const { return at(static_cast<std::size_t>(n.offset_debug()), path_of(n)); }
+    Loc at(pugi::xml_node n) const {
+        return at(static_cast<std::size_t>(n.offset_debug()), path_of(n));
+    }
 
     static std::string path_of(pugi::xml_node n) {
         std::string path;
@@ -53,7 +60,9 @@ public:
             std::string part = "<" + std::string(n.name()) + ">";
             if (std::string_view(n.name()) == "ipsec_tunnel") {
                 int index = 1;
-                for (auto s = n.previous_sibling("ipsec_tunnel"); s; s = s.previous_sibling("ipsec_tunnel")) ++index;
+                for (auto s = n.previous_sibling("ipsec_tunnel"); s;
+                     s = s.previous_sibling("ipsec_tunnel"))
+                    ++index;
                 part += "[" + std::to_string(index) + "]";
             }
             path = path.empty() ? part : part + "/" + path;
@@ -74,7 +83,7 @@ public:
         return v;
     }
 
-private:
+  private:
     std::string_view text_;
     Loc base_;
     pugi::xml_document doc_;
@@ -99,7 +108,8 @@ Tunnel parse_tunnel(const XmlDoc& x, pugi::xml_node node, int number, Routing ro
     auto aws = x.need(node, "vpn_gateway");
 
     auto cgw_out = x.need(cgw, "tunnel_outside_address/ip_address");
-    if (!is_placeholder(cgw_out.child_value())) t.cgw_outside = parse_ipv4(cgw_out.child_value(), x.at(cgw_out));
+    if (!is_placeholder(cgw_out.child_value()))
+        t.cgw_outside = parse_ipv4(cgw_out.child_value(), x.at(cgw_out));
     auto aws_out = x.need(aws, "tunnel_outside_address/ip_address");
     t.aws_outside = parse_ipv4(aws_out.child_value(), x.at(aws_out));
 
@@ -110,7 +120,8 @@ Tunnel parse_tunnel(const XmlDoc& x, pugi::xml_node node, int number, Routing ro
     auto cgw_inside_node = cgw.first_element_by_path("tunnel_inside_address");
     auto loc = x.at(cgw_inside_node);
     if (cgw_len != 30 || aws_len != 30 || cgw_mask != 0xfffffffc || aws_mask != 0xfffffffc)
-        fail(loc, "tunnel inside network must be a /30 (network_cidr 30, network_mask 255.255.255.252)");
+        fail(loc,
+             "tunnel inside network must be a /30 (network_cidr 30, network_mask 255.255.255.252)");
     auto cidr = Ipv4Prefix::of(t.cgw_inside, 30);
     check_inside_cidr(cidr, loc);
     t.inside_cidr = cidr;
@@ -149,7 +160,8 @@ Tunnel parse_tunnel(const XmlDoc& x, pugi::xml_node node, int number, Routing ro
     auto proto = x.need(ipsec, "protocol");
     if (lower(trim(proto.child_value())) != "esp") fail(x.at(proto), "only ESP is supported");
     auto mode = ipsec.child("mode");
-    if (mode && lower(trim(mode.child_value())) != "tunnel") fail(x.at(mode), "only tunnel mode is supported");
+    if (mode && lower(trim(mode.child_value())) != "tunnel")
+        fail(x.at(mode), "only tunnel mode is supported");
     auto esp_enc = x.need(ipsec, "encryption_protocol");
     t.phase2.ciphers = {parse_cipher(esp_enc.child_value(), x.at(esp_enc))};
     if (!t.phase2.ciphers[0].is_aead()) {
@@ -167,7 +179,8 @@ Tunnel parse_tunnel(const XmlDoc& x, pugi::xml_node node, int number, Routing ro
     if (auto n = ipsec.child("fragmentation_before_encryption"))
         t.fragment_before_encryption = parse_flag(n.child_value(), x.at(n));
     if (auto n = ipsec.child("tcp_mss_adjustment")) {
-        t.tcp_mss = static_cast<std::uint16_t>(std::min<std::uint32_t>(parse_uint(n.child_value(), x.at(n)), 65535));
+        t.tcp_mss = static_cast<std::uint16_t>(
+            std::min<std::uint32_t>(parse_uint(n.child_value(), x.at(n)), 65535));
         check_range(t.tcp_mss, 536, 1406, x.at(n), "TCP MSS");
     }
     if (auto n = ipsec.first_element_by_path("dead_peer_detection/interval")) {
@@ -193,7 +206,8 @@ Connection parse_cgw_xml(std::string_view text, const Loc& base) {
     XmlDoc x(text, base);
     auto root = x.root();
     if (!root || std::string_view(root.name()) != "vpn_connection")
-        fail(x.at(0, ""), "not a CustomerGatewayConfiguration document (expected <vpn_connection>)");
+        fail(x.at(0, ""),
+             "not a CustomerGatewayConfiguration document (expected <vpn_connection>)");
     Connection c;
     auto root_loc = x.at(root);
     c.origin = Origin{root_loc.file, root_loc.line};
@@ -202,8 +216,10 @@ Connection parse_cgw_xml(std::string_view text, const Loc& base) {
     c.customer_gateway_id = trim(root.child_value("customer_gateway_id"));
     c.vpn_gateway_id = trim(root.child_value("vpn_gateway_id"));
     c.gateway = c.vpn_gateway_id.empty() ? GatewayKind::tgw : GatewayKind::vgw;
-    if (auto type = root.child("vpn_connection_type"); type && trim(type.child_value()) != "ipsec.1")
-        fail(x.at(type), "unsupported connection type '" + trim(type.child_value()) + "' (expected ipsec.1)");
+    if (auto type = root.child("vpn_connection_type");
+        type && trim(type.child_value()) != "ipsec.1")
+        fail(x.at(type),
+             "unsupported connection type '" + trim(type.child_value()) + "' (expected ipsec.1)");
     auto attrs = trim(root.child_value("vpn_connection_attributes"));
     c.routing = attrs == "NoBGPVPNConnection" ? Routing::static_routes : Routing::bgp;
 
@@ -213,8 +229,11 @@ Connection parse_cgw_xml(std::string_view text, const Loc& base) {
         fail(root_loc, "a VPN connection has two <ipsec_tunnel> elements, this one has " +
                            std::to_string(tunnels.size()));
     if (tunnels.size() > 2)
-        fail(x.at(tunnels[2]), "a VPN connection has exactly two <ipsec_tunnel> elements; found a third");
-    for (int i = 0; i < 2; ++i) c.tunnels[static_cast<std::size_t>(i)] = parse_tunnel(x, tunnels[static_cast<std::size_t>(i)], i + 1, c.routing);
+        fail(x.at(tunnels[2]),
+             "a VPN connection has exactly two <ipsec_tunnel> elements; found a third");
+    for (int i = 0; i < 2; ++i)
+        c.tunnels[static_cast<std::size_t>(i)] =
+            parse_tunnel(x, tunnels[static_cast<std::size_t>(i)], i + 1, c.routing);
     return c;
 }
 

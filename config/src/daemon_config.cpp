@@ -4,12 +4,12 @@
 
 #include <sys/stat.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "aws_common.hpp"
 #include "cgwd/config/aws_import.hpp"
@@ -18,9 +18,12 @@ namespace cgwd::config {
 
 const char* to_string(DataplaneMode m) {
     switch (m) {
-        case DataplaneMode::auto_detect: return "auto";
-        case DataplaneMode::kernel: return "kernel";
-        case DataplaneMode::userspace: return "userspace";
+        case DataplaneMode::auto_detect:
+            return "auto";
+        case DataplaneMode::kernel:
+            return "kernel";
+        case DataplaneMode::userspace:
+            return "userspace";
     }
     return "?";
 }
@@ -39,25 +42,27 @@ std::string read_file(const std::string& path, std::size_t limit) {
     std::ostringstream buf;
     buf << in.rdbuf();
     if (buf.str().size() > limit)
-        throw ConfigException(ConfigError{path, 0, 0, "", "file is larger than " + std::to_string(limit) + " bytes"});
+        throw ConfigException(
+            ConfigError{path, 0, 0, "", "file is larger than " + std::to_string(limit) + " bytes"});
     return buf.str();
 }
 
 // Files holding secrets must be private to their owner.
 void check_private(const std::string& path, const std::string& what) {
-    struct stat st{};
-    if (::stat(path.c_str(), &st) != 0) throw ConfigException(ConfigError{path, 0, 0, "", "cannot stat the file"});
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        throw ConfigException(ConfigError{path, 0, 0, "", "cannot stat the file"});
     if ((st.st_mode & 077) != 0) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        throw ConfigException(ConfigError{
-            path, 0, 0, "",
-            what + " is accessible by group or others (mode " + mode + "); run: chmod 600 " + path});
+        throw ConfigException(ConfigError{path, 0, 0, "",
+                                          what + " is accessible by group or others (mode " + mode +
+                                              "); run: chmod 600 " + path});
     }
 }
 
 class Reader {
-public:
+  public:
     Reader(std::string file, std::string base_dir, LoadOptions opts)
         : file_(std::move(file)), base_dir_(std::move(base_dir)), opts_(opts) {}
 
@@ -82,18 +87,20 @@ public:
         if (auto a = root["direct_connect"].as_array())
             for (auto& n : *a) cfg.direct_connect.push_back(read_dx(*n.as_table(), cfg));
         if (cfg.vpns.empty() && cfg.direct_connect.empty())
-            fail(Loc{file_, 1, ""}, "nothing to do: add a [[vpn]] with an aws_file, or a [[direct_connect]]");
+            fail(Loc{file_, 1, ""},
+                 "nothing to do: add a [[vpn]] with an aws_file, or a [[direct_connect]]");
         if (has_inline_secret_ && opts_.check_permissions)
             check_private(file_, "this file holds a key inline and");
         cross_check(cfg, root);
         return cfg;
     }
 
-private:
+  private:
     Loc at(const toml::node& n, const std::string& where) const {
         return Loc{file_, static_cast<int>(n.source().begin.line), where};
     }
-    [[noreturn]] void fail_at(const toml::node& n, const std::string& where, const std::string& msg) const {
+    [[noreturn]] void fail_at(const toml::node& n, const std::string& where,
+                              const std::string& msg) const {
         throw ConfigException(ConfigError{file_, static_cast<int>(n.source().begin.line),
                                           static_cast<int>(n.source().begin.column), where, msg});
     }
@@ -102,7 +109,8 @@ private:
     void check_keys(const toml::table& root) const {
         const auto& docs = option_docs();
         auto known_table = [&](std::string_view t) {
-            return std::any_of(docs.begin(), docs.end(), [&](const OptionDoc& d) { return d.table == t; });
+            return std::any_of(docs.begin(), docs.end(),
+                               [&](const OptionDoc& d) { return d.table == t; });
         };
         auto check_table = [&](std::string_view name, const toml::table& t) {
             for (auto&& [k, v] : t) {
@@ -111,75 +119,91 @@ private:
                 });
                 if (!known)
                     throw ConfigException(ConfigError{
-                        file_, static_cast<int>(k.source().begin.line), static_cast<int>(k.source().begin.column),
-                        "[" + std::string(name) + "]", "unknown key '" + std::string(k.str()) + "'"});
+                        file_, static_cast<int>(k.source().begin.line),
+                        static_cast<int>(k.source().begin.column), "[" + std::string(name) + "]",
+                        "unknown key '" + std::string(k.str()) + "'"});
             }
         };
         for (auto&& [k, v] : root) {
             std::string name(k.str());
-            auto line = static_cast<int>(k.source().begin.line), col = static_cast<int>(k.source().begin.column);
+            auto line = static_cast<int>(k.source().begin.line),
+                 col = static_cast<int>(k.source().begin.column);
             if (!known_table(name))
-                throw ConfigException(ConfigError{file_, line, col, "", "unknown table or key '" + name + "'"});
+                throw ConfigException(
+                    ConfigError{file_, line, col, "", "unknown table or key '" + name + "'"});
             bool array = name == "vpn" || name == "direct_connect";
             if (array) {
                 auto a = v.as_array();
                 if (!a || !a->is_array_of_tables())
-                    throw ConfigException(ConfigError{file_, line, col, "", "'" + name + "' must be written [[" + name + "]]"});
+                    throw ConfigException(ConfigError{
+                        file_, line, col, "", "'" + name + "' must be written [[" + name + "]]"});
                 for (auto& e : *a) check_table(name, *e.as_table());
             } else {
                 auto t = v.as_table();
-                if (!t) throw ConfigException(ConfigError{file_, line, col, "", "'" + name + "' must be a table [" + name + "]"});
+                if (!t)
+                    throw ConfigException(ConfigError{
+                        file_, line, col, "", "'" + name + "' must be a table [" + name + "]"});
                 check_table(name, *t);
             }
         }
     }
 
-    std::optional<std::string> str(const toml::table& t, std::string_view key, const std::string& where) const {
+    std::optional<std::string> str(const toml::table& t, std::string_view key,
+                                   const std::string& where) const {
         auto n = t.get(key);
         if (!n) return std::nullopt;
         if (!n->is_string()) fail_at(*n, where + " " + std::string(key), "expected a string");
         return n->value<std::string>();
     }
-    std::optional<std::uint64_t> integer(const toml::table& t, std::string_view key, const std::string& where,
-                                         std::uint64_t lo, std::uint64_t hi) const {
+    std::optional<std::uint64_t> integer(const toml::table& t, std::string_view key,
+                                         const std::string& where, std::uint64_t lo,
+                                         std::uint64_t hi) const {
         auto n = t.get(key);
         if (!n) return std::nullopt;
         if (!n->is_integer()) fail_at(*n, where + " " + std::string(key), "expected an integer");
         auto v = *n->value<std::int64_t>();
         if (v < 0 || static_cast<std::uint64_t>(v) < lo || static_cast<std::uint64_t>(v) > hi)
             fail_at(*n, where + " " + std::string(key),
-                    std::to_string(v) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+                    std::to_string(v) + " is out of range " + std::to_string(lo) + ".." +
+                        std::to_string(hi));
         return static_cast<std::uint64_t>(v);
     }
-    std::optional<bool> boolean(const toml::table& t, std::string_view key, const std::string& where) const {
+    std::optional<bool> boolean(const toml::table& t, std::string_view key,
+                                const std::string& where) const {
         auto n = t.get(key);
         if (!n) return std::nullopt;
         if (!n->is_boolean()) fail_at(*n, where + " " + std::string(key), "expected true or false");
         return n->value<bool>();
     }
-    std::vector<std::string> strings(const toml::table& t, std::string_view key, const std::string& where) const {
+    std::vector<std::string> strings(const toml::table& t, std::string_view key,
+                                     const std::string& where) const {
         std::vector<std::string> out;
         auto n = t.get(key);
         if (!n) return out;
         auto a = n->as_array();
         if (!a) fail_at(*n, where + " " + std::string(key), "expected an array of strings");
         for (auto& e : *a) {
-            if (!e.is_string()) fail_at(e, where + " " + std::string(key), "expected an array of strings");
+            if (!e.is_string())
+                fail_at(e, where + " " + std::string(key), "expected an array of strings");
             out.push_back(*e.value<std::string>());
         }
         return out;
     }
-    std::vector<Ipv4Prefix> prefixes(const toml::table& t, std::string_view key, const std::string& where) const {
+    std::vector<Ipv4Prefix> prefixes(const toml::table& t, std::string_view key,
+                                     const std::string& where) const {
         std::vector<Ipv4Prefix> out;
         auto list = strings(t, key, where);
         auto a = t.get(key) ? t.get(key)->as_array() : nullptr;
         for (std::size_t i = 0; i < list.size(); ++i) {
             bool host_bits = false;
             auto p = Ipv4Prefix::parse(list[i], &host_bits);
-            if (!p) fail_at(*a->get(i), where + " " + std::string(key), "not an IPv4 prefix: '" + list[i] + "'");
-            if (host_bits)
+            if (!p)
                 fail_at(*a->get(i), where + " " + std::string(key),
-                        "'" + list[i] + "' has host bits set; did you mean " + p->to_string() + "?");
+                        "not an IPv4 prefix: '" + list[i] + "'");
+            if (host_bits)
+                fail_at(
+                    *a->get(i), where + " " + std::string(key),
+                    "'" + list[i] + "' has host bits set; did you mean " + p->to_string() + "?");
             out.push_back(*p);
         }
         return out;
@@ -189,35 +213,50 @@ private:
         if (p.is_relative() && !base_dir_.empty()) p = std::filesystem::path(base_dir_) / p;
         return p.lexically_normal().string();
     }
-    Secret secret_from_file(const toml::table& t, std::string_view key, const std::string& where) const {
+    Secret secret_from_file(const toml::table& t, std::string_view key,
+                            const std::string& where) const {
         auto path = resolve(*str(t, key, where));
         if (opts_.check_permissions) check_private(path, "key file");
         auto text = read_file(path, 4096);
         while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-        if (text.empty()) fail_at(*t.get(key), where + " " + std::string(key), "key file " + path + " is empty");
+        if (text.empty())
+            fail_at(*t.get(key), where + " " + std::string(key), "key file " + path + " is empty");
         return Secret(std::move(text));
     }
 
     void read_daemon(const toml::table& t, DaemonConfig& cfg) {
         const std::string w = "[daemon]";
         if (auto v = str(t, "log_level", w)) {
-            static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
-            if (!levels.count(*v)) fail_at(*t.get("log_level"), w + " log_level", "unknown level '" + *v + "' (trace, debug, info, warn, error)");
+            static const std::set<std::string> levels{"trace", "debug",    "info", "warn",
+                                                      "error", "critical", "off"};
+            if (!levels.count(*v))
+                fail_at(*t.get("log_level"), w + " log_level",
+                        "unknown level '" + *v + "' (trace, debug, info, warn, error)");
             cfg.log_level = *v;
         }
         if (auto v = str(t, "control_socket", w)) {
-            if (v->empty() || (*v)[0] != '/') fail_at(*t.get("control_socket"), w + " control_socket", "must be an absolute path");
+            if (v->empty() || (*v)[0] != '/')
+                fail_at(*t.get("control_socket"), w + " control_socket",
+                        "must be an absolute path");
             cfg.control_socket = *v;
         }
         if (auto v = str(t, "dataplane", w)) {
-            if (*v == "auto") cfg.dataplane = DataplaneMode::auto_detect;
-            else if (*v == "kernel") cfg.dataplane = DataplaneMode::kernel;
-            else if (*v == "userspace") cfg.dataplane = DataplaneMode::userspace;
-            else fail_at(*t.get("dataplane"), w + " dataplane", "expected kernel, userspace or auto, got '" + *v + "'");
+            if (*v == "auto")
+                cfg.dataplane = DataplaneMode::auto_detect;
+            else if (*v == "kernel")
+                cfg.dataplane = DataplaneMode::kernel;
+            else if (*v == "userspace")
+                cfg.dataplane = DataplaneMode::userspace;
+            else
+                fail_at(*t.get("dataplane"), w + " dataplane",
+                        "expected kernel, userspace or auto, got '" + *v + "'");
         }
-        if (auto v = integer(t, "route_table", w, 1, 0xfffffffe)) cfg.route_table = static_cast<std::uint32_t>(*v);
-        if (auto v = integer(t, "route_protocol", w, 5, 255)) cfg.route_protocol = static_cast<std::uint32_t>(*v);
-        if (auto v = integer(t, "route_metric", w, 0, 0xffffffff)) cfg.route_metric = static_cast<std::uint32_t>(*v);
+        if (auto v = integer(t, "route_table", w, 1, 0xfffffffe))
+            cfg.route_table = static_cast<std::uint32_t>(*v);
+        if (auto v = integer(t, "route_protocol", w, 5, 255))
+            cfg.route_protocol = static_cast<std::uint32_t>(*v);
+        if (auto v = integer(t, "route_metric", w, 0, 0xffffffff))
+            cfg.route_metric = static_cast<std::uint32_t>(*v);
         if (auto v = str(t, "metrics_listen", w)) cfg.metrics_listen = *v;
     }
 
@@ -226,25 +265,31 @@ private:
         if (auto v = str(t, "interface", w)) cfg.outside_interface = *v;
         if (auto v = str(t, "local_address", w); v && *v != "auto") {
             cfg.outside_address = Ipv4Address::parse(*v);
-            if (!cfg.outside_address) fail_at(*t.get("local_address"), w + " local_address", "expected an IPv4 address or \"auto\"");
+            if (!cfg.outside_address)
+                fail_at(*t.get("local_address"), w + " local_address",
+                        "expected an IPv4 address or \"auto\"");
         }
     }
 
     void read_bgp(const toml::table& t, DaemonConfig& cfg) {
         const std::string w = "[bgp]";
-        if (auto v = integer(t, "asn", w, 1, 4294967294ULL)) cfg.asn = static_cast<std::uint32_t>(*v);
+        if (auto v = integer(t, "asn", w, 1, 4294967294ULL))
+            cfg.asn = static_cast<std::uint32_t>(*v);
         if (auto v = str(t, "router_id", w)) {
             cfg.router_id = Ipv4Address::parse(*v);
-            if (!cfg.router_id) fail_at(*t.get("router_id"), w + " router_id", "expected an IPv4 address");
+            if (!cfg.router_id)
+                fail_at(*t.get("router_id"), w + " router_id", "expected an IPv4 address");
         }
         cfg.advertise = prefixes(t, "advertise", w);
-        if (auto v = integer(t, "ecmp_max_paths", w, 1, 64)) cfg.ecmp_max_paths = static_cast<std::uint32_t>(*v);
+        if (auto v = integer(t, "ecmp_max_paths", w, 1, 64))
+            cfg.ecmp_max_paths = static_cast<std::uint32_t>(*v);
     }
 
     void read_failover(const toml::table& t, DaemonConfig& cfg) {
         const std::string w = "[failover]";
         if (auto v = boolean(t, "prefer_direct_connect", w)) cfg.prefer_direct_connect = *v;
-        if (auto v = integer(t, "vpn_mss", w, 536, 1460)) cfg.vpn_mss = static_cast<std::uint16_t>(*v);
+        if (auto v = integer(t, "vpn_mss", w, 536, 1460))
+            cfg.vpn_mss = static_cast<std::uint16_t>(*v);
     }
 
     VpnEntry read_vpn(const toml::table& t) {
@@ -254,9 +299,13 @@ private:
         if (!name) fail_at(t, w, "missing key 'name'");
         static const auto valid_name = [](const std::string& s) {
             return !s.empty() && s.size() <= 10 && s.front() != '-' &&
-                   std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+                   std::all_of(s.begin(), s.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                   });
         };
-        if (!valid_name(*name)) fail_at(*t.get("name"), w + " name", "'" + *name + "' must be 1-10 characters of a-z, 0-9 and '-'");
+        if (!valid_name(*name))
+            fail_at(*t.get("name"), w + " name",
+                    "'" + *name + "' must be 1-10 characters of a-z, 0-9 and '-'");
         v.name = *name;
         w = "[[vpn]] " + v.name;
         auto file = str(t, "aws_file", w);
@@ -266,7 +315,8 @@ private:
         for (int i = 0; i < 2; ++i) {
             std::string key = "tunnel" + std::to_string(i + 1) + "_psk";
             if (t.get(key) && t.get(key + "_file"))
-                fail_at(*t.get(key), w + " " + key, "give " + key + " or " + key + "_file, not both");
+                fail_at(*t.get(key), w + " " + key,
+                        "give " + key + " or " + key + "_file, not both");
             std::optional<Secret> psk;
             if (auto s = str(t, key, w)) {
                 psk = Secret(*s);
@@ -275,33 +325,44 @@ private:
                 psk = secret_from_file(t, key + "_file", w);
             }
             if (psk) {
-                detail::check_psk(*psk, at(*t.get(t.get(key) ? key : key + "_file"), w + " " + key));
+                detail::check_psk(*psk,
+                                  at(*t.get(t.get(key) ? key : key + "_file"), w + " " + key));
                 v.psk_override[static_cast<std::size_t>(i)] = std::move(psk);
             }
         }
-        if (auto x = integer(t, "local_preference", w, 0, 0xffffffff)) v.local_preference = static_cast<std::uint32_t>(*x);
-        if (auto x = integer(t, "max_prefixes_out", w, 1, 100000)) v.max_prefixes_out = static_cast<std::uint32_t>(*x);
+        if (auto x = integer(t, "local_preference", w, 0, 0xffffffff))
+            v.local_preference = static_cast<std::uint32_t>(*x);
+        if (auto x = integer(t, "max_prefixes_out", w, 1, 100000))
+            v.max_prefixes_out = static_cast<std::uint32_t>(*x);
         if (auto s = str(t, "static_mode", w)) {
-            if (*s == "active-standby") v.static_mode = StaticTunnelMode::active_standby;
-            else if (*s == "ecmp") v.static_mode = StaticTunnelMode::ecmp;
-            else fail_at(*t.get("static_mode"), w + " static_mode", "expected active-standby or ecmp");
+            if (*s == "active-standby")
+                v.static_mode = StaticTunnelMode::active_standby;
+            else if (*s == "ecmp")
+                v.static_mode = StaticTunnelMode::ecmp;
+            else
+                fail_at(*t.get("static_mode"), w + " static_mode",
+                        "expected active-standby or ecmp");
         }
         v.static_routes = prefixes(t, "static_routes", w);
 
-        if (opts_.check_permissions) check_private(v.aws_file, "the AWS file holds pre-shared keys and");
+        if (opts_.check_permissions)
+            check_private(v.aws_file, "the AWS file holds pre-shared keys and");
         auto imported = import_aws_file(v.aws_file);
         if (!imported) throw ConfigException(imported.error());
         for (auto& c : *imported) {
             if (!v.only_connections.empty() &&
-                std::find(v.only_connections.begin(), v.only_connections.end(), c.id) == v.only_connections.end())
+                std::find(v.only_connections.begin(), v.only_connections.end(), c.id) ==
+                    v.only_connections.end())
                 continue;
             for (std::size_t i = 0; i < 2; ++i)
                 if (v.psk_override[i]) c.tunnels[i].psk = *v.psk_override[i];
             v.connections.push_back(std::move(c));
         }
         for (const auto& id : v.only_connections)
-            if (std::none_of(v.connections.begin(), v.connections.end(), [&](const Connection& c) { return c.id == id; }))
-                fail_at(*t.get("connections"), w + " connections", "connection " + id + " is not in " + v.aws_file);
+            if (std::none_of(v.connections.begin(), v.connections.end(),
+                             [&](const Connection& c) { return c.id == id; }))
+                fail_at(*t.get("connections"), w + " connections",
+                        "connection " + id + " is not in " + v.aws_file);
         if (v.connections.size() > 1 && (v.psk_override[0] || v.psk_override[1]))
             fail_at(t, w, "PSK overrides need exactly one connection; list it in 'connections'");
         return v;
@@ -318,14 +379,18 @@ private:
         if (!iface || iface->empty()) fail_at(t, w, "missing key 'interface'");
         d.interface = *iface;
         if (auto v = integer(t, "vlan", w, 1, 4094)) d.vlan = static_cast<std::uint16_t>(*v);
-        std::size_t ifname_len = d.interface.size() + (d.vlan ? 1 + std::to_string(*d.vlan).size() : 0);
-        if (ifname_len > 15) fail_at(*t.get("interface"), w + " interface", "interface name (with .vlan) longer than 15 characters");
+        std::size_t ifname_len =
+            d.interface.size() + (d.vlan ? 1 + std::to_string(*d.vlan).size() : 0);
+        if (ifname_len > 15)
+            fail_at(*t.get("interface"), w + " interface",
+                    "interface name (with .vlan) longer than 15 characters");
         if (auto v = str(t, "local_address", w)) {
             auto slash = v->find('/');
             auto addr = Ipv4Address::parse(v->substr(0, slash));
             auto prefix = Ipv4Prefix::parse(*v);
             if (!addr || !prefix || (prefix->length != 30 && prefix->length != 31))
-                fail_at(*t.get("local_address"), w + " local_address", "expected an address with /30 or /31, like 169.254.100.2/30");
+                fail_at(*t.get("local_address"), w + " local_address",
+                        "expected an address with /30 or /31, like 169.254.100.2/30");
             d.local_address = addr;
             d.local_prefix_len = prefix->length;
         }
@@ -334,11 +399,15 @@ private:
         auto n = Ipv4Address::parse(*neighbor);
         if (!n) fail_at(*t.get("neighbor"), w + " neighbor", "expected an IPv4 address");
         d.neighbor = *n;
-        if (d.local_address && !Ipv4Prefix::of(*d.local_address, d.local_prefix_len).contains(d.neighbor))
+        if (d.local_address &&
+            !Ipv4Prefix::of(*d.local_address, d.local_prefix_len).contains(d.neighbor))
             fail_at(*t.get("neighbor"), w + " neighbor", "not in the local_address subnet");
-        d.neighbor_asn = static_cast<std::uint32_t>(integer(t, "neighbor_asn", w, 1, 4294967294ULL).value_or(64512));
-        if (auto v = integer(t, "local_asn", w, 1, 4294967294ULL)) d.local_asn = static_cast<std::uint32_t>(*v);
-        else if (cfg.asn) d.local_asn = *cfg.asn;
+        d.neighbor_asn = static_cast<std::uint32_t>(
+            integer(t, "neighbor_asn", w, 1, 4294967294ULL).value_or(64512));
+        if (auto v = integer(t, "local_asn", w, 1, 4294967294ULL))
+            d.local_asn = static_cast<std::uint32_t>(*v);
+        else if (cfg.asn)
+            d.local_asn = *cfg.asn;
         if (t.get("md5_key") && t.get("md5_key_file"))
             fail_at(*t.get("md5_key"), w + " md5_key", "give md5_key or md5_key_file, not both");
         if (auto s = str(t, "md5_key", w)) {
@@ -351,27 +420,38 @@ private:
         }
         if (d.md5_key.size() < 6 || d.md5_key.size() > 80)
             fail_at(*t.get(t.get("md5_key") ? "md5_key" : "md5_key_file"), w + " md5 key",
-                    "the MD5 key must be 6 to 80 characters (it has " + std::to_string(d.md5_key.size()) + ")");
+                    "the MD5 key must be 6 to 80 characters (it has " +
+                        std::to_string(d.md5_key.size()) + ")");
         if (auto v = boolean(t, "bfd", w)) d.bfd = *v;
-        if (auto v = integer(t, "bfd_interval_ms", w, 300, 60000)) d.bfd_interval_ms = static_cast<std::uint32_t>(*v);
-        if (auto v = integer(t, "bfd_multiplier", w, 2, 255)) d.bfd_multiplier = static_cast<std::uint32_t>(*v);
+        if (auto v = integer(t, "bfd_interval_ms", w, 300, 60000))
+            d.bfd_interval_ms = static_cast<std::uint32_t>(*v);
+        if (auto v = integer(t, "bfd_multiplier", w, 2, 255))
+            d.bfd_multiplier = static_cast<std::uint32_t>(*v);
         if (auto v = integer(t, "hold_time", w, 0, 65535)) {
-            if (*v == 1 || *v == 2) fail_at(*t.get("hold_time"), w + " hold_time", "must be 0 or at least 3");
+            if (*v == 1 || *v == 2)
+                fail_at(*t.get("hold_time"), w + " hold_time", "must be 0 or at least 3");
             d.hold_time = static_cast<std::uint16_t>(*v);
         }
-        if (auto v = integer(t, "keepalive", w, 1, 21845)) d.keepalive = static_cast<std::uint16_t>(*v);
+        if (auto v = integer(t, "keepalive", w, 1, 21845))
+            d.keepalive = static_cast<std::uint16_t>(*v);
         if (d.hold_time != 0 && d.keepalive * 3 > d.hold_time && t.get("keepalive"))
             fail_at(*t.get("keepalive"), w + " keepalive", "must be at most a third of hold_time");
-        if (auto v = integer(t, "local_preference", w, 0, 0xffffffff)) d.local_preference = static_cast<std::uint32_t>(*v);
-        if (auto v = integer(t, "max_prefixes_out", w, 1, 100000)) d.max_prefixes_out = static_cast<std::uint32_t>(*v);
+        if (auto v = integer(t, "local_preference", w, 0, 0xffffffff))
+            d.local_preference = static_cast<std::uint32_t>(*v);
+        if (auto v = integer(t, "max_prefixes_out", w, 1, 100000))
+            d.max_prefixes_out = static_cast<std::uint32_t>(*v);
         d.communities = strings(t, "communities", w);
         for (const auto& c : d.communities) {
             auto colon = c.find(':');
             bool ok = colon != std::string::npos && colon > 0 && colon + 1 < c.size() &&
-                      std::all_of(c.begin(), c.end(), [](char ch) { return (ch >= '0' && ch <= '9') || ch == ':'; }) &&
-                      std::count(c.begin(), c.end(), ':') == 1 && std::stoul(c.substr(0, colon)) <= 65535 &&
-                      c.size() - colon - 1 <= 5 && std::stoul(c.substr(colon + 1)) <= 65535;
-            if (!ok) fail_at(*t.get("communities"), w + " communities", "'" + c + "' is not a community (ASN:value)");
+                      std::all_of(c.begin(), c.end(),
+                                  [](char ch) { return (ch >= '0' && ch <= '9') || ch == ':'; }) &&
+                      std::count(c.begin(), c.end(), ':') == 1 &&
+                      std::stoul(c.substr(0, colon)) <= 65535 && c.size() - colon - 1 <= 5 &&
+                      std::stoul(c.substr(colon + 1)) <= 65535;
+            if (!ok)
+                fail_at(*t.get("communities"), w + " communities",
+                        "'" + c + "' is not a community (ASN:value)");
         }
         if (auto v = integer(t, "mtu", w, 1280, 9001)) d.mtu = static_cast<std::uint16_t>(*v);
         return d;
@@ -383,15 +463,18 @@ private:
         for (std::size_t i = 0; i < cfg.vpns.size(); ++i) {
             const auto& v = cfg.vpns[i];
             const toml::node& node = *vpns->get(i);
-            if (!names.insert(v.name).second) fail_at(node, "[[vpn]] " + v.name, "the name '" + v.name + "' is used twice");
+            if (!names.insert(v.name).second)
+                fail_at(node, "[[vpn]] " + v.name, "the name '" + v.name + "' is used twice");
             for (const auto& c : v.connections) {
                 if (!ids.insert(c.id).second)
-                    fail_at(node, "[[vpn]] " + v.name, "connection " + c.id + " is configured twice");
+                    fail_at(node, "[[vpn]] " + v.name,
+                            "connection " + c.id + " is configured twice");
                 if (c.routing == Routing::bgp) {
                     auto asn = *c.tunnels[0].cgw_asn;
                     if (cfg.asn && *cfg.asn != asn)
                         fail_at(*root["bgp"]["asn"].node(), "[bgp] asn",
-                                std::to_string(*cfg.asn) + " differs from the customer gateway ASN " +
+                                std::to_string(*cfg.asn) +
+                                    " differs from the customer gateway ASN " +
                                     std::to_string(asn) + " of " + c.id + " in " + v.aws_file);
                     if (!cfg.asn) cfg.asn = asn;
                 }
@@ -401,9 +484,12 @@ private:
         for (std::size_t i = 0; i < cfg.direct_connect.size(); ++i) {
             auto& d = cfg.direct_connect[i];
             if (!names.insert(d.name).second)
-                fail_at(*dxs->get(i), "[[direct_connect]] " + d.name, "the name '" + d.name + "' is used twice");
+                fail_at(*dxs->get(i), "[[direct_connect]] " + d.name,
+                        "the name '" + d.name + "' is used twice");
             if (d.local_asn == 0) {
-                if (!cfg.asn) fail_at(*dxs->get(i), "[[direct_connect]] " + d.name, "no local ASN: set [bgp] asn or local_asn");
+                if (!cfg.asn)
+                    fail_at(*dxs->get(i), "[[direct_connect]] " + d.name,
+                            "no local ASN: set [bgp] asn or local_asn");
                 d.local_asn = *cfg.asn;
             }
         }
@@ -417,8 +503,10 @@ private:
 
 }  // namespace
 
-std::expected<DaemonConfig, ConfigError> parse_daemon_config(std::string_view toml_text, const std::string& file,
-                                                             const std::string& base_dir, LoadOptions opts) {
+std::expected<DaemonConfig, ConfigError> parse_daemon_config(std::string_view toml_text,
+                                                             const std::string& file,
+                                                             const std::string& base_dir,
+                                                             LoadOptions opts) {
     try {
         return Reader(file, base_dir, opts).read(toml_text);
     } catch (const ConfigException& e) {
@@ -426,7 +514,8 @@ std::expected<DaemonConfig, ConfigError> parse_daemon_config(std::string_view to
     }
 }
 
-std::expected<DaemonConfig, ConfigError> load_daemon_config(const std::string& path, LoadOptions opts) {
+std::expected<DaemonConfig, ConfigError> load_daemon_config(const std::string& path,
+                                                            LoadOptions opts) {
     try {
         auto text = read_file(path, 1024 * 1024);
         auto dir = std::filesystem::path(path).parent_path().string();

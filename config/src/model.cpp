@@ -2,17 +2,26 @@
 
 namespace cgwd::config {
 
-const char* to_string(GatewayKind g) { return g == GatewayKind::vgw ? "VGW" : "TGW"; }
-const char* to_string(Routing r) { return r == Routing::bgp ? "BGP" : "static"; }
+const char* to_string(GatewayKind g) {
+    return g == GatewayKind::vgw ? "VGW" : "TGW";
+}
+const char* to_string(Routing r) {
+    return r == Routing::bgp ? "BGP" : "static";
+}
 const char* to_string(DpdAction a) {
     switch (a) {
-        case DpdAction::clear: return "clear";
-        case DpdAction::none: return "none";
-        case DpdAction::restart: return "restart";
+        case DpdAction::clear:
+            return "clear";
+        case DpdAction::none:
+            return "none";
+        case DpdAction::restart:
+            return "restart";
     }
     return "?";
 }
-const char* to_string(StartupAction a) { return a == StartupAction::add ? "add" : "start"; }
+const char* to_string(StartupAction a) {
+    return a == StartupAction::add ? "add" : "start";
+}
 
 std::string cipher_name(const Cipher& c) {
     std::string bits = std::to_string(c.key_bits);
@@ -23,41 +32,64 @@ std::string cipher_name(const Cipher& c) {
 
 std::string integ_name(std::uint16_t id) {
     switch (id) {
-        case integ::none: return "NONE";
-        case integ::hmac_sha1_96: return "HMAC-SHA1-96";
-        case integ::hmac_sha2_256_128: return "HMAC-SHA2-256-128";
-        case integ::hmac_sha2_384_192: return "HMAC-SHA2-384-192";
-        case integ::hmac_sha2_512_256: return "HMAC-SHA2-512-256";
+        case integ::none:
+            return "NONE";
+        case integ::hmac_sha1_96:
+            return "HMAC-SHA1-96";
+        case integ::hmac_sha2_256_128:
+            return "HMAC-SHA2-256-128";
+        case integ::hmac_sha2_384_192:
+            return "HMAC-SHA2-384-192";
+        case integ::hmac_sha2_512_256:
+            return "HMAC-SHA2-512-256";
     }
     return "INTEG-" + std::to_string(id);
 }
 
 std::string prf_name(std::uint16_t id) {
     switch (id) {
-        case prf::hmac_sha1: return "PRF-HMAC-SHA1";
-        case prf::hmac_sha2_256: return "PRF-HMAC-SHA2-256";
-        case prf::hmac_sha2_384: return "PRF-HMAC-SHA2-384";
-        case prf::hmac_sha2_512: return "PRF-HMAC-SHA2-512";
+        case prf::hmac_sha1:
+            return "PRF-HMAC-SHA1";
+        case prf::hmac_sha2_256:
+            return "PRF-HMAC-SHA2-256";
+        case prf::hmac_sha2_384:
+            return "PRF-HMAC-SHA2-384";
+        case prf::hmac_sha2_512:
+            return "PRF-HMAC-SHA2-512";
     }
     return "PRF-" + std::to_string(id);
 }
 
 std::string dh_name(std::uint16_t g) {
     switch (g) {
-        case 2: return "MODP-1024";
-        case 5: return "MODP-1536";
-        case 14: return "MODP-2048";
-        case 15: return "MODP-3072";
-        case 16: return "MODP-4096";
-        case 17: return "MODP-6144";
-        case 18: return "MODP-8192";
-        case 19: return "ECP-256";
-        case 20: return "ECP-384";
-        case 21: return "ECP-521";
-        case 22: return "MODP-1024-S160";
-        case 23: return "MODP-2048-S224";
-        case 24: return "MODP-2048-S256";
-        case 31: return "CURVE25519";
+        case 2:
+            return "MODP-1024";
+        case 5:
+            return "MODP-1536";
+        case 14:
+            return "MODP-2048";
+        case 15:
+            return "MODP-3072";
+        case 16:
+            return "MODP-4096";
+        case 17:
+            return "MODP-6144";
+        case 18:
+            return "MODP-8192";
+        case 19:
+            return "ECP-256";
+        case 20:
+            return "ECP-384";
+        case 21:
+            return "ECP-521";
+        case 22:
+            return "MODP-1024-S160";
+        case 23:
+            return "MODP-2048-S224";
+        case 24:
+            return "MODP-2048-S256";
+        case 31:
+            return "CURVE25519";
     }
     return "DH-" + std::to_string(g);
 }

@@ -33,42 +33,49 @@ std::string config_summary(const DaemonConfig& cfg) {
         o << "\nvpn " << v.name << " (" << v.aws_file << ")\n";
         for (const auto& c : v.connections) {
             o << "  connection " << c.id << ": " << to_string(c.gateway) << " "
-              << (c.gateway == GatewayKind::vgw ? c.vpn_gateway_id : c.transit_gateway_id) << ", routing "
-              << to_string(c.routing) << "\n";
+              << (c.gateway == GatewayKind::vgw ? c.vpn_gateway_id : c.transit_gateway_id)
+              << ", routing " << to_string(c.routing) << "\n";
             if (c.routing == Routing::static_routes)
-                o << "    static routes into the tunnels ("
-                  << to_string(v.static_mode) << "): " << join_prefixes(v.static_routes)
-                  << (v.static_routes.empty() ? "  WARNING: nothing will be routed to AWS" : "") << "\n";
+                o << "    static routes into the tunnels (" << to_string(v.static_mode)
+                  << "): " << join_prefixes(v.static_routes)
+                  << (v.static_routes.empty() ? "  WARNING: nothing will be routed to AWS" : "")
+                  << "\n";
             for (const auto& t : c.tunnels) {
-                std::string ours = t.cgw_outside ? t.cgw_outside->to_string()
+                std::string ours = t.cgw_outside         ? t.cgw_outside->to_string()
                                    : cfg.outside_address ? cfg.outside_address->to_string()
                                                          : "auto";
                 o << "    tunnel " << t.number << "\n";
                 o << "      outside   us " << ours << "  aws " << t.aws_outside.to_string() << "\n";
-                o << "      inside    us " << t.cgw_inside.to_string() << "  aws " << t.aws_inside.to_string()
-                  << "  (" << t.inside_cidr.to_string() << ")\n";
+                o << "      inside    us " << t.cgw_inside.to_string() << "  aws "
+                  << t.aws_inside.to_string() << "  (" << t.inside_cidr.to_string() << ")\n";
                 if (t.cgw_asn)
-                    o << "      bgp       us AS" << *t.cgw_asn << "  aws AS" << *t.aws_asn << "  hold "
-                      << t.bgp_hold_time << " s\n";
-                o << "      ike       " << proposals(t.ike_proposals) << "  lifetime " << t.ike_lifetime_s
-                  << " s\n";
-                o << "      esp       " << proposals(t.esp_proposals) << "  lifetime " << t.esp_lifetime_s
-                  << " s, rekey margin " << t.rekey_margin_s << " s, fuzz " << t.rekey_fuzz_pct << " %\n";
-                o << "      psk " << t.psk.redacted() << ", dpd " << t.dpd_interval_s << " s x " << t.dpd_retries
-                  << " (" << to_string(t.dpd_action) << "), replay window " << t.replay_window << ", mtu "
-                  << t.mtu << ", mss " << t.tcp_mss << (t.clear_df ? ", DF cleared" : "")
+                    o << "      bgp       us AS" << *t.cgw_asn << "  aws AS" << *t.aws_asn
+                      << "  hold " << t.bgp_hold_time << " s\n";
+                o << "      ike       " << proposals(t.ike_proposals) << "  lifetime "
+                  << t.ike_lifetime_s << " s\n";
+                o << "      esp       " << proposals(t.esp_proposals) << "  lifetime "
+                  << t.esp_lifetime_s << " s, rekey margin " << t.rekey_margin_s << " s, fuzz "
+                  << t.rekey_fuzz_pct << " %\n";
+                o << "      psk " << t.psk.redacted() << ", dpd " << t.dpd_interval_s << " s x "
+                  << t.dpd_retries << " (" << to_string(t.dpd_action) << "), replay window "
+                  << t.replay_window << ", mtu " << t.mtu << ", mss " << t.tcp_mss
+                  << (t.clear_df ? ", DF cleared" : "")
                   << (t.fragment_before_encryption ? ", fragment before encryption" : "") << "\n";
             }
         }
     }
     for (const auto& d : cfg.direct_connect) {
-        o << "\ndirect connect " << d.name << ": " << d.interface
-          << (d.vlan ? "." + std::to_string(*d.vlan) : std::string()) << "  us "
-          << (d.local_address ? d.local_address->to_string() + "/" + std::to_string(d.local_prefix_len)
-                              : std::string("(existing address)"))
-          << " AS" << d.local_asn << "  neighbor " << d.neighbor.to_string() << " AS" << d.neighbor_asn
-          << "\n      md5 " << d.md5_key.redacted() << ", hold " << d.hold_time << " s, bfd "
-          << (d.bfd ? std::to_string(d.bfd_interval_ms) + " ms x " + std::to_string(d.bfd_multiplier) : "off")
+        o << "\ndirect connect " << d.name << ": "
+          << d.interface << (d.vlan ? "." + std::to_string(*d.vlan) : std::string()) << "  us "
+          << (d.local_address
+                  ? d.local_address->to_string() + "/" + std::to_string(d.local_prefix_len)
+                  : std::string("(existing address)"))
+          << " AS" << d.local_asn << "  neighbor " << d.neighbor.to_string() << " AS"
+          << d.neighbor_asn << "\n      md5 " << d.md5_key.redacted() << ", hold " << d.hold_time
+          << " s, bfd "
+          << (d.bfd
+                  ? std::to_string(d.bfd_interval_ms) + " ms x " + std::to_string(d.bfd_multiplier)
+                  : "off")
           << ", local preference " << d.local_preference << "\n";
     }
     return o.str();
@@ -81,7 +88,8 @@ std::string starter_toml(const std::string& aws_file_path, const std::string& na
     for (const auto& c : connections) o << " " << c.id;
     o << ".\n# Every key is described in cgwd.toml(5); commented keys show their defaults.\n"
          "# Check with: cgwd --check-config THIS-FILE\n\n";
-    o << "[daemon]\n# log_level = \"info\"\n# dataplane = \"auto\"            # kernel | userspace | auto\n"
+    o << "[daemon]\n# log_level = \"info\"\n# dataplane = \"auto\"            # kernel | userspace "
+         "| auto\n"
          "# control_socket = \"/run/cgwd/cgwd.sock\"\n\n";
     o << "[outside]\ninterface = \"auto\"\nlocal_address = \"auto\"\n\n";
     o << "[bgp]\n# On-premises prefixes to announce to AWS:\n# advertise = [\"10.10.0.0/16\"]\n\n";
@@ -90,10 +98,12 @@ std::string starter_toml(const std::string& aws_file_path, const std::string& na
     for (const auto& c : connections) any_static |= c.routing == Routing::static_routes;
     if (any_static)
         o << "# Static routing: the AWS-side prefixes to send into the tunnels:\n"
-             "# static_routes = [\"10.0.0.0/16\"]\n# static_mode = \"active-standby\"   # or \"ecmp\"\n";
+             "# static_routes = [\"10.0.0.0/16\"]\n# static_mode = \"active-standby\"   # or "
+             "\"ecmp\"\n";
     o << "\n# A Direct Connect virtual interface, if you have one:\n"
          "# [[direct_connect]]\n# name = \"dx1\"\n# interface = \"eth1\"\n# vlan = 101\n"
-         "# local_address = \"169.254.100.2/30\"\n# neighbor = \"169.254.100.1\"\n# neighbor_asn = 64512\n"
+         "# local_address = \"169.254.100.2/30\"\n# neighbor = \"169.254.100.1\"\n# neighbor_asn = "
+         "64512\n"
          "# md5_key_file = \"/etc/cgwd/dx1.md5\"   # mode 0600\n";
     return o.str();
 }

@@ -12,7 +12,9 @@ using namespace cgwd::config;
 
 namespace {
 
-std::string fixture(const std::string& name) { return std::string(CGWD_TEST_DATA) + "/" + name; }
+std::string fixture(const std::string& name) {
+    return std::string(CGWD_TEST_DATA) + "/" + name;
+}
 
 std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -52,9 +54,11 @@ Connection without_origins(Connection c) {
 }  // namespace
 
 TEST_CASE("format is detected from content") {
-    CHECK(detect_aws_format("\xEF\xBB\xBF  <?xml version='1.0'?><vpn_connection/>") == AwsFormat::xml);
+    CHECK(detect_aws_format("\xEF\xBB\xBF  <?xml version='1.0'?><vpn_connection/>") ==
+          AwsFormat::xml);
     CHECK(detect_aws_format("\n{\"VpnConnections\": []}") == AwsFormat::json);
-    CHECK(detect_aws_format("Amazon Web Services\r\n\r\nIPSEC Tunnel #1\r\n") == AwsFormat::generic_text);
+    CHECK(detect_aws_format("Amazon Web Services\r\n\r\nIPSEC Tunnel #1\r\n") ==
+          AwsFormat::generic_text);
     CHECK(detect_aws_format("hello") == AwsFormat::unknown);
     auto r = import_aws("hello", "x.conf");
     REQUIRE_FALSE(r);
@@ -158,7 +162,8 @@ TEST_CASE("JSON TunnelOptions override the XML template") {
     CHECK(proposal_string(t1.ike_proposals[1]) ==
           "AES-128-GCM-16/PRF-HMAC-SHA1,PRF-HMAC-SHA2-256/MODP-2048,MODP-2048-S256");
     REQUIRE(t1.esp_proposals.size() == 1);
-    CHECK(proposal_string(t1.esp_proposals[0]) == "AES-128-CBC/HMAC-SHA2-512-256/MODP-1536,MODP-2048");
+    CHECK(proposal_string(t1.esp_proposals[0]) ==
+          "AES-128-CBC/HMAC-SHA2-512-256/MODP-1536,MODP-2048");
     REQUIRE(c.local_network);
     CHECK(c.local_network->to_string() == "0.0.0.0/0");
 }
@@ -201,13 +206,15 @@ TEST_CASE("validation errors name the file and the line or element") {
     };
     const Case cases[] = {
         {"bad-third-tunnel.xml", "<ipsec_tunnel>", 3, "found a third"},
-        {"bad-missing-tunnel.xml", "<vpn_connection", 1, "two <ipsec_tunnel> elements, this one has 1"},
+        {"bad-missing-tunnel.xml", "<vpn_connection", 1,
+         "two <ipsec_tunnel> elements, this one has 1"},
         {"bad-psk.xml", "<pre_shared_key>short", 1, "pre-shared key must be 8 to 64 characters"},
         {"bad-roles.xml", "<tunnel_inside_address>", 1, "inside address roles are inconsistent"},
         {"bad-reserved.xml", "<tunnel_inside_address>", 1, "169.254.3.0/30 is reserved by AWS"},
         {"bad-asn.xml", "<asn>65535</asn>", 1, "Amazon-side ASN 65535 is not one AWS assigns"},
         {"bad-algorithm.xml", "3des-cbc", 1, "unknown encryption algorithm '3des-cbc'"},
-        {"bad-lifetime.xml", "<lifetime>7200", 1, "phase 2 lifetime (s) 7200 is out of range 900..3600"},
+        {"bad-lifetime.xml", "<lifetime>7200", 1,
+         "phase 2 lifetime (s) 7200 is out of range 900..3600"},
         {"bad-not-30.xml", "<tunnel_inside_address>", 1, "must be a /30"},
         {"bad-third-tunnel.txt", "Tunnel #3", 1, "found a third"},
         {"bad-reserved.txt", "169.254.169.254/30", 1, "169.254.169.252/30 is reserved by AWS"},
@@ -221,14 +228,16 @@ TEST_CASE("validation errors name the file and the line or element") {
         CHECK(e.file == fixture(c.file));
         CHECK(e.line == line_of(c.file, c.needle, c.nth));
         CHECK_THAT(e.message, Catch::Contains(c.message));
-        CHECK_THAT(e.to_string(), Catch::StartsWith(fixture(c.file) + ":" + std::to_string(e.line) + ": "));
+        CHECK_THAT(e.to_string(),
+                   Catch::StartsWith(fixture(c.file) + ":" + std::to_string(e.line) + ": "));
     }
     // Errors never quote the key itself.
     CHECK_THAT(load_error("bad-psk.txt").to_string(), !Catch::Contains("Rr8w_Qz1"));
 }
 
 TEST_CASE("XML errors name the element path") {
-    CHECK_THAT(load_error("bad-psk.xml").where, Catch::Equals("<vpn_connection>/<ipsec_tunnel>[2]/<ike>/<pre_shared_key>"));
+    CHECK_THAT(load_error("bad-psk.xml").where,
+               Catch::Equals("<vpn_connection>/<ipsec_tunnel>[2]/<ike>/<pre_shared_key>"));
     CHECK_THAT(load_error("bad-algorithm.xml").where,
                Catch::Equals("<vpn_connection>/<ipsec_tunnel>[1]/<ike>/<encryption_protocol>"));
 }
@@ -255,11 +264,13 @@ TEST_CASE("XML inside JSON reports the JSON path and the XML line") {
     text.replace(pos, 16, "bad-key!");
     auto r = import_aws(text, "conn.json");
     REQUIRE_FALSE(r);
-    CHECK_THAT(r.error().where, Catch::StartsWith("VpnConnections[0].CustomerGatewayConfiguration (XML line "));
+    CHECK_THAT(r.error().where,
+               Catch::StartsWith("VpnConnections[0].CustomerGatewayConfiguration (XML line "));
     CHECK_THAT(r.error().where, Catch::EndsWith("<ipsec_tunnel>[2]/<ike>/<pre_shared_key>)"));
 }
 
-TEST_CASE("Generic text placeholders: uplink address becomes auto, an ASN placeholder is an error") {
+TEST_CASE(
+    "Generic text placeholders: uplink address becomes auto, an ASN placeholder is an error") {
     auto text = slurp(fixture("vgw-bgp-new.txt"));
     auto pos = text.find("Customer Gateway:        : 198.51.100.10");
     REQUIRE(pos != std::string::npos);

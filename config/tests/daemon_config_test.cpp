@@ -1,7 +1,7 @@
 // The TOML settings file: keys, types, positions of errors, permissions of secret files,
 // the --check-config summary and the starter file cgwctl import writes.
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -16,13 +16,14 @@ namespace {
 
 // A private temporary folder holding copies of fixtures with the modes a test asks for.
 class TempDir {
-public:
+  public:
     TempDir() {
         char tmpl[] = "/tmp/cgwd-config-test-XXXXXX";
         path_ = ::mkdtemp(tmpl);
     }
     ~TempDir() { fs::remove_all(path_); }
-    std::string write(const std::string& name, const std::string& text, unsigned mode = 0600) const {
+    std::string write(const std::string& name, const std::string& text,
+                      unsigned mode = 0600) const {
         auto p = (fs::path(path_) / name).string();
         std::ofstream(p) << text;
         ::chmod(p.c_str(), mode);
@@ -30,13 +31,14 @@ public:
     }
     std::string copy_fixture(const std::string& name, unsigned mode = 0600) const {
         auto p = (fs::path(path_) / name).string();
-        fs::copy_file(std::string(CGWD_TEST_DATA) + "/" + name, p, fs::copy_options::overwrite_existing);
+        fs::copy_file(std::string(CGWD_TEST_DATA) + "/" + name, p,
+                      fs::copy_options::overwrite_existing);
         ::chmod(p.c_str(), mode);
         return p;
     }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
 };
 
@@ -88,13 +90,15 @@ TEST_CASE("unknown keys and tables are errors with line and column") {
     REQUIRE_FALSE(e);
     CHECK(e.error().line == 4);
     CHECK(e.error().column == 3);
-    CHECK(e.error().to_string() == dir.path() + "/cgwd.toml:4:3: [daemon]: unknown key 'log_levle'");
+    CHECK(e.error().to_string() ==
+          dir.path() + "/cgwd.toml:4:3: [daemon]: unknown key 'log_levle'");
 
     auto t = parse_daemon_config("[deamon]\nx = 1\n", "c.toml", dir.path());
     REQUIRE_FALSE(t);
     CHECK(t.error().to_string() == "c.toml:1:2: unknown table or key 'deamon'");
 
-    auto v = parse_daemon_config("[[vpn]]\nname = \"a\"\naws_file = \"x\"\nsecret = 1\n", "c.toml", dir.path());
+    auto v = parse_daemon_config("[[vpn]]\nname = \"a\"\naws_file = \"x\"\nsecret = 1\n", "c.toml",
+                                 dir.path());
     REQUIRE_FALSE(v);
     CHECK(v.error().to_string() == "c.toml:4:1: [vpn]: unknown key 'secret'");
 }
@@ -147,7 +151,8 @@ TEST_CASE("files with secrets must not be readable by group or others") {
                      "md5_key = \"Md5-Key-For-Tests\"\n";
     auto inline_key = load_daemon_config(dir.write("dx.toml", dx, 0640));
     REQUIRE_FALSE(inline_key);
-    CHECK_THAT(inline_key.error().message, Catch::Contains("holds a key inline") && Catch::Contains("0640"));
+    CHECK_THAT(inline_key.error().message,
+               Catch::Contains("holds a key inline") && Catch::Contains("0640"));
     auto ok = load_daemon_config(dir.write("dx.toml", dx, 0600));
     REQUIRE(ok);
     const auto& d = ok->direct_connect.at(0);
@@ -163,7 +168,8 @@ TEST_CASE("files with secrets must not be readable by group or others") {
 
     // A key file must be private too.
     std::string with_file = dx;
-    with_file.replace(with_file.find("md5_key = \"Md5-Key-For-Tests\""), 29, "md5_key_file = \"dx1.key\"");
+    with_file.replace(with_file.find("md5_key = \"Md5-Key-For-Tests\""), 29,
+                      "md5_key_file = \"dx1.key\"");
     dir.write("dx1.key", "Md5-Key-From-File\n", 0644);
     auto bad_key_file = load_daemon_config(dir.write("dx.toml", with_file, 0644));
     REQUIRE_FALSE(bad_key_file);
@@ -183,7 +189,8 @@ TEST_CASE("PSK overrides in the TOML are validated like AWS's") {
     CHECK(ok->vpns[0].connections[0].tunnels[1].psk.reveal() == "Override_Key.2");
     CHECK(ok->vpns[0].connections[0].tunnels[0].psk.reveal() == "Xk3_9vTq.b7LmN2p");
 
-    auto bad = load_daemon_config(dir.write("cgwd.toml", std::string(kMinimal) + "tunnel1_psk = \"has space\"\n"));
+    auto bad = load_daemon_config(
+        dir.write("cgwd.toml", std::string(kMinimal) + "tunnel1_psk = \"has space\"\n"));
     REQUIRE_FALSE(bad);
     CHECK(bad.error().line == 16);
     CHECK_THAT(bad.error().message, Catch::Contains("only letters, digits"));
@@ -198,10 +205,12 @@ TEST_CASE("cross checks: ASN mismatch, duplicate names and connections") {
     auto e = load_daemon_config(dir.write("cgwd.toml", asn));
     REQUIRE_FALSE(e);
     CHECK(e.error().line == 11);
-    CHECK_THAT(e.error().message, Catch::Contains("65099 differs from the customer gateway ASN 65010"));
+    CHECK_THAT(e.error().message,
+               Catch::Contains("65099 differs from the customer gateway ASN 65010"));
 
     auto dup = load_daemon_config(dir.write(
-        "cgwd.toml", std::string(kMinimal) + "\n[[vpn]]\nname = \"other\"\naws_file = \"two-connections.json\"\n"));
+        "cgwd.toml", std::string(kMinimal) +
+                         "\n[[vpn]]\nname = \"other\"\naws_file = \"two-connections.json\"\n"));
     REQUIRE_FALSE(dup);
     CHECK_THAT(dup.error().message, Catch::Contains("vpn-0a1b2c3d4e5f60718 is configured twice"));
 
@@ -213,7 +222,8 @@ TEST_CASE("cross checks: ASN mismatch, duplicate names and connections") {
     REQUIRE(filtered->vpns[1].connections.size() == 1);
     CHECK(filtered->vpns[1].connections[0].gateway == GatewayKind::tgw);
 
-    auto name = parse_daemon_config("[[vpn]]\nname = \"Prod_1\"\naws_file = \"x\"\n", "c.toml", "/tmp");
+    auto name =
+        parse_daemon_config("[[vpn]]\nname = \"Prod_1\"\naws_file = \"x\"\n", "c.toml", "/tmp");
     REQUIRE_FALSE(name);
     CHECK_THAT(name.error().message, Catch::Contains("1-10 characters of a-z, 0-9 and '-'"));
 }
@@ -226,9 +236,11 @@ TEST_CASE("the --check-config summary shows both ends of each tunnel and no secr
     auto cfg = load_daemon_config(dir.write("cgwd.toml", text));
     REQUIRE(cfg);
     auto s = config_summary(*cfg);
-    CHECK_THAT(s, Catch::Contains("connection vpn-0a1b2c3d4e5f60718: VGW vgw-0fedcba9876543210, routing BGP"));
+    CHECK_THAT(s, Catch::Contains(
+                      "connection vpn-0a1b2c3d4e5f60718: VGW vgw-0fedcba9876543210, routing BGP"));
     CHECK_THAT(s, Catch::Contains("outside   us 198.51.100.10  aws 203.0.113.12"));
-    CHECK_THAT(s, Catch::Contains("inside    us 169.254.44.10  aws 169.254.44.9  (169.254.44.8/30)"));
+    CHECK_THAT(s,
+               Catch::Contains("inside    us 169.254.44.10  aws 169.254.44.9  (169.254.44.8/30)"));
     CHECK_THAT(s, Catch::Contains("bgp       us AS65010  aws AS64512"));
     CHECK_THAT(s, Catch::Contains("ike       AES-256-GCM-16/PRF-HMAC-SHA2-384/ECP-384"));
     CHECK_THAT(s, Catch::Contains("dataplane userspace"));

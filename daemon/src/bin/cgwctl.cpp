@@ -1,7 +1,7 @@
 // cgwctl: the operator's tool. `import` turns an AWS file into a starter TOML; the commands that
 // talk to a running cgwd over the control socket land with the daemon issue.
-#include <CLI/CLI.hpp>
 #include <sys/stat.h>
+#include <CLI/CLI.hpp>
 
 #include <filesystem>
 #include <iostream>
@@ -33,13 +33,15 @@ int import_command(const std::string& file, std::string name) {
     }
     if (name.empty()) name = default_name(conns->front().id);
     if (!valid_name(name)) {
-        std::cerr << "cgwctl: --name '" << name << "' must be 1-10 characters of a-z, 0-9 and '-'\n";
+        std::cerr << "cgwctl: --name '" << name
+                  << "' must be 1-10 characters of a-z, 0-9 and '-'\n";
         return 1;
     }
     auto absolute = std::filesystem::absolute(file).lexically_normal().string();
-    struct stat st{};
+    struct stat st {};
     if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
-        std::cerr << "cgwctl: warning: " << file << " holds pre-shared keys and is accessible by group or "
+        std::cerr << "cgwctl: warning: " << file
+                  << " holds pre-shared keys and is accessible by group or "
                   << "others; cgwd refuses it until you run: chmod 600 " << absolute << "\n";
     std::cout << cgwd::config::starter_toml(absolute, name, *conns);
     std::cerr << "cgwctl: " << file << ": " << conns->size() << " connection(s) imported\n";
@@ -55,8 +57,9 @@ int main(int argc, char** argv) {
 
     std::string file, name;
     auto* import = app.add_subcommand(
-        "import", "Validate an AWS VPN configuration file (XML, describe-vpn-connections JSON or "
-                  "Generic text) and write a starter cgwd.toml for it to standard output");
+        "import",
+        "Validate an AWS VPN configuration file (XML, describe-vpn-connections JSON or "
+        "Generic text) and write a starter cgwd.toml for it to standard output");
     import->add_option("AWS-FILE", file, "The file downloaded from AWS")->required();
     import->add_option("--name", name, "Short name for the connection (1-10 of a-z 0-9 -)");
 

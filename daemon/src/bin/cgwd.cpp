@@ -33,13 +33,14 @@ int main(int argc, char** argv) {
                 std::cout << "\n### " << (array ? "[[" : "[") << table << (array ? "]]" : "]")
                           << "\n\n| key | type | default | meaning |\n|---|---|---|---|\n";
             }
-            std::cout << "| `" << d.key << "` | " << d.type << " | `" << d.default_value << "` | " << d.doc
-                      << " |\n";
+            std::cout << "| `" << d.key << "` | " << d.type << " | `" << d.default_value << "` | "
+                      << d.doc << " |\n";
         }
         return 0;
     }
     if (check.empty()) {
-        std::cerr << "cgwd: nothing to do: this build only validates configuration; use --check-config FILE\n";
+        std::cerr << "cgwd: nothing to do: this build only validates configuration; use "
+                     "--check-config FILE\n";
         return 2;
     }
     auto cfg = cgwd::config::load_daemon_config(check);

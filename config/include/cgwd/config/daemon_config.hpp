@@ -23,8 +23,8 @@ const char* to_string(DataplaneMode);
 const char* to_string(StaticTunnelMode);
 
 struct VpnEntry {
-    std::string name;      // short, used in interface names: [a-z0-9-]{1,10}
-    std::string aws_file;  // resolved path
+    std::string name;                           // short, used in interface names: [a-z0-9-]{1,10}
+    std::string aws_file;                       // resolved path
     std::vector<std::string> only_connections;  // empty: every connection in the file
     std::array<std::optional<Secret>, 2> psk_override;
     std::uint32_t local_preference = 100;
@@ -36,7 +36,7 @@ struct VpnEntry {
 
 struct DirectConnectPeer {
     std::string name;
-    std::string interface;            // parent (or the VLAN interface itself when vlan unset)
+    std::string interface;              // parent (or the VLAN interface itself when vlan unset)
     std::optional<std::uint16_t> vlan;  // 802.1Q id: cgwd creates <interface>.<vlan>
     std::optional<Ipv4Address> local_address;  // with local_prefix_len; nullopt: already configured
     std::uint8_t local_prefix_len = 30;
@@ -91,7 +91,8 @@ struct LoadOptions {
                                                                           LoadOptions = {});
 // Parses TOML text; relative AWS file paths are resolved against `base_dir`.
 [[nodiscard]] std::expected<DaemonConfig, ConfigError> parse_daemon_config(
-    std::string_view toml_text, const std::string& file, const std::string& base_dir, LoadOptions = {});
+    std::string_view toml_text, const std::string& file, const std::string& base_dir,
+    LoadOptions = {});
 
 // The documentation of every TOML key, the one source for validation of key names, the
 // man page and `cgwctl import`'s starter file.

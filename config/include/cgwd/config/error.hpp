@@ -20,8 +20,9 @@ struct ConfigError {
 
 // Thrown inside the parsers; the public entry points turn it into std::expected.
 class ConfigException : public std::runtime_error {
-public:
-    explicit ConfigException(ConfigError e) : std::runtime_error(e.to_string()), error(std::move(e)) {}
+  public:
+    explicit ConfigException(ConfigError e)
+        : std::runtime_error(e.to_string()), error(std::move(e)) {}
     ConfigError error;
 };
 

@@ -128,7 +128,7 @@ struct Connection {
     std::string transit_gateway_id;  // from JSON when known
     GatewayKind gateway = GatewayKind::vgw;
     Routing routing = Routing::bgp;
-    std::optional<Ipv4Prefix> local_network;   // traffic selectors (0.0.0.0/0 when unset)
+    std::optional<Ipv4Prefix> local_network;  // traffic selectors (0.0.0.0/0 when unset)
     std::optional<Ipv4Prefix> remote_network;
     std::array<Tunnel, 2> tunnels;
     Origin origin;

@@ -7,7 +7,7 @@
 namespace cgwd::config {
 
 class Secret {
-public:
+  public:
     Secret() = default;
     explicit Secret(std::string value) : value_(std::move(value)) {}
     Secret(const Secret& other) : value_(other.value_) {}
@@ -25,7 +25,7 @@ public:
 
     friend bool operator==(const Secret& a, const Secret& b) { return a.value_ == b.value_; }
 
-private:
+  private:
     void wipe() noexcept;
     std::string value_;
 };
