@@ -112,4 +112,39 @@ std::string proposal_string(const Proposal& p) {
     return out;
 }
 
+std::size_t cipher_keymat_bytes(const Cipher& c) {
+    if (c.key_bits != 128 && c.key_bits != 256) return 0;
+    if (c.id == encr::aes_cbc) return c.key_bits / 8;
+    if (c.id == encr::aes_gcm_16) return c.key_bits / 8 + 4;
+    return 0;
+}
+
+std::size_t integ_key_bytes(std::uint16_t id) {
+    switch (id) {
+        case integ::hmac_sha1_96:
+            return 20;
+        case integ::hmac_sha2_256_128:
+            return 32;
+        case integ::hmac_sha2_384_192:
+            return 48;
+        case integ::hmac_sha2_512_256:
+            return 64;
+    }
+    return 0;
+}
+
+std::size_t integ_icv_bytes(std::uint16_t id) {
+    switch (id) {
+        case integ::hmac_sha1_96:
+            return 12;
+        case integ::hmac_sha2_256_128:
+            return 16;
+        case integ::hmac_sha2_384_192:
+            return 24;
+        case integ::hmac_sha2_512_256:
+            return 32;
+    }
+    return 0;
+}
+
 }  // namespace cgwd::config

@@ -15,28 +15,11 @@ bool limit_ok(const Limit& l) {
 }  // namespace
 
 std::size_t enc_key_length(const config::Cipher& cipher) {
-    if (cipher.key_bits != 128 && cipher.key_bits != 256) return 0;
-    const std::size_t aes = cipher.key_bits / 8;
-    if (cipher.id == config::encr::aes_cbc) return aes;
-    if (cipher.id == config::encr::aes_gcm_16) return aes + 4;  // RFC 4106 section 8.1 salt
-    return 0;
+    return config::cipher_keymat_bytes(cipher);
 }
 
 std::size_t integ_key_length(std::uint16_t integ) {
-    switch (integ) {
-        case config::integ::none:
-            return 0;
-        case config::integ::hmac_sha1_96:
-            return 20;  // RFC 2404
-        case config::integ::hmac_sha2_256_128:
-            return 32;  // RFC 4868 section 2.1.1
-        case config::integ::hmac_sha2_384_192:
-            return 48;
-        case config::integ::hmac_sha2_512_256:
-            return 64;
-        default:
-            return 0;
-    }
+    return config::integ_key_bytes(integ);
 }
 
 std::expected<void, Error> validate(const SaConfig& sa) {

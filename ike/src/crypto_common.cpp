@@ -212,46 +212,15 @@ std::size_t prf_size(std::uint16_t prf_id) {
 
 // RFC 2404 (SHA1-96: 160-bit key), RFC 4868 section 2.1.1 (key = digest size, ICV = half).
 std::size_t integ_key_size(std::uint16_t integ_id) {
-    switch (integ_id) {
-        case config::integ::hmac_sha1_96:
-            return 20;
-        case config::integ::hmac_sha2_256_128:
-            return 32;
-        case config::integ::hmac_sha2_384_192:
-            return 48;
-        case config::integ::hmac_sha2_512_256:
-            return 64;
-        default:
-            return 0;
-    }
+    return config::integ_key_bytes(integ_id);
 }
 
 std::size_t integ_icv_size(std::uint16_t integ_id) {
-    switch (integ_id) {
-        case config::integ::hmac_sha1_96:
-            return 12;
-        case config::integ::hmac_sha2_256_128:
-            return 16;
-        case config::integ::hmac_sha2_384_192:
-            return 24;
-        case config::integ::hmac_sha2_512_256:
-            return 32;
-        default:
-            return 0;
-    }
+    return config::integ_icv_bytes(integ_id);
 }
 
 std::size_t cipher_keymat_size(const config::Cipher& c) {
-    if (c.key_bits != 128 && c.key_bits != 256) return 0;
-    const std::size_t key = c.key_bits / 8;
-    switch (c.id) {
-        case config::encr::aes_cbc:
-            return key;
-        case config::encr::aes_gcm_16:
-            return key + 4;  // RFC 5282 section 7.1: salt
-        default:
-            return 0;
-    }
+    return config::cipher_keymat_bytes(c);
 }
 
 }  // namespace cgwd::ike::crypto

@@ -147,4 +147,10 @@ std::string prf_name(std::uint16_t id);
 std::string dh_name(std::uint16_t group);
 std::string proposal_string(const Proposal&);  // "AES-128-CBC/HMAC-SHA1-96/PRF-HMAC-SHA1/MODP-1024"
 
+// Sizes in bytes that follow from the transform ids; 0 for an unknown id. The one table the IKE
+// key derivation and the ESP dataplane both use.
+std::size_t cipher_keymat_bytes(const Cipher&);  // key, plus the 4-byte salt for GCM (RFC 4106 8.1)
+std::size_t integ_key_bytes(std::uint16_t id);   // RFC 2404; RFC 4868 2.1.1 (key = digest size)
+std::size_t integ_icv_bytes(std::uint16_t id);   // truncated output: 12, 16, 24, 32
+
 }  // namespace cgwd::config
