@@ -24,8 +24,9 @@ Udp4500Packet classify_udp4500(std::span<const std::uint8_t> udp_payload) {
 }
 
 std::vector<std::uint8_t> add_non_esp_marker(std::span<const std::uint8_t> ike_message) {
-    std::vector<std::uint8_t> out(non_esp_marker_size, 0);
-    out.insert(out.end(), ike_message.begin(), ike_message.end());
+    // Sized once and copied into: GCC 12 at -O2 reports a false -Warray-bounds for insert().
+    std::vector<std::uint8_t> out(non_esp_marker_size + ike_message.size(), 0);
+    std::copy(ike_message.begin(), ike_message.end(), out.begin() + non_esp_marker_size);
     return out;
 }
 
