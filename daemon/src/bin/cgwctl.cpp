@@ -6,8 +6,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include <unistd.h>
 #include "cgwd/config/aws_import.hpp"
 #include "cgwd/config/daemon_config.hpp"
+#include "cgwd/daemon/client.hpp"
+#include "cgwd/daemon/status.hpp"
 #include "cgwd/daemon/version.hpp"
 
 namespace {
@@ -63,7 +66,68 @@ int main(int argc, char** argv) {
     import->add_option("AWS-FILE", file, "The file downloaded from AWS")->required();
     import->add_option("--name", name, "Short name for the connection (1-10 of a-z 0-9 -)");
 
+    std::string socket_path = "/run/cgwd/cgwd.sock";
+    app.add_option("-s,--socket", socket_path, "cgwd's control socket")->capture_default_str();
+    bool as_json = false;
+    auto* status = app.add_subcommand(
+        "status", "One screen of state: connections, tunnels, BGP, Direct Connect");
+    status->add_flag("--json", as_json, "The status document as JSON, for scripts");
+    auto* check =
+        app.add_subcommand("check", "Monitoring check: exit 0 OK, 1 WARNING, 2 CRITICAL, one line");
+    auto* reload =
+        app.add_subcommand("reload", "Re-read the configuration (a bad file changes nothing)");
+    std::string component, level;
+    auto* loglevel = app.add_subcommand("log-level", "Set a component's log level at run time");
+    loglevel->add_option("COMPONENT", component, "all, daemon, config, ike, dataplane, bgp")
+        ->required();
+    loglevel->add_option("LEVEL", level, "trace, debug, info, warn, error")->required();
+
     CLI11_PARSE(app, argc, argv);
     if (import->parsed()) return import_command(file, name);
+
+    auto ask = [&](const std::string& cmd,
+                   const nlohmann::json& args) -> std::optional<nlohmann::json> {
+        auto r = cgwd::daemon::call(socket_path, cmd, args);
+        if (!r) {
+            std::cerr << "cgwctl: " << r.error() << "\n";
+            return std::nullopt;
+        }
+        if (r->value("result", 1) != 0) {
+            std::cerr << "cgwctl: " << r->value("text", std::string("failed")) << "\n";
+            return std::nullopt;
+        }
+        return *r;
+    };
+    if (status->parsed()) {
+        auto r = ask("status", nlohmann::json::object());
+        if (!r) return 1;
+        if (as_json)
+            std::cout << (*r)["arguments"].dump(2) << "\n";
+        else
+            std::cout << cgwd::daemon::render_status((*r)["arguments"], ::isatty(1) != 0);
+        return 0;
+    }
+    if (check->parsed()) {
+        auto r = cgwd::daemon::call(socket_path, "status");
+        if (!r) {
+            std::cout << "CGWD CRITICAL - " << r.error() << "\n";
+            return 2;
+        }
+        auto [code, line] = cgwd::daemon::check_summary((*r)["arguments"]);
+        std::cout << line << "\n";
+        return code;
+    }
+    if (reload->parsed()) {
+        auto r = ask("reload", nlohmann::json::object());
+        if (!r) return 1;
+        std::cout << (*r)["text"].get<std::string>() << "\n";
+        return 0;
+    }
+    if (loglevel->parsed()) {
+        auto r = ask("log-level", {{"component", component}, {"level", level}});
+        if (!r) return 1;
+        std::cout << (*r)["text"].get<std::string>() << "\n";
+        return 0;
+    }
     return 2;
 }

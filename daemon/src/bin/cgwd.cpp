@@ -1,53 +1,81 @@
-// cgwd: the customer-gateway daemon. This build validates configuration (--check-config); the
-// run loop (IKE, dataplane, BGP wiring) lands with the daemon issue.
+// cgwd: the customer-gateway daemon. `--check-config FILE` validates and exits; otherwise it
+// loads FILE (default /etc/cgwd/cgwd.toml) through the same validation and runs.
 #include <CLI/CLI.hpp>
 
-#include <cstdio>
+#include <boost/asio/io_context.hpp>
 #include <iostream>
 
 #include "cgwd/config/daemon_config.hpp"
+#include "cgwd/daemon/daemon.hpp"
+#include "cgwd/daemon/logging.hpp"
 #include "cgwd/daemon/version.hpp"
+
+namespace {
+
+void print_reference() {
+    std::string table;
+    for (const auto& d : cgwd::config::option_docs()) {
+        if (d.table != table) {
+            table = d.table;
+            bool array = table == "vpn" || table == "direct_connect";
+            std::cout << "\n### " << (array ? "[[" : "[") << table << (array ? "]]" : "]")
+                      << "\n\n| key | type | default | meaning |\n|---|---|---|---|\n";
+        }
+        std::cout << "| `" << d.key << "` | " << d.type << " | `" << d.default_value << "` | "
+                  << d.doc << " |\n";
+    }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"cgwd - customer gateway daemon for AWS Site-to-Site VPN and Direct Connect"};
     app.set_version_flag("-V,--version", std::string("cgwd ") + cgwd::daemon::version());
-    std::string check;
+    std::string check, config_path = "/etc/cgwd/cgwd.toml";
     app.add_option("--check-config", check,
                    "Validate a TOML settings file and the AWS files it names, print a summary "
                    "(keys redacted) and exit: 0 when valid, 1 with the error otherwise")
         ->type_name("FILE");
+    app.add_option("-c,--config", config_path, "Settings file to run with")->capture_default_str();
     bool reference = false;
     app.add_flag("--config-reference", reference,
                  "Print the reference of every TOML key (Markdown) and exit");
     app.footer(
-        "The TOML keys are described in cgwd.toml(5). Running the daemon itself is not available "
-        "in this build yet: only --check-config.");
+        "Signals: SIGHUP reloads the configuration (a bad file changes nothing), SIGTERM stops.\n"
+        "The TOML keys are described in cgwd.toml(5). In this build the daemon loads and serves "
+        "its\n"
+        "configuration and status over the control socket; tunnels are not brought up yet.");
     CLI11_PARSE(app, argc, argv);
 
     if (reference) {
-        std::string table;
-        for (const auto& d : cgwd::config::option_docs()) {
-            if (d.table != table) {
-                table = d.table;
-                bool array = table == "vpn" || table == "direct_connect";
-                std::cout << "\n### " << (array ? "[[" : "[") << table << (array ? "]]" : "]")
-                          << "\n\n| key | type | default | meaning |\n|---|---|---|---|\n";
-            }
-            std::cout << "| `" << d.key << "` | " << d.type << " | `" << d.default_value << "` | "
-                      << d.doc << " |\n";
-        }
+        print_reference();
         return 0;
     }
-    if (check.empty()) {
-        std::cerr << "cgwd: nothing to do: this build only validates configuration; use "
-                     "--check-config FILE\n";
-        return 2;
+    if (!check.empty()) {
+        auto cfg = cgwd::config::load_daemon_config(check);
+        if (!cfg) {
+            std::cerr << "cgwd: " << cfg.error().to_string() << "\n";
+            return 1;
+        }
+        std::cout << cgwd::config::config_summary(*cfg);
+        return 0;
     }
-    auto cfg = cgwd::config::load_daemon_config(check);
+
+    auto cfg = cgwd::config::load_daemon_config(config_path);
     if (!cfg) {
         std::cerr << "cgwd: " << cfg.error().to_string() << "\n";
         return 1;
     }
-    std::cout << cgwd::config::config_summary(*cfg);
+    cgwd::daemon::init_logging(cfg->log_level);
+    try {
+        boost::asio::io_context io;
+        cgwd::daemon::Daemon daemon(io, config_path, std::move(*cfg));
+        daemon.start();
+        io.run();
+    } catch (const std::exception& e) {
+        cgwd::daemon::logger("daemon")->critical("{}", e.what());
+        return 1;
+    }
+    cgwd::daemon::logger("daemon")->info("stopped");
     return 0;
 }

@@ -1,0 +1,114 @@
+#include "cgwd/daemon/status.hpp"
+
+#include <map>
+#include <sstream>
+
+namespace cgwd::daemon {
+
+using nlohmann::json;
+
+json status_json(const config::DaemonConfig& cfg,
+                 const std::map<std::string, TunnelRuntime>& tunnels,
+                 const std::string& dataplane_mode) {
+    json doc;
+    doc["dataplane"] = dataplane_mode;
+    doc["config_file"] = cfg.file;
+    json conns = json::array();
+    int up = 0, total = 0;
+    for (const auto& v : cfg.vpns) {
+        for (const auto& c : v.connections) {
+            json jc{{"name", v.name},
+                    {"id", c.id},
+                    {"gateway", config::to_string(c.gateway)},
+                    {"routing", config::to_string(c.routing)}};
+            json jt = json::array();
+            for (const auto& t : c.tunnels) {
+                auto it = tunnels.find(c.id + "/" + std::to_string(t.number));
+                TunnelRuntime rt = it == tunnels.end() ? TunnelRuntime{} : it->second;
+                ++total;
+                if (rt.state == "up") ++up;
+                json tj{{"number", t.number},
+                        {"state", rt.state},
+                        {"detail", rt.detail},
+                        {"local_outside", t.cgw_outside ? t.cgw_outside->to_string() : "auto"},
+                        {"remote_outside", t.aws_outside.to_string()},
+                        {"local_inside", t.cgw_inside.to_string() + "/30"},
+                        {"remote_inside", t.aws_inside.to_string()},
+                        {"mtu", t.mtu},
+                        {"mss", t.tcp_mss}};
+                if (t.cgw_asn)
+                    tj["bgp"] = {
+                        {"local_asn", *t.cgw_asn}, {"remote_asn", *t.aws_asn}, {"state", "idle"}};
+                jt.push_back(std::move(tj));
+            }
+            jc["tunnels"] = std::move(jt);
+            conns.push_back(std::move(jc));
+        }
+    }
+    doc["connections"] = std::move(conns);
+    json dx = json::array();
+    for (const auto& d : cfg.direct_connect)
+        dx.push_back({{"name", d.name},
+                      {"neighbor", d.neighbor.to_string()},
+                      {"remote_asn", d.neighbor_asn},
+                      {"bgp", "idle"},
+                      {"bfd", d.bfd ? "down" : "off"}});
+    doc["direct_connect"] = std::move(dx);
+    doc["tunnels_up"] = up;
+    doc["tunnels_total"] = total;
+    return doc;
+}
+
+namespace {
+
+std::string paint(const std::string& state, bool color) {
+    if (!color) return state;
+    const char* code = state == "up" ? "32" : state == "connecting" ? "33" : "31";
+    return std::string("\033[") + code + "m" + state + "\033[0m";
+}
+
+}  // namespace
+
+std::string render_status(const json& s, bool color) {
+    std::ostringstream o;
+    o << "cgwd: " << s.value("tunnels_up", 0) << "/" << s.value("tunnels_total", 0)
+      << " tunnels up, dataplane " << s.value("dataplane", "?") << "\n";
+    for (const auto& c : s.value("connections", json::array())) {
+        o << "\n"
+          << c.value("name", "") << "  " << c.value("id", "") << "  " << c.value("gateway", "")
+          << ", " << c.value("routing", "") << "\n";
+        for (const auto& t : c.value("tunnels", json::array())) {
+            o << "  tunnel " << t.value("number", 0) << "  " << paint(t.value("state", "?"), color)
+              << "  " << t.value("local_outside", "") << " -> " << t.value("remote_outside", "")
+              << "  inside " << t.value("local_inside", "") << " -> "
+              << t.value("remote_inside", "") << "  mtu " << t.value("mtu", 0) << " mss "
+              << t.value("mss", 0) << "\n";
+            if (t.contains("bgp"))
+                o << "           bgp AS" << t["bgp"].value("local_asn", 0) << " -> AS"
+                  << t["bgp"].value("remote_asn", 0) << "  " << t["bgp"].value("state", "") << "\n";
+            if (!t.value("detail", "").empty()) o << "           " << t.value("detail", "") << "\n";
+        }
+    }
+    for (const auto& d : s.value("direct_connect", json::array()))
+        o << "\ndirect connect " << d.value("name", "") << "  neighbor " << d.value("neighbor", "")
+          << " AS" << d.value("remote_asn", 0) << "  bgp " << d.value("bgp", "") << "  bfd "
+          << d.value("bfd", "") << "\n";
+    return o.str();
+}
+
+std::pair<int, std::string> check_summary(const json& s) {
+    int up = s.value("tunnels_up", 0), total = s.value("tunnels_total", 0);
+    std::string text = std::to_string(up) + "/" + std::to_string(total) + " tunnels up";
+    if (total > 0 && up == total) return {0, "CGWD OK - " + text};
+    // A connection with at least one tunnel up still carries traffic: WARNING; none up: CRITICAL.
+    bool every_connection_has_one = total > 0;
+    for (const auto& c : s.value("connections", json::array())) {
+        bool any = false;
+        for (const auto& t : c.value("tunnels", json::array())) any |= t.value("state", "") == "up";
+        every_connection_has_one &= any;
+    }
+    if (every_connection_has_one) return {1, "CGWD WARNING - " + text};
+    return {2, "CGWD CRITICAL - " + text};
+}
+
+}  // namespace cgwd::daemon

@@ -1,0 +1,144 @@
+// Status document and its rendering (golden), monitoring check codes, and reload staging:
+// a bad file changes nothing; a changed connection is told apart from an unchanged one.
+#include <sys/stat.h>
+#include <catch2/catch.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "cgwd/daemon/daemon.hpp"
+#include "cgwd/daemon/status.hpp"
+
+using namespace cgwd;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kFixtures = std::string(CGWD_SOURCE_DIR) + "/config/tests/fixtures/";
+
+struct Lab {
+    std::string dir;
+    Lab() {
+        char tmpl[] = "/tmp/cgwd-daemon-test-XXXXXX";
+        dir = ::mkdtemp(tmpl);
+        for (auto f : {"vgw-bgp.xml", "two-connections.json", "vgw-tunnel-options.json"}) {
+            fs::copy_file(kFixtures + f, dir + "/" + f);
+            ::chmod((dir + "/" + f).c_str(), 0600);
+        }
+    }
+    ~Lab() { fs::remove_all(dir); }
+    std::string write_toml(const std::string& aws_file, const std::string& extra = "") const {
+        std::ofstream(dir + "/cgwd.toml")
+            << "[daemon]\ncontrol_socket = \"" << dir << "/s.sock\"\n[[vpn]]\nname = \"lab\"\n"
+            << "aws_file = \"" << aws_file << "\"\n"
+            << extra;
+        ::chmod((dir + "/cgwd.toml").c_str(), 0600);  // may hold a key inline
+        return dir + "/cgwd.toml";
+    }
+};
+
+config::DaemonConfig load(const std::string& path) {
+    auto cfg = config::load_daemon_config(path);
+    if (!cfg) FAIL(cfg.error().to_string());
+    return *cfg;
+}
+
+}  // namespace
+
+TEST_CASE("cgwctl status: golden text and JSON for a fixed state") {
+    Lab lab;
+    auto cfg = load(lab.write_toml("vgw-bgp.xml"));
+    std::map<std::string, daemon::TunnelRuntime> rt{
+        {"vpn-0a1b2c3d4e5f60718/1", {"up", ""}},
+        {"vpn-0a1b2c3d4e5f60718/2", {"connecting", "IKE_SA_INIT sent"}}};
+    auto doc = daemon::status_json(cfg, rt, "userspace");
+    CHECK(doc["tunnels_up"] == 1);
+    CHECK(doc["tunnels_total"] == 2);
+    CHECK(doc["connections"][0]["tunnels"][1]["state"] == "connecting");
+    CHECK(doc["connections"][0]["tunnels"][0]["bgp"]["remote_asn"] == 64512);
+    CHECK(doc.dump().find("Xk3_9vTq") == std::string::npos);  // no PSK in the document
+
+    const std::string golden =
+        "cgwd: 1/2 tunnels up, dataplane userspace\n"
+        "\n"
+        "lab  vpn-0a1b2c3d4e5f60718  VGW, BGP\n"
+        "  tunnel 1  up  198.51.100.10 -> 203.0.113.11  inside 169.254.11.2/30 -> 169.254.11.1  "
+        "mtu 1436 mss 1379\n"
+        "           bgp AS65010 -> AS64512  idle\n"
+        "  tunnel 2  connecting  198.51.100.10 -> 203.0.113.12  inside 169.254.12.6/30 -> "
+        "169.254.12.5  mtu 1436 mss "
+        "1379\n"
+        "           bgp AS65010 -> AS64512  idle\n"
+        "           IKE_SA_INIT sent\n";
+    CHECK(daemon::render_status(doc, false) == golden);
+    auto colored = daemon::render_status(doc, true);
+    CHECK(colored.find("\033[32mup\033[0m") != std::string::npos);
+    CHECK(colored.find("\033[33mconnecting\033[0m") != std::string::npos);
+}
+
+TEST_CASE("cgwctl check: OK, WARNING with a tunnel of each connection up, CRITICAL otherwise") {
+    Lab lab;
+    auto cfg = load(lab.write_toml("two-connections.json"));
+    auto status = [&](std::map<std::string, daemon::TunnelRuntime> rt) {
+        return daemon::check_summary(daemon::status_json(cfg, rt, "kernel"));
+    };
+    const std::string a = "vpn-0a1b2c3d4e5f60718/", b = "vpn-0d0d0d0d0d0d0d0d0/";
+    CHECK(status({{a + "1", {"up", ""}},
+                  {a + "2", {"up", ""}},
+                  {b + "1", {"up", ""}},
+                  {b + "2", {"up", ""}}}) ==
+          std::pair<int, std::string>{0, "CGWD OK - 4/4 tunnels up"});
+    CHECK(status({{a + "1", {"up", ""}}, {b + "2", {"up", ""}}}) ==
+          std::pair<int, std::string>{1, "CGWD WARNING - 2/4 tunnels up"});
+    CHECK(status({{a + "1", {"up", ""}}, {a + "2", {"up", ""}}}) ==
+          std::pair<int, std::string>{2, "CGWD CRITICAL - 2/4 tunnels up"});
+}
+
+TEST_CASE(
+    "reload: a bad file changes nothing; a changed connection is told from an unchanged one") {
+    Lab lab;
+    auto path = lab.write_toml("two-connections.json");
+    boost::asio::io_context io;
+    daemon::Daemon d(io, path, load(path));
+    auto before = d.status();
+
+    std::ofstream(path) << "[daemon]\nbogus = 1\n";
+    auto bad = json::parse(d.commands().handle(R"({"command": "reload"})"));
+    CHECK(bad["result"] == 1);
+    CHECK_THAT(bad["text"].get<std::string>(),
+               Catch::StartsWith("reload refused, nothing changed: " + path + ":2:1"));
+    CHECK(d.status() == before);
+    CHECK(d.config().vpns.at(0).connections.size() == 2);
+
+    // Override tunnel 1's PSK of one connection only: that connection changes, the other not.
+    lab.write_toml(
+        "two-connections.json",
+        "connections = [\"vpn-0a1b2c3d4e5f60718\"]\ntunnel1_psk = \"New_Key.for_tunnel1\"\n");
+    auto r = d.reload();
+    REQUIRE(r.result == daemon::ResultCode::success);
+    CHECK(r.arguments["changed"] == json{"vpn-0a1b2c3d4e5f60718"});
+    CHECK(r.arguments["removed"] == json{"vpn-0d0d0d0d0d0d0d0d0"});
+    CHECK(r.arguments["unchanged"] == json::array());
+    CHECK(r.text == "reloaded: 0 unchanged, 1 changed, 0 added, 1 removed");
+
+    auto plan = daemon::plan_reload(d.config(), d.config());
+    CHECK(plan.unchanged == std::vector<std::string>{"vpn-0a1b2c3d4e5f60718"});
+    CHECK(plan.changed.empty());
+}
+
+TEST_CASE("control commands: log-level validates its arguments, version answers") {
+    Lab lab;
+    auto path = lab.write_toml("vgw-bgp.xml");
+    boost::asio::io_context io;
+    daemon::Daemon d(io, path, load(path));
+    auto ok = json::parse(d.commands().handle(
+        R"({"command": "log-level", "arguments": {"component": "ike", "level": "debug"}})"));
+    CHECK(ok["result"] == 0);
+    auto bad = json::parse(d.commands().handle(
+        R"({"command": "log-level", "arguments": {"component": "ike", "level": "loud"}})"));
+    CHECK(bad["result"] == 1);
+    auto v = json::parse(d.commands().handle(R"({"command": "version"})"));
+    CHECK(v["arguments"]["version"] == CGWD_VERSION);
+}

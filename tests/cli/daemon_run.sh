@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs cgwd as systemd would (Type=notify): READY=1 and STATUS= arrive on NOTIFY_SOCKET once the
+# control socket (mode 0660) is bound; cgwctl status/check/log-level/reload work against it;
+# SIGHUP with a broken file keeps the running configuration; SIGTERM exits 0 promptly and
+# removes the socket; no pre-shared key appears in the daemon's output.
+set -euo pipefail
+bin=$1 fixtures=$2
+work=$(mktemp -d /tmp/cgwd-run-XXXXXX)
+pid=""
+cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "${npid:-}" ] && kill "$npid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$work/stderr" ] && sed 's/^/  cgwd: /' "$work/stderr" >&2; exit 1; }
+command -v python3 >/dev/null || fail "python3 is needed for the NOTIFY_SOCKET listener (scripts/setup installs it)"
+
+install -m 600 "$fixtures/vgw-bgp.xml" "$work/vgw-bgp.xml"
+cat >"$work/cgwd.toml" <<EOT
+[daemon]
+control_socket = "$work/run/cgwd.sock"
+[[vpn]]
+name = "lab"
+aws_file = "vgw-bgp.xml"
+EOT
+# A datagram socket standing in for systemd's notify socket; it appends what it receives.
+python3 - "$work/notify.sock" "$work/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True: log.write(s.recv(4096).decode() + "\n")
+PY
+npid=$!
+for _ in $(seq 50); do [ -S "$work/notify.sock" ] && break; sleep 0.1; done
+
+NOTIFY_SOCKET="$work/notify.sock" "$bin/cgwd" -c "$work/cgwd.toml" 2>"$work/stderr" &
+pid=$!
+for _ in $(seq 100); do grep -q "READY=1" "$work/notify.log" 2>/dev/null && break; sleep 0.05; done
+grep -q "READY=1" "$work/notify.log" || fail "no READY=1 on NOTIFY_SOCKET"
+grep -q "STATUS=0/2 tunnels up" "$work/notify.log" || fail "no STATUS= line: $(cat "$work/notify.log")"
+[ "$(stat -c %a "$work/run/cgwd.sock")" = 660 ] || fail "control socket mode is $(stat -c %a "$work/run/cgwd.sock")"
+echo "ok: READY=1 and STATUS after the control socket (0660) is bound"
+
+ctl() { "$bin/cgwctl" -s "$work/run/cgwd.sock" "$@"; }
+ctl status >"$work/status" || fail "cgwctl status"
+grep -q "^cgwd: 0/2 tunnels up, dataplane auto" "$work/status" || fail "status: $(cat "$work/status")"
+grep -q "tunnel 2  down  198.51.100.10 -> 203.0.113.12" "$work/status" || fail "status tunnel 2"
+ctl status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["tunnels_total"] == 2' || fail "status --json"
+set +e; ctl check >"$work/check"; code=$?; set -e
+[ $code = 2 ] && grep -qx "CGWD CRITICAL - 0/2 tunnels up" "$work/check" || fail "check: exit $code, $(cat "$work/check")"
+ctl log-level bgp debug | grep -qx "bgp logs at debug" || fail "log-level"
+if ctl log-level bgp loud 2>/dev/null; then fail "bad log level accepted"; fi
+echo "ok: cgwctl status, status --json, check (exit 2), log-level"
+
+# SIGHUP with a broken file: refused, still running, same state.
+cp "$work/cgwd.toml" "$work/good.toml"
+printf '[daemon]\nnope = 1\n' >"$work/cgwd.toml"
+kill -HUP "$pid"
+for _ in $(seq 50); do grep -q "reload refused" "$work/stderr" && break; sleep 0.05; done
+grep -q "<3>config: reload refused, running configuration kept: $work/cgwd.toml:2:1" "$work/stderr" || fail "no refusal logged"
+kill -0 "$pid" || fail "cgwd died on a bad reload"
+ctl status | grep -q "0/2 tunnels up" || fail "state changed after a refused reload"
+cp "$work/good.toml" "$work/cgwd.toml"
+ctl reload | grep -qx "reloaded: 1 unchanged, 0 changed, 0 added, 0 removed" || fail "reload"
+echo "ok: a bad reload changes nothing; a good one reports what changed"
+
+start=$(date +%s%N)
+kill -TERM "$pid"
+wait "$pid"; code=$?; pid=""
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ $code = 0 ] || fail "exit status $code after SIGTERM"
+[ $ms -lt 3000 ] || fail "took $ms ms to stop"
+[ ! -e "$work/run/cgwd.sock" ] || fail "control socket left behind"
+grep -q "STOPPING=1" "$work/notify.log" || fail "no STOPPING=1"
+if grep -qE "Xk3_9vTq|Rr8w_Qz1" "$work/stderr" "$work/notify.log"; then fail "a PSK was logged"; fi
+echo "ok: SIGTERM -> exit 0 in $ms ms, socket removed, no PSK in the output"
