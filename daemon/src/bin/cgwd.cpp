@@ -12,6 +12,28 @@
 
 namespace {
 
+// cgwd.toml(5) in roff, from the same table.
+void print_man() {
+    std::cout << ".TH CGWD.TOML 5 \"\" \"cgwd " << cgwd::daemon::version() << "\" \"File Formats\"\n"
+              << ".SH NAME\ncgwd.toml \\- settings of the cgwd customer gateway daemon\n"
+              << ".SH DESCRIPTION\nA TOML file that names the AWS VPN configuration files (XML, "
+                 "describe-vpn-connections JSON or Generic text) and holds the local settings AWS does not "
+                 "know. Unknown keys are errors reported as file:line:column. Files holding keys (the AWS "
+                 "files, key files, and this file when it has a key inline) must have mode 0600. Validate "
+                 "with \\fBcgwd \\-\\-check\\-config\\fR \\fIFILE\\fR.\n";
+    std::string table;
+    for (const auto& d : cgwd::config::option_docs()) {
+        if (d.table != table) {
+            table = d.table;
+            bool array = table == "vpn" || table == "direct_connect";
+            std::cout << ".SH " << (array ? "[[" : "[") << table << (array ? "]]" : "]") << "\n";
+        }
+        std::cout << ".TP\n.B " << d.key << "\n(" << d.type << ", default " << d.default_value << ")\n" << d.doc
+                  << "\n";
+    }
+    std::cout << ".SH SEE ALSO\n.BR cgwd (8),\n.BR cgwctl (8)\n";
+}
+
 void print_reference() {
     std::string table;
     for (const auto& d : cgwd::config::option_docs()) {
@@ -37,7 +59,8 @@ int main(int argc, char** argv) {
                    "(keys redacted) and exit: 0 when valid, 1 with the error otherwise")
         ->type_name("FILE");
     app.add_option("-c,--config", config_path, "Settings file to run with")->capture_default_str();
-    bool reference = false;
+    bool reference = false, man = false;
+    app.add_flag("--config-man", man, "Print cgwd.toml(5), the manual page of the TOML keys, and exit");
     app.add_flag("--config-reference", reference,
                  "Print the reference of every TOML key (Markdown) and exit");
     app.footer(
@@ -47,6 +70,10 @@ int main(int argc, char** argv) {
         "configuration and status over the control socket; tunnels are not brought up yet.");
     CLI11_PARSE(app, argc, argv);
 
+    if (man) {
+        print_man();
+        return 0;
+    }
     if (reference) {
         print_reference();
         return 0;
