@@ -112,6 +112,15 @@ void Session::stop(TimePoint, std::string_view communication) {
     go_down(DownReason::Stopped, std::nullopt);
 }
 
+void Session::terminate(Notification n, TimePoint) {
+    if (state_ == SessionState::Idle) return;
+    if (!connected(state_)) {
+        go_down(DownReason::LocalReset, std::nullopt);
+        return;
+    }
+    fail(std::move(n), DownReason::LocalReset);
+}
+
 void Session::on_tcp_connected(TimePoint now) {
     if (state_ != SessionState::Connect && state_ != SessionState::Active) return;
     framer_ = Framer{};

@@ -1,6 +1,7 @@
 // Session FSM (RFC 4271 section 8) driven with an injected fake clock: no test waits.
 #include <catch2/catch.hpp>
 
+#include "cgwd/bgp/policy.hpp"
 #include "cgwd/bgp/session.hpp"
 #include "test_util.hpp"
 
@@ -369,4 +370,21 @@ TEST_CASE("session: ROUTE-REFRESH only to a peer that advertised it, and receive
     s.on_bytes(encode_route_refresh(RouteRefresh{1, 0, 128}), t0 + 2s);
     CHECK(events_of<RouteRefreshReceived>(s).empty());
     CHECK(s.state() == SessionState::Established);
+}
+
+TEST_CASE("session: terminate sends the given NOTIFICATION and goes down", "[bgp][session]") {
+    Session s(config_a());
+    establish(s, t0, 90);
+    s.terminate(make_max_prefix_notification(kIpv4Unicast, 100), t0);
+    // RFC 4486 section 4: Cease (6) / Maximum Number of Prefixes Reached (1), AFI 1, SAFI 1,
+    // upper bound 100.
+    CHECK(s.take_output() ==
+          hex("ffffffffffffffffffffffffffffffff 001c 03 06 01 0001 01 00000064"));
+    CHECK(s.state() == SessionState::Idle);
+    const auto events = s.take_events();
+    REQUIRE(events.size() == 2);
+    const auto* down = std::get_if<SessionDown>(&events[0]);
+    REQUIRE(down);
+    CHECK(down->reason == DownReason::LocalReset);
+    CHECK(std::holds_alternative<CloseRequested>(events[1]));
 }

@@ -91,6 +91,7 @@ enum class DownReason : std::uint8_t {
     HoldTimerExpired,
     NotificationReceived,
     ProtocolError,  // we sent a NOTIFICATION for an error in what the peer sent
+    LocalReset,     // the owner closed it with a NOTIFICATION of its choice (terminate())
 };
 struct SessionDown {
     DownReason reason = DownReason::Stopped;
@@ -112,6 +113,9 @@ class Session {
     void start(TimePoint now);
     // Administrative stop: Cease/Administrative Shutdown with an RFC 9003 communication.
     void stop(TimePoint now, std::string_view communication = {});
+    // Closes a connected session with the given NOTIFICATION, e.g. the RIB's RFC 4486
+    // Cease / Maximum Number of Prefixes Reached; SessionDown{LocalReset}. No-op when idle.
+    void terminate(Notification n, TimePoint now);
     void on_tcp_connected(TimePoint now);
     void on_tcp_closed(TimePoint now);
     void on_bytes(ByteView bytes, TimePoint now);
