@@ -1,0 +1,142 @@
+// The userspace ESP dataplane: a Dataplane backend that runs RFC 4303 tunnel-mode ESP in
+// userspace over RFC 3948 UDP encapsulation, for hosts whose kernel has no ESP/XFRM.
+//
+// Per tunnel (create_tunnel): one TUN interface (IFF_TUN | IFF_NO_PI) with the requested
+// name, MTU and inside address, and one worker thread moving packets
+//   TUN -> TCP MSS clamp -> DF clear + fragment before encryption (RFC 4459 section 3,
+//   fragments sized so the outer packet fits `outer_mtu`) -> EspSa::encapsulate -> UDP.
+// One UDP socket (port 4500 by default, RFC 3948) is shared by all tunnels; its receive thread
+// demultiplexes what arrives (RFC 3948 section 2): ESP (looked up by SPI among the inbound
+// SAs, decapsulated, MSS-clamped and written to the TUN of the SA's if_id), IKE behind the
+// Non-ESP Marker (handed to Options::ike_handler), NAT-keepalives (counted and dropped).
+// That thread also advances SA lifetimes and delivers expiry events to the expiry handler.
+//
+// Make-before-break: any number of inbound SAs may be installed at once (lookup by SPI); a
+// tunnel's outbound SA is the most recently added outbound SA with its if_id, switched under
+// the table lock, so a batch uses either the old or the new SA, never a mix. Deleting the
+// current outbound SA falls back to the newest remaining one.
+//
+// Scope: SAs must be UDP-encapsulated (plain IP-50 ESP would need a raw socket: unsupported);
+// update_sa may change only the UDP ports and the outer source address (as XFRM's UPDSA does
+// for NAT-T), not keys or lifetimes. Policies are stored and checked for existence only: the
+// tunnel is route-based and the SA binding is its if_id. Routes are the kernel's business
+// (unsupported here). I/O is batched with recvmmsg/sendmmsg; buffers are allocated once per
+// thread, nothing per packet.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cgwd/dataplane/dataplane.hpp"
+
+namespace cgwd::dataplane {
+
+// Counters of the backend itself (per-SA counters come from query_sa).
+struct UserspaceStats {
+    std::uint64_t tun_packets_in = 0;       // read from TUN interfaces
+    std::uint64_t no_outbound_sa = 0;       // TUN packet dropped: tunnel has no outbound SA
+    std::uint64_t not_ipv4 = 0;             // TUN packet dropped: not a valid IPv4 packet
+    std::uint64_t needs_fragmentation = 0;  // could not fragment (e.g. MTU too small)
+    std::uint64_t fragments = 0;            // extra fragments made before encryption
+    std::uint64_t encap_drops = 0;          // EspSa::encapsulate refused (expired, ...)
+    std::uint64_t udp_send_errors = 0;
+    std::uint64_t udp_datagrams_in = 0;
+    std::uint64_t udp_unknown = 0;  // neither ESP, IKE nor keepalive
+    std::uint64_t unknown_spi = 0;  // ESP for no installed inbound SA
+    std::uint64_t decap_drops = 0;  // all decapsulation drops (details in the SA counters)
+    std::uint64_t no_tunnel = 0;    // decapsulated, but the SA's if_id has no tunnel
+    std::uint64_t tun_write_errors = 0;
+    std::uint64_t ike_datagrams = 0;
+    std::uint64_t keepalives = 0;
+};
+
+class UserspaceDataplane final : public Dataplane {
+  public:
+    using IkeHandler = std::function<void(std::span<const std::uint8_t> ike,
+                                          config::Ipv4Address from, std::uint16_t from_port)>;
+    using Clock = std::function<std::uint64_t()>;  // seconds
+
+    struct Options {
+        std::uint16_t udp_port = 4500;     // local port of the shared UDP socket (0: any, tests)
+        config::Ipv4Address bind_address;  // 0.0.0.0: all addresses
+        std::uint16_t outer_mtu = 1500;    // path MTU for the outer (encapsulated) packets
+        IkeHandler ike_handler;            // called on the receive thread
+        Clock clock;                       // lifetime clock; default: system clock seconds
+    };
+
+    // Opens and binds the UDP socket and starts its receive thread.
+    [[nodiscard]] static std::expected<std::unique_ptr<UserspaceDataplane>, Error> create(
+        Options options);
+    ~UserspaceDataplane() override;
+    UserspaceDataplane(const UserspaceDataplane&) = delete;
+    UserspaceDataplane& operator=(const UserspaceDataplane&) = delete;
+
+    std::expected<void, Error> add_sa(const SaConfig& sa) override;
+    std::expected<void, Error> update_sa(const SaConfig& sa) override;
+    std::expected<void, Error> del_sa(const SaKey& key) override;
+    std::expected<SaStats, Error> query_sa(const SaKey& key) override;
+    std::expected<void, Error> add_policy(const Policy& policy) override;
+    std::expected<void, Error> del_policy(const PolicyKey& key) override;
+    std::expected<void, Error> create_tunnel(const TunnelInterface& t) override;
+    std::expected<void, Error> delete_tunnel(std::uint32_t if_id) override;
+    std::expected<void, Error> add_route(const Route& route) override;
+    std::expected<void, Error> del_route(const RouteKey& key) override;
+    std::expected<void, Error> set_mss_clamp(std::uint32_t if_id, std::uint16_t mss) override;
+    void set_expiry_handler(ExpiryHandler handler) override;
+
+    // Sends an IKE message from the shared socket, prefixed with the Non-ESP Marker.
+    [[nodiscard]] std::expected<void, Error> send_ike(std::span<const std::uint8_t> ike,
+                                                      config::Ipv4Address to,
+                                                      std::uint16_t to_port);
+    // The bound UDP port (useful with udp_port 0).
+    std::uint16_t udp_port() const { return bound_port_; }
+    UserspaceStats stats() const;
+    // The SPI of the tunnel's current outbound SA (nullopt: none).
+    std::optional<std::uint32_t> current_outbound_spi(std::uint32_t if_id) const;
+
+    struct SaSlot;  // one installed SA (implementation detail)
+    struct Tunnel;  // one TUN interface and its worker
+    struct Counters;
+
+  private:
+    explicit UserspaceDataplane(Options options);
+    void receive_loop();
+    void tunnel_loop(Tunnel& tunnel);
+    void process_datagram(std::span<std::uint8_t> payload, const void* from,
+                          std::span<std::uint8_t> scratch);
+    void run_expiry(std::vector<ExpiryEvent>& events);
+    void reselect_outbound(std::uint32_t if_id);  // table lock held exclusively
+    std::uint64_t now() const;
+
+    Options options_;
+    int udp_fd_ = -1;
+    int stop_fd_ = -1;  // eventfd: wakes the receive thread on shutdown
+    std::uint16_t bound_port_ = 0;
+    std::unique_ptr<Counters> counters_;
+
+    mutable std::shared_mutex table_;  // guards everything below except the SA internals
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::unique_ptr<SaSlot>> sas_;  // spi,dst
+    std::unordered_map<std::uint32_t, SaSlot*> inbound_by_spi_;
+    std::map<std::uint32_t, std::unique_ptr<Tunnel>> tunnels_;
+    std::map<std::uint32_t, std::uint16_t> mss_;  // if_id -> clamp (kept across tunnel re-create)
+    std::vector<Policy> policies_;
+    std::uint64_t add_order_ = 0;
+
+    std::mutex handler_mutex_;
+    ExpiryHandler expiry_handler_;
+
+    std::thread receiver_;
+};
+
+}  // namespace cgwd::dataplane

@@ -1,0 +1,665 @@
+#include "cgwd/dataplane/userspace.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "cgwd/dataplane/esp.hpp"
+#include "cgwd/dataplane/ipv4.hpp"
+#include "cgwd/dataplane/udp_encap.hpp"
+
+namespace cgwd::dataplane {
+
+namespace {
+
+constexpr std::size_t batch_size = 32;      // packets per recvmmsg / TUN read burst
+constexpr std::size_t max_out = 64;         // ESP packets per sendmmsg
+constexpr std::size_t slot_size = 9216;     // largest packet handled (jumbo inner MTU 9000)
+constexpr std::size_t outer_overhead = 28;  // outer IPv4 (20) + UDP (8) headers
+constexpr std::uint16_t max_tunnel_mtu = 9000;
+constexpr std::uint16_t min_tunnel_mtu = 576;
+
+std::unexpected<Error> fail(Errc code, std::string message) {
+    return std::unexpected(Error{code, std::move(message), 0});
+}
+std::unexpected<Error> sys_fail(std::string message) {
+    const int e = errno;
+    return std::unexpected(Error{Errc::system, message + ": " + std::strerror(e), e});
+}
+
+std::uint32_t load32(const std::uint8_t* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           std::uint32_t{p[3]};
+}
+
+sockaddr_in to_sockaddr(config::Ipv4Address a, std::uint16_t port) {
+    sockaddr_in s{};
+    s.sin_family = AF_INET;
+    s.sin_port = htons(port);
+    s.sin_addr.s_addr = htonl(a.value);
+    return s;
+}
+
+// sockaddr_in through the generic pointer the socket API wants (no reinterpret at call sites).
+sockaddr* as_sockaddr(sockaddr_in* s) {
+    return static_cast<sockaddr*>(static_cast<void*>(s));
+}
+
+class Fd {
+  public:
+    explicit Fd(int fd = -1) : fd_(fd) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int get() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }
+
+  private:
+    int fd_;
+};
+
+void wake(int event_fd) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t r = ::write(event_fd, &one, sizeof one);
+}
+
+using KeyDigest = std::array<std::uint8_t, 32>;
+
+// SHA-256 over both keys (length-prefixed): lets update_sa notice a key change although EspSa
+// wipes its copy of the keys, without keeping a second copy of them.
+KeyDigest key_digest(const SaConfig& sa) {
+    KeyDigest d{};
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    if (ctx == nullptr) return d;
+    const std::uint8_t lengths[2] = {static_cast<std::uint8_t>(sa.enc_key.size()),
+                                     static_cast<std::uint8_t>(sa.integ_key.size())};
+    unsigned len = 0;
+    if (EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+        EVP_DigestUpdate(ctx, lengths, sizeof lengths) == 1 &&
+        EVP_DigestUpdate(ctx, sa.enc_key.bytes().data(), sa.enc_key.size()) == 1 &&
+        EVP_DigestUpdate(ctx, sa.integ_key.bytes().data(), sa.integ_key.size()) == 1)
+        (void)EVP_DigestFinal_ex(ctx, d.data(), &len);
+    EVP_MD_CTX_free(ctx);
+    return d;
+}
+
+// Same SA apart from what update_sa may change (outer source address and UDP ports); the keys
+// are compared through their digests.
+bool same_except_nat(const SaConfig& a, const SaConfig& b) {
+    return a.direction == b.direction && a.spi == b.spi && a.dst == b.dst && a.cipher == b.cipher &&
+           a.integ == b.integ && a.esn == b.esn && a.replay_window == b.replay_window &&
+           a.lifetime == b.lifetime && a.reqid == b.reqid && a.if_id == b.if_id;
+}
+
+}  // namespace
+
+struct UserspaceDataplane::Counters {
+    std::atomic<std::uint64_t> tun_packets_in{0}, no_outbound_sa{0}, not_ipv4{0},
+        needs_fragmentation{0}, fragments{0}, encap_drops{0}, udp_send_errors{0},
+        udp_datagrams_in{0}, udp_unknown{0}, unknown_spi{0}, decap_drops{0}, no_tunnel{0},
+        tun_write_errors{0}, ike_datagrams{0}, keepalives{0};
+};
+
+namespace {
+void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
+    c.fetch_add(n, std::memory_order_relaxed);
+}
+}  // namespace
+
+struct UserspaceDataplane::SaSlot {
+    SaSlot(EspSa s, const SaConfig& c, std::uint64_t o) : sa(std::move(s)), order(o) {
+        direction = c.direction;
+        if_id = c.if_id;
+        peer = to_sockaddr(c.dst, c.encap->dst_port);
+        keys = key_digest(c);
+    }
+    std::mutex mutex;  // guards sa and peer (the worker of one direction vs. query/update)
+    EspSa sa;
+    Direction direction;
+    std::uint32_t if_id = 0;
+    sockaddr_in peer{};         // outbound: where the ESP-in-UDP packets go
+    std::size_t max_inner = 0;  // outbound: largest inner packet that fits the outer MTU
+    std::uint64_t order = 0;    // add order, for picking the newest outbound SA
+    KeyDigest keys{};           // digest of the keys (update_sa refuses key changes)
+};
+
+struct UserspaceDataplane::Tunnel {
+    TunnelInterface config;
+    int tun_fd = -1;
+    int stop_fd = -1;
+    std::atomic<std::uint16_t> mss{0};
+    SaSlot* outbound = nullptr;  // guarded by the table lock
+    std::thread worker;
+    ~Tunnel() {
+        if (tun_fd >= 0) ::close(tun_fd);
+        if (stop_fd >= 0) ::close(stop_fd);
+    }
+};
+
+UserspaceDataplane::UserspaceDataplane(Options options)
+    : options_(std::move(options)), counters_(std::make_unique<Counters>()) {}
+
+std::expected<std::unique_ptr<UserspaceDataplane>, Error> UserspaceDataplane::create(
+    Options options) {
+    if (options.outer_mtu < min_tunnel_mtu || options.outer_mtu > slot_size)
+        return fail(Errc::invalid_argument, "outer MTU must be 576..9216");
+    Fd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (udp.get() < 0) return sys_fail("socket(UDP)");
+    const int buf = 4 << 20;
+    (void)::setsockopt(udp.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    (void)::setsockopt(udp.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    // The inner packets are already sized for outer_mtu; never fail a send on a stale PMTU.
+    const int pmtu = IP_PMTUDISC_DONT;
+    (void)::setsockopt(udp.get(), IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+    sockaddr_in local = to_sockaddr(options.bind_address, options.udp_port);
+    if (::bind(udp.get(), as_sockaddr(&local), sizeof local) < 0) return sys_fail("bind(UDP)");
+    socklen_t len = sizeof local;
+    if (::getsockname(udp.get(), as_sockaddr(&local), &len) < 0) return sys_fail("getsockname");
+    Fd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (stop.get() < 0) return sys_fail("eventfd");
+
+    std::unique_ptr<UserspaceDataplane> dp(new UserspaceDataplane(std::move(options)));
+    dp->udp_fd_ = udp.release();
+    dp->stop_fd_ = stop.release();
+    dp->bound_port_ = ntohs(local.sin_port);
+    dp->receiver_ = std::thread([p = dp.get()] { p->receive_loop(); });
+    return dp;
+}
+
+UserspaceDataplane::~UserspaceDataplane() {
+    std::map<std::uint32_t, std::unique_ptr<Tunnel>> tunnels;
+    {
+        std::unique_lock lock(table_);
+        tunnels.swap(tunnels_);
+        for (auto& [id, t] : tunnels) t->outbound = nullptr;
+    }
+    for (auto& [id, t] : tunnels) {
+        wake(t->stop_fd);
+        if (t->worker.joinable()) t->worker.join();
+    }
+    if (stop_fd_ >= 0) wake(stop_fd_);
+    if (receiver_.joinable()) receiver_.join();
+    if (udp_fd_ >= 0) ::close(udp_fd_);
+    if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+std::uint64_t UserspaceDataplane::now() const {
+    if (options_.clock) return options_.clock();
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+UserspaceStats UserspaceDataplane::stats() const {
+    const Counters& c = *counters_;
+    auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    return UserspaceStats{r(c.tun_packets_in),      r(c.no_outbound_sa),   r(c.not_ipv4),
+                          r(c.needs_fragmentation), r(c.fragments),        r(c.encap_drops),
+                          r(c.udp_send_errors),     r(c.udp_datagrams_in), r(c.udp_unknown),
+                          r(c.unknown_spi),         r(c.decap_drops),      r(c.no_tunnel),
+                          r(c.tun_write_errors),    r(c.ike_datagrams),    r(c.keepalives)};
+}
+
+std::optional<std::uint32_t> UserspaceDataplane::current_outbound_spi(std::uint32_t if_id) const {
+    std::shared_lock lock(table_);
+    auto it = tunnels_.find(if_id);
+    if (it == tunnels_.end() || it->second->outbound == nullptr) return std::nullopt;
+    return it->second->outbound->sa.config().spi;
+}
+
+// ---- SAs ----
+
+std::expected<void, Error> UserspaceDataplane::add_sa(const SaConfig& sa) {
+    if (auto v = validate(sa); !v) return v;
+    if (!sa.encap)
+        return fail(Errc::unsupported, "the userspace dataplane needs UDP encapsulation");
+    auto esp = EspSa::create(sa, now());
+    if (!esp) return std::unexpected(esp.error());
+
+    std::unique_lock lock(table_);
+    const auto key = std::make_pair(sa.spi, sa.dst.value);
+    if (sas_.contains(key)) return fail(Errc::already_exists, "SA exists");
+    if (sa.direction == Direction::inbound && inbound_by_spi_.contains(sa.spi))
+        return fail(Errc::already_exists, "an inbound SA with this SPI exists");
+    auto slot = std::make_unique<SaSlot>(std::move(*esp), sa, ++add_order_);
+    if (sa.direction == Direction::outbound) {
+        // Largest inner packet whose ESP-in-UDP packet fits the outer MTU.
+        std::size_t inner = options_.outer_mtu - outer_overhead;
+        while (inner > 0 && slot->sa.encapsulated_size(inner) + outer_overhead > options_.outer_mtu)
+            --inner;
+        slot->max_inner = inner;
+    }
+    SaSlot* raw = slot.get();
+    sas_.emplace(key, std::move(slot));
+    if (sa.direction == Direction::inbound) {
+        inbound_by_spi_.emplace(sa.spi, raw);
+    } else {
+        reselect_outbound(sa.if_id);
+    }
+    return {};
+}
+
+std::expected<void, Error> UserspaceDataplane::update_sa(const SaConfig& sa) {
+    if (auto v = validate(sa); !v) return v;
+    if (!sa.encap)
+        return fail(Errc::unsupported, "the userspace dataplane needs UDP encapsulation");
+    std::shared_lock lock(table_);
+    auto it = sas_.find(std::make_pair(sa.spi, sa.dst.value));
+    if (it == sas_.end()) return fail(Errc::not_found, "no such SA");
+    SaSlot& slot = *it->second;
+    std::lock_guard guard(slot.mutex);
+    if (!same_except_nat(slot.sa.config(), sa) || slot.keys != key_digest(sa))
+        return fail(Errc::unsupported,
+                    "update_sa may change only the outer source address and UDP ports");
+    slot.peer = to_sockaddr(sa.dst, sa.encap->dst_port);
+    return {};
+}
+
+std::expected<void, Error> UserspaceDataplane::del_sa(const SaKey& key) {
+    std::unique_lock lock(table_);
+    auto it = sas_.find(std::make_pair(key.spi, key.dst.value));
+    if (it == sas_.end()) return fail(Errc::not_found, "no such SA");
+    const Direction direction = it->second->direction;
+    const std::uint32_t if_id = it->second->if_id;
+    if (direction == Direction::inbound) inbound_by_spi_.erase(key.spi);
+    // Nobody else holds the slot: workers use it only under the table lock.
+    if (auto t = tunnels_.find(if_id);
+        t != tunnels_.end() && t->second->outbound == it->second.get())
+        t->second->outbound = nullptr;
+    sas_.erase(it);
+    if (direction == Direction::outbound) reselect_outbound(if_id);
+    return {};
+}
+
+void UserspaceDataplane::reselect_outbound(std::uint32_t if_id) {
+    auto t = tunnels_.find(if_id);
+    if (t == tunnels_.end()) return;
+    SaSlot* best = nullptr;
+    for (auto& [key, slot] : sas_) {
+        if (slot->direction != Direction::outbound || slot->if_id != if_id) continue;
+        if (best == nullptr || slot->order > best->order) best = slot.get();
+    }
+    t->second->outbound = best;
+}
+
+std::expected<SaStats, Error> UserspaceDataplane::query_sa(const SaKey& key) {
+    std::shared_lock lock(table_);
+    auto it = sas_.find(std::make_pair(key.spi, key.dst.value));
+    if (it == sas_.end()) return fail(Errc::not_found, "no such SA");
+    std::lock_guard guard(it->second->mutex);
+    return it->second->sa.stats();
+}
+
+// ---- policies, routes, MSS ----
+
+std::expected<void, Error> UserspaceDataplane::add_policy(const Policy& policy) {
+    std::unique_lock lock(table_);
+    for (const Policy& p : policies_)
+        if (key_of(p) == key_of(policy)) return fail(Errc::already_exists, "policy exists");
+    policies_.push_back(policy);
+    return {};
+}
+
+std::expected<void, Error> UserspaceDataplane::del_policy(const PolicyKey& key) {
+    std::unique_lock lock(table_);
+    auto it = std::find_if(policies_.begin(), policies_.end(),
+                           [&](const Policy& p) { return key_of(p) == key; });
+    if (it == policies_.end()) return fail(Errc::not_found, "no such policy");
+    policies_.erase(it);
+    return {};
+}
+
+std::expected<void, Error> UserspaceDataplane::add_route(const Route&) {
+    return fail(Errc::unsupported, "routes are programmed in the kernel, not in this backend");
+}
+
+std::expected<void, Error> UserspaceDataplane::del_route(const RouteKey&) {
+    return fail(Errc::unsupported, "routes are programmed in the kernel, not in this backend");
+}
+
+std::expected<void, Error> UserspaceDataplane::set_mss_clamp(std::uint32_t if_id,
+                                                             std::uint16_t mss) {
+    if (mss != 0 && mss < 88) return fail(Errc::invalid_argument, "MSS below 88");
+    std::unique_lock lock(table_);
+    auto t = tunnels_.find(if_id);
+    if (t == tunnels_.end()) return fail(Errc::not_found, "no such tunnel");
+    t->second->mss.store(mss, std::memory_order_relaxed);
+    return {};
+}
+
+void UserspaceDataplane::set_expiry_handler(ExpiryHandler handler) {
+    std::lock_guard guard(handler_mutex_);
+    expiry_handler_ = std::move(handler);
+}
+
+// ---- tunnels ----
+
+std::expected<void, Error> UserspaceDataplane::create_tunnel(const TunnelInterface& t) {
+    if (t.if_id == 0) return fail(Errc::invalid_argument, "if_id 0");
+    if (t.name.empty() || t.name.size() >= IFNAMSIZ)
+        return fail(Errc::invalid_argument, "interface name empty or too long");
+    if (t.mtu < min_tunnel_mtu || t.mtu > max_tunnel_mtu)
+        return fail(Errc::invalid_argument, "tunnel MTU must be 576..9000");
+    if (t.prefix_length > 32) return fail(Errc::invalid_argument, "prefix length above 32");
+    {
+        std::shared_lock lock(table_);
+        if (tunnels_.contains(t.if_id)) return fail(Errc::already_exists, "tunnel exists");
+    }
+
+    Fd tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
+    if (tun.get() < 0) return sys_fail("open /dev/net/tun");
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    std::memcpy(ifr.ifr_name, t.name.data(), t.name.size());
+    if (::ioctl(tun.get(), TUNSETIFF, &ifr) < 0) return sys_fail("TUNSETIFF " + t.name);
+
+    Fd ctl(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (ctl.get() < 0) return sys_fail("socket(ioctl)");
+    ifr.ifr_mtu = t.mtu;
+    if (::ioctl(ctl.get(), SIOCSIFMTU, &ifr) < 0) return sys_fail("SIOCSIFMTU " + t.name);
+    if (t.local_inside.value != 0) {
+        sockaddr_in a = to_sockaddr(t.local_inside, 0);
+        std::memcpy(&ifr.ifr_addr, &a, sizeof a);
+        if (::ioctl(ctl.get(), SIOCSIFADDR, &ifr) < 0) return sys_fail("SIOCSIFADDR " + t.name);
+        const auto prefix = config::Ipv4Prefix::of(t.local_inside, t.prefix_length);
+        sockaddr_in m = to_sockaddr(config::Ipv4Address{prefix.mask()}, 0);
+        std::memcpy(&ifr.ifr_netmask, &m, sizeof m);
+        if (::ioctl(ctl.get(), SIOCSIFNETMASK, &ifr) < 0)
+            return sys_fail("SIOCSIFNETMASK " + t.name);
+    }
+    if (::ioctl(ctl.get(), SIOCGIFFLAGS, &ifr) < 0) return sys_fail("SIOCGIFFLAGS " + t.name);
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+    if (::ioctl(ctl.get(), SIOCSIFFLAGS, &ifr) < 0) return sys_fail("SIOCSIFFLAGS " + t.name);
+
+    Fd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (stop.get() < 0) return sys_fail("eventfd");
+
+    auto tunnel = std::make_unique<Tunnel>();
+    tunnel->config = t;
+    tunnel->tun_fd = tun.release();
+    tunnel->stop_fd = stop.release();
+    Tunnel* raw = tunnel.get();
+    {
+        std::unique_lock lock(table_);
+        if (tunnels_.contains(t.if_id)) return fail(Errc::already_exists, "tunnel exists");
+        tunnels_.emplace(t.if_id, std::move(tunnel));
+        reselect_outbound(t.if_id);
+    }
+    raw->worker = std::thread([this, raw] { tunnel_loop(*raw); });
+    return {};
+}
+
+std::expected<void, Error> UserspaceDataplane::delete_tunnel(std::uint32_t if_id) {
+    std::unique_ptr<Tunnel> tunnel;
+    {
+        std::unique_lock lock(table_);
+        auto it = tunnels_.find(if_id);
+        if (it == tunnels_.end()) return fail(Errc::not_found, "no such tunnel");
+        tunnel = std::move(it->second);
+        tunnel->outbound = nullptr;
+        tunnels_.erase(it);
+    }
+    wake(tunnel->stop_fd);
+    if (tunnel->worker.joinable()) tunnel->worker.join();
+    return {};  // closing the TUN fd removes the interface
+}
+
+// ---- IKE ----
+
+std::expected<void, Error> UserspaceDataplane::send_ike(std::span<const std::uint8_t> ike,
+                                                        config::Ipv4Address to,
+                                                        std::uint16_t to_port) {
+    std::vector<std::uint8_t> datagram(ike.size() + udp::non_esp_marker_size);
+    auto n = udp::add_non_esp_marker(ike, datagram);
+    if (!n) return fail(Errc::invalid_argument, "IKE message does not fit");
+    sockaddr_in dst = to_sockaddr(to, to_port);
+    if (::sendto(udp_fd_, datagram.data(), *n, 0, as_sockaddr(&dst), sizeof dst) < 0)
+        return sys_fail("sendto(IKE)");
+    return {};
+}
+
+// ---- workers ----
+
+void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
+    // All buffers once per worker; nothing allocated per packet.
+    std::vector<std::uint8_t> in(batch_size * slot_size);
+    std::vector<std::uint8_t> out(max_out * slot_size);
+    std::vector<std::uint8_t> fragment(slot_size);
+    std::array<std::size_t, batch_size> in_len{};
+    std::array<mmsghdr, max_out> msgs{};
+    std::array<iovec, max_out> iovs{};
+    std::array<sockaddr_in, max_out> dsts{};
+    Counters& c = *counters_;
+    std::size_t pending = 0;
+
+    auto flush = [&] {
+        std::size_t done = 0;
+        while (done < pending) {
+            const int r =
+                ::sendmmsg(udp_fd_, msgs.data() + done, static_cast<unsigned>(pending - done), 0);
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                bump(c.udp_send_errors);  // this one message failed; go on with the rest
+                ++done;
+            } else {
+                done += static_cast<std::size_t>(r);
+            }
+        }
+        pending = 0;
+    };
+    // Encapsulates `inner` into the next output slot.
+    auto emit = [&](SaSlot& sa, std::span<const std::uint8_t> inner) {
+        if (pending == max_out) flush();
+        std::uint8_t* slot = out.data() + pending * slot_size;
+        auto n = sa.sa.encapsulate(inner, {slot, slot_size});
+        if (!n) {
+            bump(c.encap_drops);
+            return;
+        }
+        dsts[pending] = sa.peer;
+        iovs[pending] = iovec{slot, *n};
+        msgs[pending] = mmsghdr{};
+        msgs[pending].msg_hdr.msg_name = &dsts[pending];
+        msgs[pending].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+        msgs[pending].msg_hdr.msg_iov = &iovs[pending];
+        msgs[pending].msg_hdr.msg_iovlen = 1;
+        ++pending;
+    };
+
+    pollfd fds[2] = {{tunnel.tun_fd, POLLIN, 0}, {tunnel.stop_fd, POLLIN, 0}};
+    for (;;) {
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        if (fds[1].revents != 0) return;
+        // The interface went away under us (deleted by someone else): nothing more to read.
+        if ((fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return;
+        std::size_t count = 0;
+        while (count < batch_size) {
+            const ssize_t r = ::read(tunnel.tun_fd, in.data() + count * slot_size, slot_size);
+            if (r <= 0) break;
+            in_len[count++] = static_cast<std::size_t>(r);
+        }
+        if (count == 0) continue;
+        bump(c.tun_packets_in, count);
+        {
+            std::shared_lock lock(table_);
+            SaSlot* sa = tunnel.outbound;
+            if (sa == nullptr) {
+                bump(c.no_outbound_sa, count);
+                continue;
+            }
+            const std::uint16_t mss = tunnel.mss.load(std::memory_order_relaxed);
+            std::lock_guard guard(sa->mutex);
+            for (std::size_t i = 0; i < count; ++i) {
+                std::span<std::uint8_t> packet(in.data() + i * slot_size, in_len[i]);
+                auto header = ipv4::parse(packet);
+                if (!header) {
+                    bump(c.not_ipv4);
+                    continue;
+                }
+                packet = packet.first(header->total_length);
+                if (mss != 0) (void)ipv4::clamp_mss(packet, mss);
+                if (packet.size() <= sa->max_inner) {
+                    emit(*sa, packet);
+                    continue;
+                }
+                // Fragment before encryption; DF is cleared (the peer reassembles).
+                auto frag = ipv4::Fragmenter::create(
+                    packet, static_cast<std::uint16_t>(sa->max_inner), true);
+                if (!frag) {
+                    bump(c.needs_fragmentation);
+                    continue;
+                }
+                bump(c.fragments, frag->fragment_count() - 1);
+                while (!frag->done()) {
+                    auto n = frag->next(fragment);
+                    if (!n) {
+                        bump(c.needs_fragmentation);
+                        break;
+                    }
+                    emit(*sa, std::span<const std::uint8_t>(fragment.data(), *n));
+                }
+            }
+            flush();
+        }
+    }
+}
+
+void UserspaceDataplane::receive_loop() {
+    std::vector<std::uint8_t> in(batch_size * slot_size);
+    std::vector<std::uint8_t> scratch(slot_size);
+    std::array<mmsghdr, batch_size> msgs{};
+    std::array<iovec, batch_size> iovs{};
+    std::array<sockaddr_in, batch_size> from{};
+    std::vector<ExpiryEvent> events;
+    events.reserve(64);
+    auto last_expiry = std::chrono::steady_clock::now();
+
+    pollfd fds[2] = {{udp_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    for (;;) {
+        const int pr = ::poll(fds, 2, 250);
+        if (pr < 0 && errno != EINTR) return;
+        if (fds[1].revents != 0) return;
+        if (pr > 0 && (fds[0].revents & POLLIN) != 0) {
+            for (std::size_t i = 0; i < batch_size; ++i) {
+                iovs[i] = iovec{in.data() + i * slot_size, slot_size};
+                msgs[i] = mmsghdr{};
+                msgs[i].msg_hdr.msg_name = &from[i];
+                msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+                msgs[i].msg_hdr.msg_iov = &iovs[i];
+                msgs[i].msg_hdr.msg_iovlen = 1;
+            }
+            const int n = ::recvmmsg(udp_fd_, msgs.data(), batch_size, MSG_DONTWAIT, nullptr);
+            for (int i = 0; i < n; ++i) {
+                const auto idx = static_cast<std::size_t>(i);
+                bump(counters_->udp_datagrams_in);
+                if ((msgs[idx].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+                    bump(counters_->udp_unknown);
+                    continue;
+                }
+                process_datagram({in.data() + idx * slot_size, msgs[idx].msg_len}, &from[idx],
+                                 scratch);
+            }
+        }
+        const auto t = std::chrono::steady_clock::now();
+        if (t - last_expiry >= std::chrono::milliseconds(250)) {
+            last_expiry = t;
+            run_expiry(events);
+        }
+    }
+}
+
+void UserspaceDataplane::process_datagram(std::span<std::uint8_t> payload, const void* from_addr,
+                                          std::span<std::uint8_t> scratch) {
+    Counters& c = *counters_;
+    auto kind = udp::classify(payload);
+    if (!kind) {
+        bump(c.udp_unknown);
+        return;
+    }
+    if (kind->kind == udp::PayloadKind::keepalive) {
+        bump(c.keepalives);
+        return;
+    }
+    if (kind->kind == udp::PayloadKind::ike) {
+        bump(c.ike_datagrams);
+        if (options_.ike_handler) {
+            sockaddr_in from{};
+            std::memcpy(&from, from_addr, sizeof from);
+            options_.ike_handler(kind->data, config::Ipv4Address{ntohl(from.sin_addr.s_addr)},
+                                 ntohs(from.sin_port));
+        }
+        return;
+    }
+    const std::uint32_t spi = load32(payload.data());
+    std::shared_lock lock(table_);
+    auto it = inbound_by_spi_.find(spi);
+    if (it == inbound_by_spi_.end()) {
+        bump(c.unknown_spi);
+        return;
+    }
+    SaSlot& sa = *it->second;
+    std::size_t length = 0;
+    {
+        std::lock_guard guard(sa.mutex);
+        auto inner = sa.sa.decapsulate(payload, scratch);
+        if (!inner) {
+            bump(c.decap_drops);
+            return;
+        }
+        length = inner->length;
+    }
+    auto t = tunnels_.find(sa.if_id);
+    if (t == tunnels_.end()) {
+        bump(c.no_tunnel);
+        return;
+    }
+    std::span<std::uint8_t> packet = scratch.first(length);
+    if (const std::uint16_t mss = t->second->mss.load(std::memory_order_relaxed); mss != 0)
+        (void)ipv4::clamp_mss(packet, mss);
+    if (::write(t->second->tun_fd, packet.data(), packet.size()) < 0) bump(c.tun_write_errors);
+}
+
+void UserspaceDataplane::run_expiry(std::vector<ExpiryEvent>& events) {
+    events.clear();
+    const std::uint64_t t = now();
+    {
+        std::shared_lock lock(table_);
+        for (auto& [key, slot] : sas_) {
+            std::lock_guard guard(slot->mutex);
+            slot->sa.advance_time(t);
+            while (auto e = slot->sa.next_expiry()) events.push_back(*e);
+        }
+    }
+    if (events.empty()) return;
+    ExpiryHandler handler;
+    {
+        std::lock_guard guard(handler_mutex_);
+        handler = expiry_handler_;
+    }
+    if (!handler) return;
+    for (const ExpiryEvent& e : events) handler(e);  // no lock held: it may call del_sa
+}
+
+}  // namespace cgwd::dataplane
