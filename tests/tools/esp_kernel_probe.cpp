@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cgwd/dataplane/esp.hpp"
+#include "cgwd/dataplane/ipv4.hpp"
 
 namespace {
 
@@ -46,15 +47,6 @@ config::Ipv4Address addr(const std::string& s) {
     return *a;
 }
 
-std::uint16_t csum(const std::uint8_t* p, std::size_t n) {
-    std::uint32_t sum = 0;
-    for (std::size_t i = 0; i + 1 < n; i += 2)
-        sum += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
-    if (n % 2) sum += static_cast<std::uint32_t>(p[n - 1] << 8);
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<std::uint16_t>(~sum);
-}
-
 Bytes echo_request(config::Ipv4Address src, config::Ipv4Address dst, std::uint16_t seq) {
     Bytes p(20 + 8 + 56, 0);
     p[0] = 0x45;
@@ -66,7 +58,7 @@ Bytes echo_request(config::Ipv4Address src, config::Ipv4Address dst, std::uint16
         p[12 + i] = static_cast<std::uint8_t>(src.value >> (24 - 8 * i));
         p[16 + i] = static_cast<std::uint8_t>(dst.value >> (24 - 8 * i));
     }
-    auto c = csum(p.data(), 20);
+    auto c = cgwd::dataplane::ipv4::internet_checksum(std::span(p.data(), 20));
     p[10] = static_cast<std::uint8_t>(c >> 8);
     p[11] = static_cast<std::uint8_t>(c);
     p[20] = 8;  // echo request
@@ -75,7 +67,7 @@ Bytes echo_request(config::Ipv4Address src, config::Ipv4Address dst, std::uint16
     p[26] = static_cast<std::uint8_t>(seq >> 8);
     p[27] = static_cast<std::uint8_t>(seq);
     for (std::size_t i = 28; i < p.size(); ++i) p[i] = static_cast<std::uint8_t>(i);
-    c = csum(p.data() + 20, p.size() - 20);
+    c = cgwd::dataplane::ipv4::internet_checksum(std::span(p.data() + 20, p.size() - 20));
     p[22] = static_cast<std::uint8_t>(c >> 8);
     p[23] = static_cast<std::uint8_t>(c);
     return p;

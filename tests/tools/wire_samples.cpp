@@ -15,6 +15,7 @@
 #include "cgwd/bgp/open.hpp"
 #include "cgwd/bgp/update.hpp"
 #include "cgwd/dataplane/esp.hpp"
+#include "cgwd/dataplane/ipv4.hpp"
 #include "cgwd/ike/message.hpp"
 
 namespace {
@@ -35,17 +36,8 @@ void put32le(std::ofstream& f, std::uint32_t v) {
     f.write(c, 4);
 }
 
-std::uint16_t checksum(const Bytes& b, std::size_t off, std::size_t len) {
-    std::uint32_t sum = 0;
-    for (std::size_t i = 0; i + 1 < len; i += 2)
-        sum += static_cast<std::uint32_t>(b[off + i] << 8 | b[off + i + 1]);
-    if (len % 2) sum += static_cast<std::uint32_t>(b[off + len - 1] << 8);
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<std::uint16_t>(~sum);
-}
-
 // IPv4 header + payload for protocol `proto` from 192.0.2.1 to 192.0.2.2.
-Bytes ipv4(std::uint8_t proto, const Bytes& payload, std::uint32_t src = 0xc0000201,
+Bytes ip_packet(std::uint8_t proto, const Bytes& payload, std::uint32_t src = 0xc0000201,
            std::uint32_t dst = 0xc0000202) {
     Bytes p;
     p.push_back(0x45);
@@ -58,7 +50,7 @@ Bytes ipv4(std::uint8_t proto, const Bytes& payload, std::uint32_t src = 0xc0000
     put16(p, 0);
     put32(p, src);
     put32(p, dst);
-    auto c = checksum(p, 0, 20);
+    auto c = cgwd::dataplane::ipv4::internet_checksum(std::span(p.data(), 20));
     p[10] = static_cast<std::uint8_t>(c >> 8);
     p[11] = static_cast<std::uint8_t>(c);
     p.insert(p.end(), payload.begin(), payload.end());
@@ -72,7 +64,7 @@ Bytes udp(std::uint16_t sport, std::uint16_t dport, const Bytes& data) {
     put16(u, static_cast<std::uint16_t>(8 + data.size()));
     put16(u, 0);  // no checksum (allowed for IPv4)
     u.insert(u.end(), data.begin(), data.end());
-    return ipv4(17, u);
+    return ip_packet(17, u);
 }
 
 // One TCP segment carrying `data` (PSH|ACK), sequence numbers advancing per call.
@@ -96,10 +88,10 @@ Bytes tcp(const Bytes& data, std::uint32_t& seq) {
     put16(pseudo, 6);
     put16(pseudo, static_cast<std::uint16_t>(t.size()));
     pseudo.insert(pseudo.end(), t.begin(), t.end());
-    auto c = checksum(pseudo, 0, pseudo.size());
+    auto c = cgwd::dataplane::ipv4::internet_checksum(pseudo);
     t[16] = static_cast<std::uint8_t>(c >> 8);
     t[17] = static_cast<std::uint8_t>(c);
-    return ipv4(6, t);
+    return ip_packet(6, t);
 }
 
 void write_pcap(const std::string& path, const std::vector<Bytes>& packets) {
@@ -223,17 +215,17 @@ int main(int argc, char** argv) {
     if (!esp) die("EspSa::create failed");
     Bytes icmp{8, 0, 0, 0, 0x12, 0x34, 0, 1};
     for (int i = 0; i < 32; ++i) icmp.push_back(static_cast<std::uint8_t>('a' + i % 26));
-    auto c = checksum(icmp, 0, icmp.size());
+    auto c = cgwd::dataplane::ipv4::internet_checksum(icmp);
     icmp[2] = static_cast<std::uint8_t>(c >> 8);
     icmp[3] = static_cast<std::uint8_t>(c);
-    Bytes inner = ipv4(1, icmp, 0x0a0a0001, 0x0a000001);
+    Bytes inner = ip_packet(1, icmp, 0x0a0a0001, 0x0a000001);
     std::vector<Bytes> esp_packets;
     for (int n = 0; n < 3; ++n) {
         Bytes out(esp->encapsulated_size(inner.size()));
         auto len = esp->encapsulate(inner, out);
         if (!len) die("encapsulate failed");
         out.resize(*len);
-        esp_packets.push_back(ipv4(50, out));
+        esp_packets.push_back(ip_packet(50, out));
     }
     write_pcap(dir + "/esp.pcap", esp_packets);
     std::ofstream keys(dir + "/esp_keys.txt");
