@@ -1,0 +1,172 @@
+// BGP routing information bases: Adj-RIB-In per peer, Loc-RIB with best-path and ECMP multipath
+// selection, Adj-RIB-Out per peer, and the stream of FIB changes for the kernel sync.
+//
+// RFC 4271 section 9.1 (decision process), 9.1.2 (AS loop: a route carrying the local AS is not
+// feasible), 9.1.2.2 tie-breaking, in order:
+//   1. highest LOCAL_PREF (eBGP routes get the import policy's value, default 100)
+//   2. shortest AS_PATH (AS_SET counts one, confederation segments zero)
+//   3. lowest ORIGIN (IGP < EGP < INCOMPLETE)
+//   4. lowest MULTI_EXIT_DISC, compared only among routes from the same neighbour AS unless
+//      `always_compare_med`; a missing MED is 0 (RFC 4271 section 9.1.2.2 (c))
+//   5. eBGP over iBGP
+//   6. lowest BGP identifier (ORIGINATOR_ID when present, RFC 4456 section 9)
+//   7. lowest peer address
+// Locally originated routes (originate()) always win and are not installed in the FIB.
+// Multipath: the routes left after step 5 that share the best route's neighbour AS form the
+// ECMP set, best first, capped at `max_paths`; their distinct next hops go to the FIB.
+// RFC 4271 section 5.1.4: a received MED is not passed on to another AS. RFC 1997 NO_EXPORT /
+// NO_ADVERTISE are honoured. RFC 8212 default deny for eBGP peers without a policy.
+//
+// Batching: apply_update / peer_down / originate only mark prefixes dirty. take_fib_changes()
+// runs the decision for the dirty prefixes and returns the net change per prefix since the last
+// call (a flap within one batch yields nothing). take_updates(peer) returns the UPDATEs that bring
+// the peer's Adj-RIB-Out in line with the Loc-RIB, grouped by identical attributes and split to
+// fit 4096 octets.
+//
+// Adj-RIB-In holds the routes accepted by the import policy (post-policy); a policy change takes
+// effect on the routes the peer sends next (send a ROUTE-REFRESH after changing it). Prefixes
+// dropped by max-prefix drop-excess are not promoted later when room frees up.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "cgwd/bgp/policy.hpp"
+#include "cgwd/bgp/session.hpp"
+#include "cgwd/bgp/update.hpp"
+
+namespace cgwd::bgp {
+
+using PeerId = std::uint32_t;
+inline constexpr PeerId kLocalPeer = 0;  // locally originated routes
+
+struct RibConfig {
+    std::uint32_t local_as = 0;
+    std::uint32_t router_id = 0;
+    std::size_t max_paths = 1;  // ECMP cap; 1 disables multipath
+    bool always_compare_med = false;
+    std::uint32_t default_local_pref = 100;
+};
+
+struct PeerConfig {
+    std::uint32_t peer_as = 0;
+    IpAddress address;                          // the peer's address (tie-breaker 7)
+    IpAddress local_address;                    // our IPv4 address on the session: NEXT_HOP to it
+    std::optional<IpAddress> local_address_v6;  // IPv6 next hop; none: IPv6 not exported
+    std::optional<ImportPolicy> import_policy;  // nullopt: not configured (RFC 8212)
+    std::optional<ExportPolicy> export_policy;  // nullopt: not configured (RFC 8212)
+};
+
+struct NextHop {
+    IpAddress address;
+    PeerId peer = kLocalPeer;  // the session (and so the tunnel) it was learned on
+    friend auto operator<=>(const NextHop&, const NextHop&) = default;
+};
+
+// One FIB change: the prefix now forwards to `next_hops` (ECMP when several); empty = remove.
+struct FibChange {
+    Prefix prefix;
+    std::vector<NextHop> next_hops;
+    friend bool operator==(const FibChange&, const FibChange&) = default;
+};
+
+// What happened to one received UPDATE.
+struct ImportReport {
+    std::size_t accepted = 0;  // announced prefixes stored in the Adj-RIB-In
+    std::size_t filtered = 0;  // refused by policy, RFC 8212, or an AS loop
+    std::size_t withdrawn = 0;
+    bool max_prefix_warning = false;     // the limit was crossed (reported once per crossing)
+    std::vector<Prefix> dropped_excess;  // MaxPrefixAction::DropExcess
+    std::optional<Notification> reset;   // MaxPrefixAction::Reset: send this, close the session
+};
+
+struct ExportBatch {
+    std::vector<Update> updates;
+    std::vector<Prefix> newly_held_back;  // max_prefix_out reached
+};
+
+// A route as stored in an Adj-RIB-In (after import policy) or originated locally.
+struct Route {
+    Prefix prefix;
+    PeerId peer = kLocalPeer;
+    PathAttributes attributes;  // AS_PATH is the effective (AS4-merged) path; LOCAL_PREF set
+    std::optional<IpAddress> next_hop;
+};
+
+// One Loc-RIB entry.
+struct BestPaths {
+    std::vector<const Route*> paths;  // best first; more than one only with multipath
+};
+
+class Rib {
+  public:
+    explicit Rib(RibConfig config);
+
+    // Peers are numbered from 1 by add_peer; the id stays valid until remove_peer.
+    PeerId add_peer(PeerConfig config);
+    void remove_peer(PeerId peer);
+    [[nodiscard]] const PeerConfig* peer_config(PeerId peer) const;
+    void set_policies(PeerId peer, std::optional<ImportPolicy> import_policy,
+                      std::optional<ExportPolicy> export_policy);
+
+    // Session came up: remembers the peer's identifier and families; all of the Loc-RIB becomes
+    // pending for its Adj-RIB-Out.
+    void peer_up(PeerId peer, const SessionEstablished& established);
+    // Session went down: everything learned from the peer is withdrawn; Adj-RIB-Out cleared.
+    void peer_down(PeerId peer);
+    [[nodiscard]] bool is_up(PeerId peer) const;
+
+    [[nodiscard]] ImportReport apply_update(PeerId peer, const Update& update);
+
+    // Locally originated routes (advertised per export policy, never in the FIB).
+    void originate(const Prefix& prefix, Origin origin = Origin::Igp);
+    void withdraw_local(const Prefix& prefix);
+
+    [[nodiscard]] std::vector<FibChange> take_fib_changes();
+    [[nodiscard]] ExportBatch take_updates(PeerId peer);
+
+    // Inspection (settles pending decisions first).
+    [[nodiscard]] std::optional<BestPaths> best(const Prefix& prefix);
+    [[nodiscard]] std::vector<const Route*> adj_rib_in(PeerId peer) const;
+    [[nodiscard]] std::size_t adj_rib_out_size(PeerId peer) const;
+    [[nodiscard]] std::set<Prefix> held_back(PeerId peer) const;
+
+  private:
+    struct PeerState {
+        PeerConfig config;
+        bool up = false;
+        std::uint32_t router_id = 0;
+        Capabilities capabilities;
+        std::map<Prefix, Route> adj_in;
+        bool over_limit_reported = false;
+        std::map<Prefix, PathAttributes> adj_out;  // as sent
+        std::set<Prefix> export_dirty;
+        std::set<Prefix> held_back;
+    };
+
+    [[nodiscard]] bool external(const PeerState& p) const;
+    void mark_dirty(const Prefix& prefix);
+    void settle();
+    [[nodiscard]] BestPaths decide(const std::vector<const Route*>& candidates) const;
+    [[nodiscard]] std::optional<PathAttributes> export_attributes(PeerId to, const PeerState& peer,
+                                                                  const Route& route) const;
+    [[nodiscard]] std::optional<Route> import_route(PeerId from, const PeerState& peer,
+                                                    const Prefix& prefix, const PathAttributes& a,
+                                                    const std::optional<IpAddress>& nh) const;
+    [[nodiscard]] std::vector<const Route*> candidates(const Prefix& prefix) const;
+    [[nodiscard]] std::uint32_t router_id_of(const Route& r) const;
+
+    RibConfig config_;
+    PeerId next_id_ = 1;
+    std::map<PeerId, PeerState> peers_;
+    std::map<Prefix, Route> local_;
+    std::set<Prefix> dirty_;
+    std::map<Prefix, BestPaths> loc_rib_;
+    std::map<Prefix, std::vector<NextHop>> fib_;          // as last reported
+    std::map<Prefix, std::vector<NextHop>> fib_pending_;  // decided, not yet taken
+};
+
+}  // namespace cgwd::bgp

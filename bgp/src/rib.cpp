@@ -1,0 +1,402 @@
+// Rib: peers, import (Adj-RIB-In) and the decision process (Loc-RIB, FIB changes).
+// Export (Adj-RIB-Out, UPDATE building) is in rib_export.cpp.
+#include <algorithm>
+#include <utility>
+
+#include "cgwd/bgp/rib.hpp"
+#include "rib_internal.hpp"
+
+namespace cgwd::bgp {
+
+namespace detail {
+
+std::size_t as_path_length(const AsPath& path) {
+    std::size_t n = 0;
+    for (const auto& seg : path) {
+        switch (seg.type) {
+            case AsPathSegment::Type::Sequence:
+                n += seg.asns.size();
+                break;
+            case AsPathSegment::Type::Set:
+                n += 1;
+                break;
+            case AsPathSegment::Type::ConfedSequence:
+            case AsPathSegment::Type::ConfedSet:
+                break;
+        }
+    }
+    return n;
+}
+
+bool as_path_contains(const AsPath& path, std::uint32_t asn) {
+    for (const auto& seg : path) {
+        if (std::find(seg.asns.begin(), seg.asns.end(), asn) != seg.asns.end()) return true;
+    }
+    return false;
+}
+
+}  // namespace detail
+
+namespace {
+
+// RFC 4271 section 9.1.2.2 (c): the leftmost AS of the AS_PATH; a route without one (iBGP or
+// local origin) counts as coming from the local AS.
+std::uint32_t neighbour_as(const Route& r, std::uint32_t local_as) {
+    const auto& path = r.attributes.as_path;
+    if (path) {
+        for (const auto& seg : *path) {
+            if (seg.type == AsPathSegment::Type::Sequence && !seg.asns.empty()) {
+                return seg.asns.front();
+            }
+            if (seg.type == AsPathSegment::Type::Set) break;
+        }
+    }
+    return local_as;
+}
+
+std::optional<IpAddress> mp_next_hop(const MpReach& mp) {
+    IpAddress a;
+    if (mp.next_hop.size() == 4) {
+        std::copy_n(mp.next_hop.begin(), 4, a.bytes.begin());
+        return a;
+    }
+    if (mp.next_hop.size() == 16 || mp.next_hop.size() == 32) {
+        a.afi = Afi::Ipv6;
+        std::copy_n(mp.next_hop.begin(), 16, a.bytes.begin());
+        return a;
+    }
+    return std::nullopt;
+}
+
+// Keeps the members of `v` for which key(r) equals the best (smallest) key.
+template <typename Key>
+void keep_min(std::vector<const Route*>& v, Key key) {
+    if (v.empty()) return;
+    auto best = key(v.front());
+    for (const Route* r : v) best = std::min(best, key(r));
+    std::erase_if(v, [&](const Route* r) { return key(r) != best; });
+}
+
+}  // namespace
+
+Rib::Rib(RibConfig config) : config_(config) {
+    if (config_.max_paths == 0) config_.max_paths = 1;
+}
+
+PeerId Rib::add_peer(PeerConfig config) {
+    const PeerId id = next_id_++;
+    peers_[id].config = std::move(config);
+    return id;
+}
+
+void Rib::remove_peer(PeerId peer) {
+    peer_down(peer);
+    peers_.erase(peer);
+}
+
+const PeerConfig* Rib::peer_config(PeerId peer) const {
+    auto it = peers_.find(peer);
+    return it == peers_.end() ? nullptr : &it->second.config;
+}
+
+void Rib::set_policies(PeerId peer, std::optional<ImportPolicy> import_policy,
+                       std::optional<ExportPolicy> export_policy) {
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return;
+    it->second.config.import_policy = std::move(import_policy);
+    it->second.config.export_policy = std::move(export_policy);
+    // Re-evaluate everything we advertise to it.
+    for (const auto& [prefix, paths] : loc_rib_) it->second.export_dirty.insert(prefix);
+    for (const auto& [prefix, attrs] : it->second.adj_out) it->second.export_dirty.insert(prefix);
+}
+
+bool Rib::external(const PeerState& p) const {
+    return p.config.peer_as != config_.local_as;
+}
+
+bool Rib::is_up(PeerId peer) const {
+    auto it = peers_.find(peer);
+    return it != peers_.end() && it->second.up;
+}
+
+void Rib::peer_up(PeerId peer, const SessionEstablished& established) {
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return;
+    settle();
+    auto& p = it->second;
+    p.up = true;
+    p.router_id = established.peer_identifier;
+    p.capabilities = established.peer_capabilities;
+    p.adj_out.clear();
+    p.held_back.clear();
+    p.over_limit_reported = false;
+    for (const auto& [prefix, paths] : loc_rib_) p.export_dirty.insert(prefix);
+}
+
+void Rib::peer_down(PeerId peer) {
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return;
+    auto& p = it->second;
+    for (const auto& [prefix, route] : p.adj_in) mark_dirty(prefix);
+    p.adj_in.clear();
+    p.adj_out.clear();
+    p.export_dirty.clear();
+    p.held_back.clear();
+    p.over_limit_reported = false;
+    p.up = false;
+}
+
+void Rib::mark_dirty(const Prefix& prefix) {
+    dirty_.insert(prefix);
+}
+
+std::optional<Route> Rib::import_route(PeerId from, const PeerState& peer, const Prefix& prefix,
+                                       const PathAttributes& a,
+                                       const std::optional<IpAddress>& nh) const {
+    const bool ebgp = external(peer);
+    // RFC 8212: no import policy configured on an eBGP session: accept nothing.
+    if (ebgp && !peer.config.import_policy) return std::nullopt;
+    Route r;
+    r.prefix = prefix;
+    r.peer = from;
+    r.next_hop = nh;
+    r.attributes = a;
+    r.attributes.as_path = effective_as_path(a);
+    r.attributes.aggregator = effective_aggregator(a);
+    r.attributes.as4_path.reset();
+    r.attributes.as4_aggregator.reset();
+    r.attributes.mp_reach.reset();
+    r.attributes.mp_unreach.reset();
+    // RFC 4271 section 9.1.2: a route carrying our own AS is not feasible.
+    if (detail::as_path_contains(*r.attributes.as_path, config_.local_as)) return std::nullopt;
+    if (!nh) return std::nullopt;
+    std::optional<std::uint32_t> lp;
+    if (peer.config.import_policy) {
+        const auto& pol = *peer.config.import_policy;
+        if (pol.prefix_list && !pol.prefix_list->permits(prefix)) return std::nullopt;
+        lp = pol.local_pref;
+    }
+    if (!lp && !ebgp) lp = a.local_pref;  // eBGP: LOCAL_PREF is ours to compute
+    r.attributes.local_pref = lp.value_or(config_.default_local_pref);
+    return r;
+}
+
+ImportReport Rib::apply_update(PeerId from, const Update& update) {
+    ImportReport report;
+    auto it = peers_.find(from);
+    if (it == peers_.end() || !it->second.up) return report;
+    auto& peer = it->second;
+
+    for (const auto& prefix : update.routes_withdrawn()) {
+        if (peer.adj_in.erase(prefix) > 0) {
+            ++report.withdrawn;
+            mark_dirty(prefix);
+        }
+    }
+
+    auto process = [&](const Prefix& prefix, const std::optional<IpAddress>& nh) -> bool {
+        auto route = import_route(from, peer, prefix, update.attributes, nh);
+        if (!route) {
+            ++report.filtered;
+            if (peer.adj_in.erase(prefix) > 0) mark_dirty(prefix);  // implicit withdraw
+            return true;
+        }
+        auto existing = peer.adj_in.find(prefix);
+        if (existing == peer.adj_in.end() && peer.config.import_policy &&
+            peer.config.import_policy->max_prefix) {
+            const auto& mp = *peer.config.import_policy->max_prefix;
+            if (peer.adj_in.size() >= mp.limit) {
+                switch (mp.action) {
+                    case MaxPrefixAction::Warn:
+                        if (!peer.over_limit_reported) report.max_prefix_warning = true;
+                        peer.over_limit_reported = true;
+                        break;
+                    case MaxPrefixAction::DropExcess:
+                        if (!peer.over_limit_reported) report.max_prefix_warning = true;
+                        peer.over_limit_reported = true;
+                        report.dropped_excess.push_back(prefix);
+                        return true;
+                    case MaxPrefixAction::Reset:
+                        report.reset = make_max_prefix_notification(
+                            prefix.afi == Afi::Ipv4 ? kIpv4Unicast : kIpv6Unicast, mp.limit);
+                        return false;
+                }
+            }
+        }
+        ++report.accepted;
+        mark_dirty(prefix);
+        if (existing == peer.adj_in.end()) {
+            peer.adj_in.emplace(prefix, std::move(*route));
+        } else {
+            existing->second = std::move(*route);
+        }
+        return true;
+    };
+
+    if (!update.treat_as_withdraw()) {
+        std::optional<IpAddress> nh4;
+        if (update.attributes.next_hop) nh4 = IpAddress::v4(*update.attributes.next_hop);
+        for (const auto& prefix : update.nlri) {
+            if (!process(prefix, nh4)) break;
+        }
+        if (update.attributes.mp_reach && !report.reset) {
+            const auto nh = mp_next_hop(*update.attributes.mp_reach);
+            for (const auto& prefix : update.attributes.mp_reach->nlri) {
+                if (!process(prefix, nh)) break;
+            }
+        }
+    }
+
+    if (report.reset) {
+        peer_down(from);
+        return report;
+    }
+    if (peer.config.import_policy && peer.config.import_policy->max_prefix &&
+        peer.adj_in.size() <= peer.config.import_policy->max_prefix->limit &&
+        report.dropped_excess.empty()) {
+        peer.over_limit_reported = false;
+    }
+    return report;
+}
+
+void Rib::originate(const Prefix& prefix, Origin origin) {
+    Route r;
+    r.prefix = prefix;
+    r.peer = kLocalPeer;
+    r.attributes.origin = origin;
+    r.attributes.as_path = AsPath{};
+    r.attributes.local_pref = config_.default_local_pref;
+    local_[prefix] = std::move(r);
+    mark_dirty(prefix);
+}
+
+void Rib::withdraw_local(const Prefix& prefix) {
+    if (local_.erase(prefix) > 0) mark_dirty(prefix);
+}
+
+std::vector<const Route*> Rib::candidates(const Prefix& prefix) const {
+    std::vector<const Route*> out;
+    if (auto l = local_.find(prefix); l != local_.end()) out.push_back(&l->second);
+    for (const auto& [id, peer] : peers_) {
+        if (auto r = peer.adj_in.find(prefix); r != peer.adj_in.end()) out.push_back(&r->second);
+    }
+    return out;
+}
+
+std::uint32_t Rib::router_id_of(const Route& r) const {
+    if (r.attributes.originator_id) return *r.attributes.originator_id;  // RFC 4456 section 9
+    auto it = peers_.find(r.peer);
+    return it == peers_.end() ? config_.router_id : it->second.router_id;
+}
+
+BestPaths Rib::decide(const std::vector<const Route*>& all) const {
+    BestPaths out;
+    for (const Route* r : all) {
+        if (r->peer == kLocalPeer) {
+            out.paths.push_back(r);
+            return out;
+        }
+    }
+    std::vector<const Route*> v = all;
+    const auto& cfg = config_;
+    // 1. highest LOCAL_PREF
+    keep_min(v, [&](const Route* r) {
+        return ~r->attributes.local_pref.value_or(cfg.default_local_pref);
+    });
+    // 2. shortest AS_PATH
+    keep_min(v, [](const Route* r) { return detail::as_path_length(*r->attributes.as_path); });
+    // 3. lowest ORIGIN
+    keep_min(v, [](const Route* r) { return r->attributes.origin.value_or(Origin::Incomplete); });
+    // 4. MED: drop a route when another one from the same neighbour AS has a lower MED.
+    {
+        std::vector<const Route*> kept;
+        for (const Route* r : v) {
+            const bool beaten = std::any_of(v.begin(), v.end(), [&](const Route* o) {
+                const bool comparable =
+                    cfg.always_compare_med ||
+                    neighbour_as(*o, cfg.local_as) == neighbour_as(*r, cfg.local_as);
+                return comparable && o->attributes.med.value_or(0) < r->attributes.med.value_or(0);
+            });
+            if (!beaten) kept.push_back(r);
+        }
+        v = std::move(kept);
+    }
+    // 5. eBGP over iBGP
+    keep_min(v, [&](const Route* r) { return external(peers_.at(r->peer)) ? 0 : 1; });
+    // 6./7. lowest router id, then lowest peer address: an order over what is left.
+    std::sort(v.begin(), v.end(), [&](const Route* a, const Route* b) {
+        const auto ka = std::pair(router_id_of(*a), peers_.at(a->peer).config.address);
+        const auto kb = std::pair(router_id_of(*b), peers_.at(b->peer).config.address);
+        return ka < kb;
+    });
+    if (v.empty()) return out;
+    const std::uint32_t nas = neighbour_as(*v.front(), cfg.local_as);
+    for (const Route* r : v) {
+        if (out.paths.size() >= cfg.max_paths) break;
+        if (neighbour_as(*r, cfg.local_as) == nas) out.paths.push_back(r);
+    }
+    return out;
+}
+
+void Rib::settle() {
+    if (dirty_.empty()) return;
+    for (const auto& prefix : dirty_) {
+        auto cands = candidates(prefix);
+        std::vector<NextHop> hops;
+        if (cands.empty()) {
+            loc_rib_.erase(prefix);
+        } else {
+            BestPaths best = decide(cands);
+            for (const Route* r : best.paths) {
+                if (r->peer != kLocalPeer && r->next_hop) hops.push_back({*r->next_hop, r->peer});
+            }
+            loc_rib_[prefix] = std::move(best);
+        }
+        std::sort(hops.begin(), hops.end());
+        hops.erase(std::unique(hops.begin(), hops.end()), hops.end());
+        auto reported = fib_.find(prefix);
+        const bool same = reported == fib_.end() ? hops.empty() : reported->second == hops;
+        if (same) {
+            fib_pending_.erase(prefix);
+        } else {
+            fib_pending_[prefix] = std::move(hops);
+        }
+        for (auto& [id, peer] : peers_) {
+            if (peer.up) peer.export_dirty.insert(prefix);
+        }
+    }
+    dirty_.clear();
+}
+
+std::vector<FibChange> Rib::take_fib_changes() {
+    settle();
+    std::vector<FibChange> out;
+    out.reserve(fib_pending_.size());
+    for (auto& [prefix, hops] : fib_pending_) {
+        if (hops.empty()) {
+            fib_.erase(prefix);
+        } else {
+            fib_[prefix] = hops;
+        }
+        out.push_back(FibChange{prefix, std::move(hops)});
+    }
+    fib_pending_.clear();
+    return out;
+}
+
+std::optional<BestPaths> Rib::best(const Prefix& prefix) {
+    settle();
+    auto it = loc_rib_.find(prefix);
+    if (it == loc_rib_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::vector<const Route*> Rib::adj_rib_in(PeerId peer) const {
+    std::vector<const Route*> out;
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return out;
+    for (const auto& [prefix, route] : it->second.adj_in) out.push_back(&route);
+    return out;
+}
+
+}  // namespace cgwd::bgp

@@ -1,0 +1,336 @@
+// bgp_peer: a small BGP speaker for interop lab tests (tests/lab/bgp/). Drives the sans-I/O
+// Session FSM and the Rib over a plain POSIX TCP socket: connects to (or accepts) one peer,
+// reaches Established, announces the given prefixes, prints what it receives, and exits 0 once
+// every expectation is met (1 on timeout or session failure).
+//
+// Output, one line per event (stdout, line-buffered):
+//   state Established peer-as 64512 peer-id 10.0.0.1 hold 90
+//   route 10.0.0.0/16 next-hop 10.99.0.1 as-path 64512 med 50 origin 0
+//   withdraw 10.0.0.0/16
+//   fib 10.0.0.0/16 via 10.99.0.1      (or "fib 10.0.0.0/16 remove")
+//   done | timeout | down <reason>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cgwd/bgp/policy.hpp"
+#include "cgwd/bgp/rib.hpp"
+#include "cgwd/bgp/session.hpp"
+
+using namespace cgwd::bgp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string path_text(const AsPath& path) {
+    std::string out;
+    for (const auto& seg : path) {
+        const bool set = seg.type == AsPathSegment::Type::Set;
+        if (!out.empty()) out += ' ';
+        if (set) out += '{';
+        for (std::size_t i = 0; i < seg.asns.size(); ++i) {
+            if (i) out += set ? "," : " ";
+            out += std::to_string(seg.asns[i]);
+        }
+        if (set) out += '}';
+    }
+    return out;
+}
+
+struct Expect {
+    Prefix prefix;
+    std::optional<std::string> as_path;
+    std::optional<std::uint32_t> med;
+};
+
+// Splits "ADDR" or "ADDR:PORT" (IPv4 only, which is all the lab needs).
+bool parse_endpoint(const std::string& text, sockaddr_in& sa) {
+    std::string host = text;
+    std::uint16_t port = 179;
+    if (auto colon = text.rfind(':'); colon != std::string::npos) {
+        host = text.substr(0, colon);
+        port = static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1)));
+    }
+    sa = {};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    return inet_pton(AF_INET, host.c_str(), &sa.sin_addr) == 1;
+}
+
+bool send_all(int fd, const Bytes& bytes) {
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+        const ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        off += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+const char* reason_text(DownReason r) {
+    switch (r) {
+        case DownReason::Stopped:
+            return "stopped";
+        case DownReason::TcpClosed:
+            return "tcp-closed";
+        case DownReason::HoldTimerExpired:
+            return "hold-timer-expired";
+        case DownReason::NotificationReceived:
+            return "notification-received";
+        case DownReason::ProtocolError:
+            return "protocol-error";
+        case DownReason::LocalReset:
+            return "local-reset";
+    }
+    return "?";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"bgp_peer: BGP interop test speaker"};
+    std::uint32_t local_as = 0, peer_as = 0;
+    std::string router_id_text, connect_to, listen_on, local_address_text;
+    std::vector<std::string> announce_text, expect_text, expect_withdraw_text;
+    std::optional<std::string> expect_as_path;
+    std::optional<std::uint32_t> expect_med;
+    int timeout_s = 30;
+    std::uint16_t hold = 90;
+    app.add_option("--local-as", local_as)->required();
+    app.add_option("--peer-as", peer_as)->required();
+    app.add_option("--router-id", router_id_text)->required();
+    app.add_option("--connect", connect_to, "ADDR[:PORT] to connect to");
+    app.add_option("--listen", listen_on, "ADDR[:PORT] to accept one connection on");
+    app.add_option("--local-address", local_address_text, "our address: NEXT_HOP we announce")
+        ->required();
+    app.add_option("--announce", announce_text, "prefix to originate (repeatable)");
+    app.add_option("--expect-prefix", expect_text, "prefix that must be received (repeatable)");
+    app.add_option("--expect-as-path", expect_as_path, "AS_PATH of the expected prefixes");
+    app.add_option("--expect-med", expect_med, "MED of the expected prefixes");
+    app.add_option("--expect-withdraw", expect_withdraw_text,
+                   "prefix that must be withdrawn after being received (repeatable)");
+    app.add_option("--timeout", timeout_s, "seconds before giving up");
+    app.add_option("--hold", hold, "hold time to propose");
+    CLI11_PARSE(app, argc, argv);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+
+    if (connect_to.empty() == listen_on.empty()) {
+        std::fprintf(stderr, "exactly one of --connect / --listen\n");
+        return 2;
+    }
+    const auto rid = parse_address(router_id_text);
+    const auto local_address = parse_address(local_address_text);
+    sockaddr_in endpoint{};
+    if (!rid || rid->afi != Afi::Ipv4 || !local_address ||
+        !parse_endpoint(connect_to.empty() ? listen_on : connect_to, endpoint)) {
+        std::fprintf(stderr, "bad address\n");
+        return 2;
+    }
+    std::vector<Prefix> announce;
+    std::vector<Expect> expects;
+    std::set<Prefix> expect_withdraw;
+    for (const auto& t : announce_text) {
+        auto p = parse_prefix(t);
+        if (!p) return std::fprintf(stderr, "bad prefix %s\n", t.c_str()), 2;
+        announce.push_back(*p);
+    }
+    for (const auto& t : expect_text) {
+        auto p = parse_prefix(t);
+        if (!p) return std::fprintf(stderr, "bad prefix %s\n", t.c_str()), 2;
+        expects.push_back({*p, expect_as_path, expect_med});
+    }
+    for (const auto& t : expect_withdraw_text) {
+        auto p = parse_prefix(t);
+        if (!p) return std::fprintf(stderr, "bad prefix %s\n", t.c_str()), 2;
+        expect_withdraw.insert(*p);
+    }
+
+    SessionConfig sc;
+    sc.local_as = local_as;
+    sc.peer_as = peer_as;
+    sc.bgp_identifier = rid->v4_host_order();
+    sc.hold_time = hold;
+    sc.connect_retry = std::chrono::seconds(2);
+    sc.passive = !listen_on.empty();
+    Session session(sc);
+
+    Rib rib({local_as, rid->v4_host_order(), 4, false, 100});
+    PeerConfig pc;
+    pc.peer_as = peer_as;
+    pc.address = IpAddress::v4(ntohl(endpoint.sin_addr.s_addr));
+    pc.local_address = *local_address;
+    pc.import_policy = ImportPolicy{};  // accept all (explicitly configured: RFC 8212)
+    pc.export_policy = ExportPolicy{};
+    const PeerId peer = rib.add_peer(pc);
+    for (const auto& p : announce) rib.originate(p);
+
+    int listen_fd = -1;
+    if (!listen_on.empty()) {
+        listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        const int one = 1;
+        ::setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(listen_fd, reinterpret_cast<sockaddr*>(&endpoint), sizeof endpoint) != 0 ||
+            ::listen(listen_fd, 1) != 0) {
+            std::perror("listen");
+            return 1;
+        }
+    }
+
+    int fd = -1;
+    std::map<Prefix, bool> seen;  // expected prefix -> matched
+    std::set<Prefix> received, withdrawn_after_seen;
+    const auto give_up = Clock::now() + std::chrono::seconds(timeout_s);
+    session.start(Clock::now());
+    int exit_code = -1;
+    bool session_down = false;
+
+    auto done = [&] {
+        for (const auto& e : expects) {
+            if (!seen[e.prefix]) return false;
+        }
+        for (const auto& p : expect_withdraw) {
+            if (!withdrawn_after_seen.contains(p)) return false;
+        }
+        return true;
+    };
+
+    auto flush = [&] {
+        const Bytes out = session.take_output();
+        if (fd >= 0 && !out.empty() && !send_all(fd, out)) {
+            ::close(fd);
+            fd = -1;
+            session.on_tcp_closed(Clock::now());
+        }
+    };
+
+    while (exit_code < 0) {
+        for (auto& ev : session.take_events()) {
+            const auto now = Clock::now();
+            if (std::holds_alternative<ConnectRequested>(ev) && listen_fd < 0) {
+                fd = ::socket(AF_INET, SOCK_STREAM, 0);
+                if (::connect(fd, reinterpret_cast<sockaddr*>(&endpoint), sizeof endpoint) == 0) {
+                    session.on_tcp_connected(now);
+                } else {
+                    ::close(fd);
+                    fd = -1;
+                    session.on_tcp_closed(now);
+                }
+            } else if (auto* est = std::get_if<SessionEstablished>(&ev)) {
+                std::printf("state Established peer-as %u peer-id %s hold %u\n", est->peer_as,
+                            IpAddress::v4(est->peer_identifier).to_string().c_str(),
+                            est->hold_time);
+                rib.peer_up(peer, *est);
+                for (const auto& u : rib.take_updates(peer).updates) {
+                    if (!session.send_update(u, now)) std::printf("error update-too-large\n");
+                }
+                (void)session.send_update(Update{}, now);  // End-of-RIB (RFC 4724 section 2)
+            } else if (auto* rr = std::get_if<RoutesReceived>(&ev)) {
+                const Update& u = rr->update;
+                for (const auto& p : u.routes_withdrawn()) {
+                    std::printf("withdraw %s\n", p.to_string().c_str());
+                    if (received.contains(p)) withdrawn_after_seen.insert(p);
+                }
+                const std::string path = path_text(effective_as_path(u.attributes));
+                for (const auto& p : u.routes_announced()) {
+                    received.insert(p);
+                    std::printf("route %s next-hop %s as-path %s med %s origin %d\n",
+                                p.to_string().c_str(),
+                                u.attributes.next_hop
+                                    ? IpAddress::v4(*u.attributes.next_hop).to_string().c_str()
+                                    : "-",
+                                path.c_str(),
+                                u.attributes.med ? std::to_string(*u.attributes.med).c_str() : "-",
+                                static_cast<int>(u.attributes.origin.value_or(Origin::Incomplete)));
+                    for (const auto& e : expects) {
+                        if (e.prefix != p) continue;
+                        const bool ok = (!e.as_path || *e.as_path == path) &&
+                                        (!e.med || u.attributes.med == e.med);
+                        if (!ok) std::printf("mismatch %s\n", p.to_string().c_str());
+                        seen[p] = seen[p] || ok;
+                    }
+                }
+                const auto report = rib.apply_update(peer, u);
+                if (report.reset) session.terminate(*report.reset, now);
+                for (const auto& c : rib.take_fib_changes()) {
+                    std::string hops;
+                    for (const auto& h : c.next_hops) hops += " " + h.address.to_string();
+                    std::printf("fib %s %s%s\n", c.prefix.to_string().c_str(),
+                                c.next_hops.empty() ? "remove" : "via", hops.c_str());
+                }
+            } else if (auto* down = std::get_if<SessionDown>(&ev)) {
+                std::printf("down %s", reason_text(down->reason));
+                if (down->notification) {
+                    std::printf(" notification %u/%u", down->notification->code,
+                                down->notification->subcode);
+                }
+                std::printf("\n");
+                rib.peer_down(peer);
+                session_down = true;
+            } else if (std::holds_alternative<CloseRequested>(ev)) {
+                flush();
+                if (fd >= 0) ::close(fd);
+                fd = -1;
+            }
+        }
+        flush();
+        if (exit_code >= 0) break;
+        if (done()) {
+            if (session_down) {
+                std::printf("done\n");
+                exit_code = 0;
+                break;
+            }
+            std::printf("done\n");
+            session.stop(Clock::now(), "bgp_peer: test complete");
+            (void)session.take_events();
+            flush();
+            exit_code = 0;
+            break;
+        }
+        if (session_down) {
+            exit_code = 1;
+            break;
+        }
+        const auto now = Clock::now();
+        if (now >= give_up) {
+            std::printf("timeout state %s\n", to_string(session.state()));
+            exit_code = 1;
+            break;
+        }
+        auto wake = give_up;
+        if (auto d = session.next_deadline(); d && *d < wake) wake = *d;
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
+        pollfd pfd{fd >= 0 ? fd : listen_fd, POLLIN, 0};
+        const int n = pfd.fd >= 0 ? ::poll(&pfd, 1, static_cast<int>(ms) + 1)
+                                  : (::usleep(static_cast<useconds_t>(ms * 1000 + 1000)), 0);
+        if (n > 0 && fd < 0 && listen_fd >= 0) {
+            fd = ::accept(listen_fd, nullptr, nullptr);
+            if (fd >= 0) session.on_tcp_connected(Clock::now());
+        } else if (n > 0) {
+            std::uint8_t buf[4096];
+            const ssize_t got = ::recv(fd, buf, sizeof buf, 0);
+            if (got <= 0) {
+                ::close(fd);
+                fd = -1;
+                session.on_tcp_closed(Clock::now());
+            } else {
+                session.on_bytes(ByteView(buf, static_cast<std::size_t>(got)), Clock::now());
+            }
+        }
+        session.on_timer(Clock::now());
+    }
+    if (fd >= 0) ::close(fd);
+    if (listen_fd >= 0) ::close(listen_fd);
+    return exit_code;
+}
