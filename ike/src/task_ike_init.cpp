@@ -1,0 +1,235 @@
+// IKE_SA_INIT exchange, initiator and responder tasks (RFC 7296 sections 1.2, 1.3 (INVALID_KE),
+// 2.6 (stateless error answers), 2.10 (nonces), 2.14 (keys), 2.23 (NAT detection)).
+#include <algorithm>
+#include <string>
+
+#include "cgwd/ike/sa.hpp"
+
+namespace cgwd::ike {
+namespace {
+
+std::string group_text(std::uint16_t group) {
+    return config::dh_name(group);
+}
+
+// An answer without state: the initiator's SPI, responder SPI zero, one Notify.
+Bytes stateless_error(const Header& request, NotifyType type, Bytes data) {
+    Message m;
+    m.header.spi_i = request.spi_i;
+    m.header.spi_r = 0;
+    m.header.exchange = ExchangeType::ike_sa_init;
+    m.header.response = true;
+    m.header.message_id = 0;
+    m.payloads.push_back(Payload{PayloadType::notify, false,
+                                 NotifyPayload{ProtocolId::none, {}, type, std::move(data)}});
+    auto bytes = encode_message(m);
+    return bytes ? std::move(*bytes) : Bytes{};
+}
+
+std::string offered_text(const SaPayload& sa) {
+    std::string out;
+    for (const Proposal& p : sa.proposals) {
+        config::Proposal c;
+        for (const Transform& t : p.transforms) {
+            switch (t.type) {
+                case TransformType::encr:
+                    c.ciphers.push_back({t.id, t.key_length().value_or(0)});
+                    break;
+                case TransformType::integ:
+                    c.integ.push_back(t.id);
+                    break;
+                case TransformType::prf:
+                    c.prf.push_back(t.id);
+                    break;
+                case TransformType::dh:
+                    c.dh.push_back(t.id);
+                    break;
+                default:
+                    break;
+            }
+        }
+        if (!out.empty()) out += ", ";
+        out += config::proposal_string(c);
+    }
+    return out;
+}
+
+template <class T>
+const T* find_body(const Message& m, PayloadType type) {
+    const Payload* p = m.find(type);
+    return p ? p->get<T>() : nullptr;
+}
+
+}  // namespace
+
+void IkeSa::init_send_request(std::uint16_t group, TimePoint now) {
+    auto ke = crypto::KeyExchange::generate(group);
+    if (!ke) {
+        fail("cannot generate a key exchange for " + group_text(group) + ": " +
+                 crypto::to_string(ke.error()),
+             now);
+        return;
+    }
+    auto nonce = crypto::random_nonce(rng_);
+    if (!nonce) {
+        fail("random source failed", now);
+        return;
+    }
+    tried_groups_.push_back(group);
+    ni_ = std::move(*nonce);
+    sent_ike_proposals_ = make_proposals(settings_.ike_proposals, ProtocolId::ike, {});
+
+    Message m;
+    m.header = header(ExchangeType::ike_sa_init, false, 0);
+    m.payloads.push_back(Payload{PayloadType::sa, false, SaPayload{sent_ike_proposals_}});
+    m.payloads.push_back(Payload{PayloadType::ke, false, KePayload{group, ke->public_value()}});
+    m.payloads.push_back(Payload{PayloadType::nonce, false, NoncePayload{ni_}});
+    for (auto& p : natd_payloads(spi_i_, 0)) m.payloads.push_back(std::move(p));
+    ke_.emplace(std::move(*ke));
+    auto bytes = encode_message(m);
+    if (!bytes) {
+        fail(std::string("cannot encode IKE_SA_INIT: ") + to_string(bytes.error()), now);
+        return;
+    }
+    init_request_ = *bytes;
+    next_request_id_ = 0;
+    send_request(std::move(*bytes), ExchangeType::ike_sa_init, now);
+    set_state(SaState::init_sent, "IKE_SA_INIT sent (KE " + group_text(group) + ")");
+}
+
+void IkeSa::init_handle_response(const Message& m, std::span<const std::uint8_t> datagram,
+                                 TimePoint now) {
+    for (const Payload& p : m.payloads) {
+        const auto* n = p.get<NotifyPayload>();
+        if (!n) continue;
+        if (n->type == NotifyType::invalid_ke_payload) {
+            const std::uint16_t wanted =
+                n->data.size() == 2 ? static_cast<std::uint16_t>(n->data[0] << 8 | n->data[1]) : 0;
+            const bool tried = std::find(tried_groups_.begin(), tried_groups_.end(), wanted) !=
+                               tried_groups_.end();
+            if (offers_group(settings_.ike_proposals, wanted) && !tried &&
+                crypto::ke_group_supported(wanted)) {
+                // Same SPI, message ID 0 again, new nonce and KE (RFC 7296 section 1.2).
+                init_send_request(wanted, now);
+                if (state_ == SaState::init_sent) {
+                    set_state(SaState::init_sent,
+                              "INVALID_KE_PAYLOAD from peer: retrying with " + group_text(wanted));
+                }
+                return;
+            }
+            fail("INVALID_KE_PAYLOAD from peer: it wants " + group_text(wanted) +
+                     (tried ? ", already tried" : ", which we do not offer"),
+                 now);
+            return;
+        }
+        if (is_error(n->type)) {
+            fail(std::string(to_string(n->type)) + " from peer", now);
+            return;
+        }
+        if (n->type == NotifyType::cookie) {
+            fail("COOKIE from peer: not supported yet", now);
+            return;
+        }
+    }
+    const auto* sa = find_body<SaPayload>(m, PayloadType::sa);
+    const auto* ke = find_body<KePayload>(m, PayloadType::ke);
+    const auto* nonce = find_body<NoncePayload>(m, PayloadType::nonce);
+    if (!sa || !ke || !nonce || m.header.spi_r == 0) {
+        fail("malformed IKE_SA_INIT response (SA, KE, Nr or SPI missing)", now);
+        return;
+    }
+    auto sel = check_chosen(*sa, sent_ike_proposals_, ProtocolId::ike);
+    if (!sel) {
+        fail("peer chose an IKE proposal we did not offer: " + offered_text(*sa), now);
+        return;
+    }
+    if (!ke_ || sel->transforms.dh != ke->group || ke->group != ke_->group()) {
+        fail("peer's KE group does not match the chosen proposal", now);
+        return;
+    }
+    auto shared = ke_->shared_secret(ke->data);
+    ke_.reset();
+    if (!shared) {
+        fail(std::string("invalid KE from peer: ") + crypto::to_string(shared.error()), now);
+        return;
+    }
+    spi_r_ = m.header.spi_r;
+    nr_ = nonce->data;
+    init_response_.assign(datagram.begin(), datagram.end());
+    ike_selection_ = std::move(*sel);
+    if (!derive_keys(*shared)) {
+        fail("IKE SA key derivation failed", now);
+        return;
+    }
+    check_natd(m);
+    auth_send_request(now);
+}
+
+void IkeSa::init_handle_request(const Message& m, std::span<const std::uint8_t> datagram,
+                                TimePoint now) {
+    const auto* sa = find_body<SaPayload>(m, PayloadType::sa);
+    const auto* ke = find_body<KePayload>(m, PayloadType::ke);
+    const auto* nonce = find_body<NoncePayload>(m, PayloadType::nonce);
+    if (!sa || !ke || !nonce) return;  // unauthenticated garbage: no answer
+
+    auto sel = select_proposal(sa->proposals, settings_.ike_proposals, ProtocolId::ike);
+    if (!sel) {
+        datagrams_.push_back(stateless_error(m.header, NotifyType::no_proposal_chosen, {}));
+        set_state(state_, "NO_PROPOSAL_CHOSEN sent: no acceptable IKE proposal from peer (" +
+                              offered_text(*sa) + ")");
+        return;
+    }
+    if (ke->group != sel->transforms.dh) {
+        const std::uint16_t g = sel->transforms.dh;
+        datagrams_.push_back(
+            stateless_error(m.header, NotifyType::invalid_ke_payload,
+                            {static_cast<std::uint8_t>(g >> 8), static_cast<std::uint8_t>(g)}));
+        set_state(state_, "INVALID_KE_PAYLOAD sent: peer guessed " + group_text(ke->group) +
+                              ", we want " + group_text(g));
+        return;
+    }
+    auto our_ke = crypto::KeyExchange::generate(ke->group);
+    auto spi = crypto::random_ike_spi(rng_);
+    auto nr = crypto::random_nonce(rng_);
+    if (!our_ke || !spi || !nr) return;
+    auto shared = our_ke->shared_secret(ke->data);
+    if (!shared) {
+        set_state(state_,
+                  std::string("invalid KE from peer: ") + crypto::to_string(shared.error()));
+        return;
+    }
+
+    reset_sa();
+    initiator_ = false;
+    spi_i_ = m.header.spi_i;
+    spi_r_ = *spi;
+    ni_ = nonce->data;
+    nr_ = std::move(*nr);
+    ike_selection_ = std::move(*sel);
+    if (!derive_keys(*shared)) {
+        fail("IKE SA key derivation failed", now);
+        return;
+    }
+    check_natd(m);
+
+    Message r;
+    r.header = header(ExchangeType::ike_sa_init, true, 0);
+    r.payloads.push_back(Payload{PayloadType::sa, false, SaPayload{{ike_selection_.chosen}}});
+    r.payloads.push_back(
+        Payload{PayloadType::ke, false, KePayload{ke->group, our_ke->public_value()}});
+    r.payloads.push_back(Payload{PayloadType::nonce, false, NoncePayload{nr_}});
+    for (auto& p : natd_payloads(spi_i_, spi_r_)) r.payloads.push_back(std::move(p));
+    auto bytes = encode_message(r);
+    if (!bytes) {
+        fail(std::string("cannot encode IKE_SA_INIT response: ") + to_string(bytes.error()), now);
+        return;
+    }
+    init_request_.assign(datagram.begin(), datagram.end());
+    init_response_ = *bytes;
+    peer_next_id_ = 1;
+    send_response(m.header, std::move(*bytes));
+    half_open_deadline_ = now + settings_.half_open_timeout;
+    set_state(SaState::init_replied, "IKE_SA_INIT answered, waiting for IKE_AUTH");
+}
+
+}  // namespace cgwd::ike

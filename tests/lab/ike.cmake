@@ -1,0 +1,16 @@
+# IKEv2 interop lab tests (root + network namespaces): ike_probe (our IkeSa as initiator)
+# against strongSwan's charon as responder, PSK, one test per AWS proposal family plus the
+# INVALID_KE retry and a wrong PSK. Arguments of charon.sh: <ike_probe> <family> <mode>.
+function(cgwd_ike_charon_test label family mode)
+  set(name "lab: ike with strongSwan charon, ${label}")
+  add_test(NAME "${name}"
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/ike/charon.sh $<TARGET_FILE:ike_probe>
+                   ${family} ${mode})
+  set_tests_properties("${name}" PROPERTIES LABELS lab TIMEOUT 180)
+endfunction()
+cgwd_ike_charon_test("AES-128-CBC/SHA1/MODP-1024" 1 ok)
+cgwd_ike_charon_test("AES-256-CBC/SHA2-256/MODP-2048" 2 ok)
+cgwd_ike_charon_test("AES-256-GCM-16/ECP-384" 3 ok)
+cgwd_ike_charon_test("AES-256-CBC/SHA2-512/MODP-2048-256" 4 ok)
+cgwd_ike_charon_test("INVALID_KE retry MODP-2048 to ECP-384" 3 invalid-ke)
+cgwd_ike_charon_test("wrong PSK gives AUTHENTICATION_FAILED" 2 wrong-psk)

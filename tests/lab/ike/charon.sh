@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Lab: IKEv2 interop between ike_probe (ike/tools/ike_probe.cpp: our IkeSa as initiator) and
+# strongSwan's charon (Debian package) as responder, PSK authentication.
+#   charon.sh <path-to-ike_probe> <family 1..4> [ok|wrong-psk|invalid-ke]
+# Families (AWS): 1 AES-128-CBC/SHA1/MODP-1024, 2 AES-256-CBC/SHA2-256/MODP-2048,
+#                 3 AES-256-GCM-16/PRF-SHA384/ECP-384, 4 AES-256-CBC/SHA2-512/MODP-2048-256.
+# ok:         the CHILD_SA must come up and charon must list the same SPIs crosswise.
+# wrong-psk:  charon has another key: the probe must report "AUTHENTICATION_FAILED from peer".
+# invalid-ke: the probe guesses MODP-2048 first, charon answers INVALID_KE_PAYLOAD, the probe
+#             must retry with the family's group and succeed.
+# Two network namespaces joined by a veth pair; charon runs in its own mount namespace with a
+# private /run (its pid file is fixed at /var/run/charon.pid) and its strongswan.conf,
+# swanctl.conf and vici socket in a temp dir; kernel-libipsec (userspace ESP) so no XFRM
+# algorithms are needed. Needs root, iproute2, util-linux (unshare), strongswan-charon,
+# strongswan-swanctl, libcharon-extra-plugins. Fails (never skips) when something is missing.
+set -euo pipefail
+
+tool=${1:?usage: charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke]}
+family=${2:?family 1..4}
+mode=${3:-ok}
+charon=/usr/lib/ipsec/charon
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
+for c in ip swanctl unshare timeout; do
+    command -v "$c" >/dev/null || fail "$c not installed (apt-get install iproute2 strongswan-swanctl util-linux)"
+done
+[ -x "$charon" ] || fail "charon not installed (apt-get install strongswan-charon)"
+[ -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] ||
+    fail "kernel-libipsec plugin missing (apt-get install libcharon-extra-plugins)"
+[ -x "$tool" ] || fail "ike_probe not found at $tool"
+
+case $family in
+    1) ike=aes128-sha1-modp1024; esp=aes128-sha1 ;;
+    2) ike=aes256-sha256-modp2048; esp=aes256-sha256 ;;
+    3) ike=aes256gcm16-prfsha384-ecp384; esp=aes256gcm16 ;;
+    4) ike=aes256-sha512-modp2048s256; esp=aes256-sha512 ;;
+    *) fail "family must be 1..4" ;;
+esac
+
+id=$$
+ns_aws=cgwd-ike-aws-$id
+ns_cgw=cgwd-ike-cgw-$id
+veth_aws=via$id
+veth_cgw=vic$id
+ip_aws=10.211.0.2
+ip_cgw=10.211.0.1
+tmp=$(mktemp -d /tmp/cgwd-lab-ike-charon.XXXXXX)
+charon_pid=""
+
+cleanup() {
+    set +e
+    if [ -n "$charon_pid" ]; then
+        kill "$charon_pid" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$charon_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$charon_pid" 2>/dev/null
+    fi
+    ip netns del "$ns_aws" 2>/dev/null
+    ip netns del "$ns_cgw" 2>/dev/null
+    if [ "${keep_log:-0}" = 1 ] && [ -f "$tmp/charon.log" ]; then
+        echo "--- charon.log (tail) ---" >&2
+        tail -n 60 "$tmp/charon.log" >&2
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'keep_log=1' ERR
+
+ip netns add "$ns_aws"
+ip netns add "$ns_cgw"
+ip link add "$veth_aws" type veth peer name "$veth_cgw"
+ip link set "$veth_aws" netns "$ns_aws"
+ip link set "$veth_cgw" netns "$ns_cgw"
+ip -n "$ns_aws" addr add "$ip_aws/24" dev "$veth_aws"
+ip -n "$ns_cgw" addr add "$ip_cgw/24" dev "$veth_cgw"
+for ns in "$ns_aws" "$ns_cgw"; do ip -n "$ns" link set lo up; done
+ip -n "$ns_aws" link set "$veth_aws" up
+ip -n "$ns_cgw" link set "$veth_cgw" up
+
+psk="cgwd lab key $id $RANDOM$RANDOM"
+charon_psk=$psk
+[ "$mode" = wrong-psk ] && charon_psk="not the same key $RANDOM"
+printf '%s\n' "$psk" >"$tmp/psk"
+chmod 600 "$tmp/psk"
+
+cat >"$tmp/strongswan.conf" <<CONF
+charon {
+    load = random nonce openssl aes sha1 sha2 hmac gcm gmp kdf pem pkcs1 pubkey socket-default kernel-libipsec kernel-netlink vici
+    install_routes = no
+    install_virtual_ip = no
+    retransmit_tries = 2
+    filelog {
+        log {
+            path = $tmp/charon.log
+            default = 1
+            ike = 2
+            cfg = 2
+        }
+    }
+    plugins {
+        vici {
+            socket = unix://$tmp/charon.vici
+        }
+    }
+}
+swanctl {
+    load = pem pkcs1 pubkey
+}
+CONF
+cat >"$tmp/swanctl.conf" <<CONF
+connections {
+    cgw {
+        version = 2
+        local_addrs = $ip_aws
+        remote_addrs = $ip_cgw
+        proposals = $ike
+        local {
+            auth = psk
+            id = $ip_aws
+        }
+        remote {
+            auth = psk
+            id = $ip_cgw
+        }
+        children {
+            cgw {
+                local_ts = 0.0.0.0/0
+                remote_ts = 0.0.0.0/0
+                esp_proposals = $esp
+                mode = tunnel
+                start_action = none
+            }
+        }
+    }
+}
+secrets {
+    ike-cgw {
+        id-1 = $ip_cgw
+        id-2 = $ip_aws
+        secret = "$charon_psk"
+    }
+}
+CONF
+chmod 600 "$tmp/swanctl.conf"
+
+# charon in the AWS namespace, in a private mount namespace with its own /run.
+ip netns exec "$ns_aws" unshare -m sh -c \
+    "mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF='$tmp/strongswan.conf' '$charon'" \
+    >"$tmp/charon.out" 2>&1 &
+charon_pid=$!
+for _ in $(seq 100); do
+    [ -S "$tmp/charon.vici" ] && break
+    kill -0 "$charon_pid" 2>/dev/null || { cat "$tmp/charon.out" >&2; fail "charon exited"; }
+    sleep 0.1
+done
+[ -S "$tmp/charon.vici" ] || fail "charon did not open its vici socket within 10 s"
+uri="unix://$tmp/charon.vici"
+STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 20 swanctl --load-all --noprompt \
+    --file "$tmp/swanctl.conf" --uri "$uri" >"$tmp/swanctl-load.out" 2>&1 ||
+    { cat "$tmp/swanctl-load.out" >&2; fail "swanctl --load-all failed"; }
+
+args=(--local "$ip_cgw" --remote "$ip_aws" --psk-file "$tmp/psk" --family "$family" --timeout 30)
+[ "$mode" = invalid-ke ] && args+=(--guess-dh 14)
+set +e
+ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1
+rc=$?
+set -e
+cat "$tmp/probe.out"
+
+case $mode in
+    wrong-psk)
+        [ "$rc" -ne 0 ] || fail "probe succeeded with a wrong PSK"
+        grep -q "^status Backoff AUTHENTICATION_FAILED from peer$" "$tmp/probe.out" ||
+            { keep_log=1; fail "probe did not report AUTHENTICATION_FAILED from peer"; }
+        grep -q "^child-sa" "$tmp/probe.out" && fail "a CHILD_SA came up with a wrong PSK"
+        echo "PASS: wrong PSK rejected by charon, reported as AUTHENTICATION_FAILED"
+        exit 0
+        ;;
+    invalid-ke)
+        grep -q "^status InitSent INVALID_KE_PAYLOAD from peer: retrying with" "$tmp/probe.out" ||
+            { keep_log=1; fail "no INVALID_KE_PAYLOAD retry seen"; }
+        ;;
+esac
+[ "$rc" -eq 0 ] || { keep_log=1; fail "probe exited $rc"; }
+
+# charon's view: the IKE SA established, the CHILD_SA installed with the same SPIs crosswise.
+STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 20 swanctl --list-sas --uri "$uri" >"$tmp/sas.out" 2>&1
+cat "$tmp/sas.out"
+grep -q "ESTABLISHED" "$tmp/sas.out" || { keep_log=1; fail "charon has no ESTABLISHED IKE SA"; }
+grep -q "INSTALLED, TUNNEL" "$tmp/sas.out" || { keep_log=1; fail "charon has no INSTALLED tunnel CHILD_SA"; }
+our_in=$(sed -n 's/^child-sa spi_in 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
+our_out=$(sed -n 's/^child-sa .* spi_out 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
+their_in=$(sed -n 's/.*in  *\([0-9a-f]\{8\}\).*/\1/p' "$tmp/sas.out" | head -n1)
+their_out=$(sed -n 's/.*out *\([0-9a-f]\{8\}\).*/\1/p' "$tmp/sas.out" | head -n1)
+[ "$((16#$our_in))" -eq "$((16#$their_out))" ] || fail "our inbound SPI $our_in != charon's outbound $their_out"
+[ "$((16#$our_out))" -eq "$((16#$their_in))" ] || fail "our outbound SPI $our_out != charon's inbound $their_in"
+echo "PASS: family $family ($ike / $esp) mode $mode: CHILD_SA up, SPIs match charon's"
