@@ -8,6 +8,7 @@
 # AS_PATH 65010), then see the withdraw when the static protocol is disabled.
 # Needs root, iproute2 and bird2. Fails (never skips) when something is missing.
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 
 tool=${1:?usage: bird.sh <bgp_peer> [bird-asn]}
 bird_as=${2:-64512}
@@ -48,27 +49,8 @@ dump() {
     birdc -s "$tmp/bird.ctl" show protocols all cgw 2>/dev/null
 }
 
-# wait_for <seconds> <command...>: polls every 0.2 s.
-wait_for() {
-    local limit=$1; shift
-    local end=$((SECONDS + limit))
-    while [ $SECONDS -lt $end ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    return 1
-}
 
-ip netns add "$ns_bird"
-ip netns add "$ns_us"
-ip link add "$veth_bird" type veth peer name "$veth_us"
-ip link set "$veth_bird" netns "$ns_bird"
-ip link set "$veth_us" netns "$ns_us"
-ip -n "$ns_bird" addr add 10.99.0.1/30 dev "$veth_bird"
-ip -n "$ns_us" addr add 10.99.0.2/30 dev "$veth_us"
-for ns in "$ns_bird" "$ns_us"; do ip -n "$ns" link set lo up; done
-ip -n "$ns_bird" link set "$veth_bird" up
-ip -n "$ns_us" link set "$veth_us" up
+veth_pair "$ns_bird" "$ns_us" "$veth_bird" "$veth_us" 10.99.0.1/30 10.99.0.2/30
 
 cat >"$tmp/bird.conf" <<CONF
 log "$tmp/bird.log" all;

@@ -7,6 +7,7 @@
 # must list with AS_PATH 65010), then see the withdraw after `gobgp global rib del`.
 # Needs root, iproute2 and gobgpd. Fails (never skips) when something is missing.
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 
 tool=${1:?usage: gobgp.sh <bgp_peer>}
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -40,26 +41,8 @@ dump() {
     echo "--- gobgpd log"; tail -n 40 "$tmp/gobgpd.log" 2>/dev/null
 }
 
-wait_for() {
-    local limit=$1; shift
-    local end=$((SECONDS + limit))
-    while [ $SECONDS -lt $end ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    return 1
-}
 
-ip netns add "$ns_gobgp"
-ip netns add "$ns_us"
-ip link add "$veth_gobgp" type veth peer name "$veth_us"
-ip link set "$veth_gobgp" netns "$ns_gobgp"
-ip link set "$veth_us" netns "$ns_us"
-ip -n "$ns_gobgp" addr add 10.99.0.1/30 dev "$veth_gobgp"
-ip -n "$ns_us" addr add 10.99.0.2/30 dev "$veth_us"
-for ns in "$ns_gobgp" "$ns_us"; do ip -n "$ns" link set lo up; done
-ip -n "$ns_gobgp" link set "$veth_gobgp" up
-ip -n "$ns_us" link set "$veth_us" up
+veth_pair "$ns_gobgp" "$ns_us" "$veth_gobgp" "$veth_us" 10.99.0.1/30 10.99.0.2/30
 
 cat >"$tmp/gobgpd.toml" <<CONF
 [global.config]
