@@ -297,13 +297,7 @@ class Reader {
         std::string w = "[[vpn]]";
         auto name = str(t, "name", w);
         if (!name) fail_at(t, w, "missing key 'name'");
-        static const auto valid_name = [](const std::string& s) {
-            return !s.empty() && s.size() <= 10 && s.front() != '-' &&
-                   std::all_of(s.begin(), s.end(), [](char c) {
-                       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-                   });
-        };
-        if (!valid_name(*name))
+        if (!valid_vpn_name(*name))
             fail_at(*t.get("name"), w + " name",
                     "'" + *name + "' must be 1-10 characters of a-z, 0-9 and '-'");
         v.name = *name;
@@ -502,6 +496,18 @@ class Reader {
 };
 
 }  // namespace
+
+bool valid_vpn_name(std::string_view s) {
+    return !s.empty() && s.size() <= 10 && s.front() != '-' &&
+           std::all_of(s.begin(), s.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+           });
+}
+
+bool accessible_by_others(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0;
+}
 
 std::expected<DaemonConfig, ConfigError> parse_daemon_config(std::string_view toml_text,
                                                              const std::string& file,

@@ -96,6 +96,13 @@ class ControlServer {
     const CommandRegistry& commands_;
 };
 
+namespace {
+// What a tunnel reports until the IKE engine drives it.
+TunnelRuntime not_started() {
+    return TunnelRuntime{"down", "not started: the IKE engine is not wired into the daemon yet"};
+}
+}  // namespace
+
 std::string ReloadPlan::summary() const {
     return "reloaded: " + std::to_string(unchanged.size()) + " unchanged, " +
            std::to_string(changed.size()) + " changed, " + std::to_string(added.size()) +
@@ -132,8 +139,7 @@ Daemon::Daemon(asio::io_context& io, std::string config_path, config::DaemonConf
     for (const auto& v : cfg_.vpns)
         for (const auto& c : v.connections)
             for (const auto& t : c.tunnels)
-                tunnels_[c.id + "/" + std::to_string(t.number)] = TunnelRuntime{
-                    "down", "not started: the IKE engine is not wired into the daemon yet"};
+                tunnels_[c.id + "/" + std::to_string(t.number)] = not_started();
     register_commands();
 }
 
@@ -183,11 +189,7 @@ Response Daemon::reload() {
         for (const auto& c : v.connections)
             for (const auto& t : c.tunnels) {
                 auto key = c.id + "/" + std::to_string(t.number);
-                next[key] = keep.count(c.id)
-                                ? tunnels_[key]
-                                : TunnelRuntime{"down",
-                                                "not started: the IKE engine is not wired "
-                                                "into the daemon yet"};
+                next[key] = keep.count(c.id) ? tunnels_[key] : not_started();
             }
     cfg_ = std::move(*fresh);
     tunnels_ = std::move(next);

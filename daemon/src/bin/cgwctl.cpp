@@ -1,6 +1,5 @@
 // cgwctl: the operator's tool. `import` turns an AWS file into a starter TOML; the commands that
 // talk to a running cgwd over the control socket land with the daemon issue.
-#include <sys/stat.h>
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -21,13 +20,6 @@ std::string default_name(const std::string& id) {
     return "vpn-" + tail;
 }
 
-bool valid_name(const std::string& s) {
-    if (s.empty() || s.size() > 10 || s.front() == '-') return false;
-    for (char c : s)
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-    return true;
-}
-
 int import_command(const std::string& file, std::string name) {
     auto conns = cgwd::config::import_aws_file(file);
     if (!conns) {
@@ -35,14 +27,13 @@ int import_command(const std::string& file, std::string name) {
         return 1;
     }
     if (name.empty()) name = default_name(conns->front().id);
-    if (!valid_name(name)) {
+    if (!cgwd::config::valid_vpn_name(name)) {
         std::cerr << "cgwctl: --name '" << name
                   << "' must be 1-10 characters of a-z, 0-9 and '-'\n";
         return 1;
     }
     auto absolute = std::filesystem::absolute(file).lexically_normal().string();
-    struct stat st {};
-    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+    if (cgwd::config::accessible_by_others(file))
         std::cerr << "cgwctl: warning: " << file
                   << " holds pre-shared keys and is accessible by group or "
                   << "others; cgwd refuses it until you run: chmod 600 " << absolute << "\n";

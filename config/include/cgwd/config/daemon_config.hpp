@@ -105,6 +105,12 @@ struct OptionDoc {
 };
 const std::vector<OptionDoc>& option_docs();
 
+// A [[vpn]] name: 1-10 of a-z, 0-9 and '-', not starting with '-' (it goes into interface names).
+bool valid_vpn_name(std::string_view name);
+// True when group or others may access the file (the rule for files holding keys is 0600).
+// False when the file cannot be stat'ed.
+bool accessible_by_others(const std::string& path);
+
 // The human summary `cgwd --check-config` prints (secrets redacted).
 std::string config_summary(const DaemonConfig&);
 
