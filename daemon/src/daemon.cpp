@@ -11,6 +11,7 @@
 
 #include "cgwd/daemon/logging.hpp"
 #include "cgwd/daemon/version.hpp"
+#include "cgwd/dataplane/userspace.hpp"
 
 namespace cgwd::daemon {
 
@@ -97,9 +98,11 @@ class ControlServer {
 };
 
 namespace {
-// What a tunnel reports until the IKE engine drives it.
+// What a tunnel reports while no engine runs it (before start(), or after a failed start).
 TunnelRuntime not_started() {
-    return TunnelRuntime{"down", "not started: the IKE engine is not wired into the daemon yet"};
+    TunnelRuntime rt;
+    rt.detail = "not started";
+    return rt;
 }
 }  // namespace
 
@@ -130,23 +133,230 @@ ReloadPlan plan_reload(const config::DaemonConfig& old_cfg, const config::Daemon
     return p;
 }
 
-Daemon::Daemon(asio::io_context& io, std::string config_path, config::DaemonConfig cfg)
+Daemon::Daemon(asio::io_context& io, std::string config_path, config::DaemonConfig cfg,
+               DaemonOptions options)
     : io_(io),
       config_path_(std::move(config_path)),
       cfg_(std::move(cfg)),
+      options_(std::move(options)),
+      dataplane_mode_(config::to_string(cfg_.dataplane)),
       signals_(io),
       watchdog_(io) {
-    for (const auto& v : cfg_.vpns)
-        for (const auto& c : v.connections)
-            for (const auto& t : c.tunnels)
-                tunnels_[c.id + "/" + std::to_string(t.number)] = not_started();
     register_commands();
 }
 
-Daemon::~Daemon() = default;
+Daemon::~Daemon() {
+    runners_.clear();
+    routing_.reset();
+    ike_sockets_.reset();
+    dataplane_.reset();
+}
 
 json Daemon::status() const {
-    return status_json(cfg_, tunnels_, config::to_string(cfg_.dataplane));
+    std::map<std::string, TunnelRuntime> tunnels;
+    for (const auto& v : cfg_.vpns)
+        for (const auto& c : v.connections)
+            for (const auto& t : c.tunnels) {
+                auto key = c.id + "/" + std::to_string(t.number);
+                auto it = runners_.find(key);
+                if (it == runners_.end()) {
+                    tunnels[key] = not_started();
+                    continue;
+                }
+                auto j = it->second->status();
+                TunnelRuntime rt;
+                rt.state = j.value("state", "down");
+                rt.detail = j.value("detail", "");
+                rt.extra = j;
+                rt.extra.erase("state");
+                rt.extra.erase("detail");
+                if (routing_) rt.bgp = routing_->peer_status(key);
+                tunnels[key] = std::move(rt);
+            }
+    json routes = routing_ ? routing_->routes_status() : json::array();
+    for (const auto& [conn, prefixes] : static_routes_)
+        for (const auto& p : prefixes)
+            routes.push_back({{"prefix", p.to_string()},
+                              {"path", "vpn (static)"},
+                              {"via", json::array({{{"next_hop", ""}, {"tunnel", conn}}})}});
+    return status_json(cfg_, tunnels, dataplane_mode_, routes);
+}
+
+TunnelRunner* Daemon::runner(const std::string& key) {
+    auto it = runners_.find(key);
+    return it == runners_.end() ? nullptr : it->second.get();
+}
+
+config::Ipv4Address Daemon::local_outside(const config::Tunnel& t) const {
+    if (t.cgw_outside) return *t.cgw_outside;
+    if (cfg_.outside_address) return *cfg_.outside_address;
+    // The source address the kernel would use toward the AWS endpoint.
+    asio::ip::udp::socket probe(io_);
+    boost::system::error_code ec;
+    probe.open(asio::ip::udp::v4(), ec);
+    if (!ec) probe.connect({asio::ip::address_v4(t.aws_outside.value), 500}, ec);
+    if (!ec) {
+        auto source = probe.local_endpoint(ec);
+        if (!ec) return config::Ipv4Address{source.address().to_v4().to_uint()};
+    }
+    return config::Ipv4Address{};
+}
+
+void Daemon::start_engines() {
+    bool encap = false;
+    if (options_.make_dataplane) {
+        dataplane_ = options_.make_dataplane();
+        dataplane_mode_ = "injected";
+        encap = options_.userspace_encap;
+    } else if (cfg_.dataplane == config::DataplaneMode::kernel) {
+        throw std::runtime_error(
+            "dataplane = \"kernel\": the kernel XFRM backend is not in this build yet; use "
+            "\"userspace\" or \"auto\"");
+    } else {
+        dataplane::UserspaceDataplane::Options o;
+        o.udp_port = options_.natt_port;
+        o.ike_handler = [this](std::span<const std::uint8_t> ike, config::Ipv4Address from,
+                               std::uint16_t port) {
+            // Called on the dataplane's receive thread: hand a copy to the loop.
+            asio::post(
+                io_, [this, bytes = std::vector<std::uint8_t>(ike.begin(), ike.end()), from, port] {
+                    if (ike_sockets_) ike_sockets_->deliver_natt(bytes, from, port);
+                });
+        };
+        auto dp = dataplane::UserspaceDataplane::create(std::move(o));
+        if (!dp)
+            throw std::runtime_error("userspace dataplane on UDP port " +
+                                     std::to_string(options_.natt_port) + ": " +
+                                     dp.error().message);
+        dataplane_ = std::move(*dp);
+        dataplane_mode_ = "userspace";
+        encap = true;  // the userspace dataplane carries UDP-encapsulated ESP only
+    }
+    dataplane_->set_expiry_handler([this](const dataplane::ExpiryEvent& e) {
+        asio::post(io_, [this, e] {
+            for (auto& [key, r] : runners_) r->on_expiry(e);
+        });
+    });
+    options_.userspace_encap = encap;
+
+    IkeSockets::Options so;
+    so.ike_port = options_.ike_port;
+    so.natt_port = 4500;
+    so.natt_bind_port = options_.natt_port;
+    if (auto* us = dynamic_cast<dataplane::UserspaceDataplane*>(dataplane_.get()))
+        so.natt_sender = [us](std::span<const std::uint8_t> d, config::Ipv4Address to,
+                              std::uint16_t port, bool keepalive) {
+            if (keepalive) return us->send_keepalive(to, port).has_value();
+            return us->send_ike(d, to, port).has_value();
+        };
+    ike_sockets_ = std::make_unique<IkeSockets>(
+        io_, std::move(so),
+        [this](std::span<const std::uint8_t> ike, config::Ipv4Address from, std::uint16_t port,
+               std::uint16_t local_port) {
+            for (auto& [key, r] : runners_)
+                if (r->plan().tunnel.aws_outside == from)
+                    return r->on_datagram(ike, port, local_port);
+            logger("ike")->debug("IKE from {}:{} matches no tunnel: dropped", from.to_string(),
+                                 port);
+        });
+    routing_ = std::make_unique<Routing>(io_, cfg_, *dataplane_);
+    logger("daemon")->info("dataplane {}{}", dataplane_mode_,
+                           encap ? " (ESP in UDP, NAT-T forced)" : "");
+    for (const auto& v : cfg_.vpns)
+        for (std::size_t i = 0; i < v.connections.size(); ++i)
+            start_connection(v, v.connections[i], i);
+}
+
+void Daemon::start_connection(const config::VpnEntry& vpn, const config::Connection& c,
+                              std::size_t index) {
+    for (const auto& t : c.tunnels) {
+        TunnelPlan plan;
+        plan.key = c.id + "/" + std::to_string(t.number);
+        plan.ifname = vpn.name + (vpn.connections.size() > 1 ? std::to_string(index + 1) : "") +
+                      "-t" + std::to_string(t.number);
+        plan.if_id = next_if_id_++;
+        plan.tunnel = t;
+        plan.local_outside = local_outside(t);
+        plan.force_encap = options_.userspace_encap;
+        if (c.routing == config::Routing::bgp && t.aws_asn) {
+            BgpPeerPlan bp;
+            bp.key = plan.key;
+            bp.local_as = cfg_.asn ? *cfg_.asn : t.cgw_asn.value_or(65000);
+            bp.peer_as = *t.aws_asn;
+            bp.local_address = t.cgw_inside;
+            bp.peer_address = t.aws_inside;
+            bp.hold_time = t.bgp_hold_time;
+            bp.local_preference = vpn.local_preference;
+            bp.max_prefixes_out = vpn.max_prefixes_out
+                                      ? vpn.max_prefixes_out
+                                      : (c.gateway == config::GatewayKind::vgw ? 100 : 1000);
+            bp.if_id = plan.if_id;
+            bp.port = options_.bgp_port;
+            routing_->add_peer(bp);
+        }
+        auto key = plan.key;
+        auto r =
+            std::make_unique<TunnelRunner>(io_, std::move(plan), *dataplane_, *ike_sockets_, rng_,
+                                           [this, key](bool up) { tunnel_changed(key, up); });
+        auto* raw = r.get();
+        runners_[key] = std::move(r);
+        raw->start();
+    }
+}
+
+void Daemon::stop_connection(const std::string& id, const std::string& why) {
+    for (int n : {1, 2}) {
+        auto key = id + "/" + std::to_string(n);
+        if (routing_) routing_->remove_peer(key, why);
+        if (auto it = runners_.find(key); it != runners_.end()) {
+            it->second->stop();
+            runners_.erase(it);
+        }
+    }
+    if (auto it = static_routes_.find(id); it != static_routes_.end()) {
+        for (const auto& p : it->second)
+            (void)dataplane_->del_route({p, cfg_.route_metric, cfg_.route_table});
+        static_routes_.erase(it);
+    }
+}
+
+void Daemon::tunnel_changed(const std::string& key, bool up) {
+    if (routing_) routing_->tunnel_up(key, up);
+    update_static_routes(key.substr(0, key.find('/')));
+    notify_status();
+}
+
+// Static-routing connections: the VPN entry's static routes through tunnel 1 while it is up,
+// else tunnel 2 (active_standby), or through every tunnel that is up (ecmp).
+void Daemon::update_static_routes(const std::string& connection_id) {
+    const config::VpnEntry* vpn = nullptr;
+    for (const auto& v : cfg_.vpns)
+        for (const auto& c : v.connections)
+            if (c.id == connection_id && c.routing == config::Routing::static_routes) vpn = &v;
+    if (!vpn || vpn->static_routes.empty()) return;
+    std::vector<dataplane::NextHop> hops;
+    for (int n : {1, 2}) {
+        auto* r = runner(connection_id + "/" + std::to_string(n));
+        if (!r || !r->up()) continue;
+        dataplane::NextHop h;
+        h.if_id = r->plan().if_id;
+        h.gateway = r->plan().tunnel.aws_inside;
+        hops.push_back(h);
+        if (vpn->static_mode == config::StaticTunnelMode::active_standby) break;
+    }
+    auto& installed = static_routes_[connection_id];
+    for (const auto& p : vpn->static_routes) {
+        if (hops.empty()) {
+            (void)dataplane_->del_route({p, cfg_.route_metric, cfg_.route_table});
+            continue;
+        }
+        if (auto r = dataplane_->add_route({p, hops, cfg_.route_metric, cfg_.route_table}); !r)
+            logger("daemon")->warn("static route {}: {}", p.to_string(), r.error().message);
+    }
+    if (hops.empty())
+        static_routes_.erase(connection_id);
+    else
+        installed = vpn->static_routes;
 }
 
 void Daemon::register_commands() {
@@ -159,6 +369,10 @@ void Daemon::register_commands() {
     });
     commands_.add("reload", "Re-read the configuration; a bad file changes nothing.",
                   [this](const json&) { return reload(); });
+    commands_.add("rekey", "Rekey a tunnel's CHILD_SA now: {\"tunnel\": \"vpn-.../1\"}.",
+                  [this](const json& a) { return tunnel_command(a, true); });
+    commands_.add("reset", "Tear a tunnel down and initiate it again: {\"tunnel\": ...}.",
+                  [this](const json& a) { return tunnel_command(a, false); });
     commands_.add("log-level", "Set a component's log level: {\"component\": C, \"level\": L}.",
                   [](const json& a) {
                       auto c = a.value("component", std::string());
@@ -174,6 +388,24 @@ void Daemon::register_commands() {
                   });
 }
 
+Response Daemon::tunnel_command(const json& a, bool rekey) {
+    auto key = a.value("tunnel", std::string());
+    auto* r = runner(key);
+    if (!r)
+        return {ResultCode::error,
+                "no running tunnel \"" + key + "\" (tunnels are named <connection id>/<1|2>)",
+                json::object()};
+    if (rekey) {
+        if (!r->rekey())
+            return {ResultCode::error, key + ": no CHILD_SA to rekey now", json::object()};
+        logger("daemon")->info("{}: rekey requested by operator", key);
+        return {ResultCode::success, key + ": rekeying", json::object()};
+    }
+    logger("daemon")->info("{}: reset requested by operator", key);
+    r->reset();
+    return {ResultCode::success, key + ": reset, initiating again", json::object()};
+}
+
 Response Daemon::reload() {
     auto fresh = config::load_daemon_config(config_path_);
     if (!fresh) {
@@ -183,16 +415,18 @@ Response Daemon::reload() {
                 json::object()};
     }
     auto plan = plan_reload(cfg_, *fresh);
-    std::set<std::string> keep(plan.unchanged.begin(), plan.unchanged.end());
-    std::map<std::string, TunnelRuntime> next;
-    for (const auto& v : fresh->vpns)
-        for (const auto& c : v.connections)
-            for (const auto& t : c.tunnels) {
-                auto key = c.id + "/" + std::to_string(t.number);
-                next[key] = keep.count(c.id) ? tunnels_[key] : not_started();
-            }
+    if (started_ && options_.engines) {
+        for (const auto& id : plan.removed) stop_connection(id, "connection removed from config");
+        for (const auto& id : plan.changed) stop_connection(id, "configuration changed");
+    }
     cfg_ = std::move(*fresh);
-    tunnels_ = std::move(next);
+    if (started_ && options_.engines) {
+        std::set<std::string> start(plan.changed.begin(), plan.changed.end());
+        start.insert(plan.added.begin(), plan.added.end());
+        for (const auto& v : cfg_.vpns)
+            for (std::size_t i = 0; i < v.connections.size(); ++i)
+                if (start.count(v.connections[i].id)) start_connection(v, v.connections[i], i);
+    }
     set_log_level("all", cfg_.log_level);
     logger("config")->info("{}", plan.summary());
     notify_status();
@@ -213,6 +447,8 @@ void Daemon::notify_status() {
 void Daemon::start() {
     control_ = std::make_unique<ControlServer>(io_, cfg_.control_socket, commands_);
     logger("daemon")->info("cgwd {} listening on {}", version(), cfg_.control_socket);
+    if (options_.engines) start_engines();
+    started_ = true;
     signals_.add(SIGHUP);
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
@@ -249,6 +485,13 @@ void Daemon::arm_watchdog() {
 
 void Daemon::stop() {
     sd_notify(0, "STOPPING=1");
+    if (routing_) routing_->shutdown("cgwd is stopping");
+    for (auto& [key, r] : runners_) r->stop();
+    runners_.clear();
+    for (const auto& [id, prefixes] : static_routes_)
+        for (const auto& p : prefixes)
+            (void)dataplane_->del_route({p, cfg_.route_metric, cfg_.route_table});
+    static_routes_.clear();
     if (control_) control_->close();
     boost::system::error_code ec;
     signals_.cancel(ec);

@@ -9,7 +9,7 @@ using nlohmann::json;
 
 json status_json(const config::DaemonConfig& cfg,
                  const std::map<std::string, TunnelRuntime>& tunnels,
-                 const std::string& dataplane_mode) {
+                 const std::string& dataplane_mode, const json& routes) {
     json doc;
     doc["dataplane"] = dataplane_mode;
     doc["config_file"] = cfg.file;
@@ -39,6 +39,8 @@ json status_json(const config::DaemonConfig& cfg,
                 if (t.cgw_asn)
                     tj["bgp"] = {
                         {"local_asn", *t.cgw_asn}, {"remote_asn", *t.aws_asn}, {"state", "idle"}};
+                if (rt.bgp.is_object()) tj["bgp"] = rt.bgp;
+                for (const auto& item : rt.extra.items()) tj[item.key()] = item.value();
                 jt.push_back(std::move(tj));
             }
             jc["tunnels"] = std::move(jt);
@@ -54,6 +56,7 @@ json status_json(const config::DaemonConfig& cfg,
                       {"bgp", "idle"},
                       {"bfd", d.bfd ? "down" : "off"}});
     doc["direct_connect"] = std::move(dx);
+    doc["routes"] = routes;
     doc["tunnels_up"] = up;
     doc["tunnels_total"] = total;
     return doc;
@@ -83,11 +86,33 @@ std::string render_status(const json& s, bool color) {
               << "  inside " << t.value("local_inside", "") << " -> "
               << t.value("remote_inside", "") << "  mtu " << t.value("mtu", 0) << " mss "
               << t.value("mss", 0) << "\n";
-            if (t.contains("bgp"))
-                o << "           bgp AS" << t["bgp"].value("local_asn", 0) << " -> AS"
-                  << t["bgp"].value("remote_asn", 0) << "  " << t["bgp"].value("state", "") << "\n";
+            for (const auto& sa : t.value("child_sas", json::array()))
+                o << "           esp in " << sa.value("spi_in", "") << " out "
+                  << sa.value("spi_out", "") << "  " << sa.value("algorithms", "") << "  "
+                  << sa.value("packets_in", 0) << "/" << sa.value("packets_out", 0)
+                  << " packets in/out, " << sa.value("replay_drops", 0) << " replay drops, age "
+                  << sa.value("age_s", 0) << " s\n";
+            if (t.contains("bgp")) {
+                const auto& b = t["bgp"];
+                o << "           bgp AS" << b.value("local_asn", 0) << " -> AS"
+                  << b.value("remote_asn", 0) << "  " << b.value("state", "");
+                if (b.contains("prefixes_received"))
+                    o << "  " << b.value("prefixes_received", 0) << " received, "
+                      << b.value("prefixes_installed", 0) << " installed, "
+                      << b.value("prefixes_advertised", 0) << " advertised";
+                if (b.contains("uptime_s")) o << ", up " << b.value("uptime_s", 0) << " s";
+                o << "\n";
+            }
             if (!t.value("detail", "").empty()) o << "           " << t.value("detail", "") << "\n";
         }
+    }
+    const auto routes = s.value("routes", json::array());
+    if (!routes.empty()) o << "\nroutes\n";
+    for (const auto& r : routes) {
+        o << "  " << r.value("prefix", "") << "  " << r.value("path", "") << " via";
+        for (const auto& v : r.value("via", json::array()))
+            o << " " << v.value("next_hop", "") << " (" << v.value("tunnel", "") << ")";
+        o << "\n";
     }
     for (const auto& d : s.value("direct_connect", json::array()))
         o << "\ndirect connect " << d.value("name", "") << "  neighbor " << d.value("neighbor", "")

@@ -1,5 +1,5 @@
-// cgwctl: the operator's tool. `import` turns an AWS file into a starter TOML; the commands that
-// talk to a running cgwd over the control socket land with the daemon issue.
+// cgwctl: the operator's tool. `import` turns an AWS file into a starter TOML; the other
+// commands talk to a running cgwd over its control socket.
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -73,6 +73,17 @@ int main(int argc, char** argv) {
         ->required();
     loglevel->add_option("LEVEL", level, "trace, debug, info, warn, error")->required();
 
+    auto* routes = app.add_subcommand("routes", "Routes cgwd installed and the path each takes");
+    routes->add_flag("--json", as_json, "As JSON");
+    auto* bgp = app.add_subcommand("bgp", "BGP sessions: state, uptime, prefixes");
+    bgp->add_flag("--json", as_json, "As JSON");
+    std::string tunnel;
+    auto* rekey = app.add_subcommand("rekey", "Rekey a tunnel's CHILD_SA now");
+    rekey->add_option("TUNNEL", tunnel, "<connection id>/<1|2>, as `cgwctl status --json` names it")
+        ->required();
+    auto* reset = app.add_subcommand("reset", "Tear a tunnel down and initiate it again");
+    reset->add_option("TUNNEL", tunnel, "<connection id>/<1|2>")->required();
+
     CLI11_PARSE(app, argc, argv);
     if (import->parsed()) return import_command(file, name);
 
@@ -107,6 +118,52 @@ int main(int argc, char** argv) {
         auto [code, line] = cgwd::daemon::check_summary((*r)["arguments"]);
         std::cout << line << "\n";
         return code;
+    }
+    if (routes->parsed() || bgp->parsed()) {
+        auto r = ask("status", nlohmann::json::object());
+        if (!r) return 1;
+        const auto& doc = (*r)["arguments"];
+        if (routes->parsed()) {
+            auto list = doc.value("routes", nlohmann::json::array());
+            if (as_json) {
+                std::cout << list.dump(2) << "\n";
+                return 0;
+            }
+            if (list.empty()) std::cout << "no routes installed\n";
+            for (const auto& rt : list) {
+                std::cout << rt.value("prefix", "") << "  " << rt.value("path", "") << " via";
+                for (const auto& v : rt.value("via", nlohmann::json::array()))
+                    std::cout << " " << v.value("next_hop", "") << " (" << v.value("tunnel", "")
+                              << ")";
+                std::cout << "\n";
+            }
+            return 0;
+        }
+        nlohmann::json sessions = nlohmann::json::array();
+        for (const auto& c : doc.value("connections", nlohmann::json::array()))
+            for (const auto& t : c.value("tunnels", nlohmann::json::array()))
+                if (t.contains("bgp")) {
+                    auto b = t["bgp"];
+                    b["tunnel"] = c.value("id", "") + "/" + std::to_string(t.value("number", 0));
+                    b["neighbor"] = t.value("remote_inside", "");
+                    sessions.push_back(b);
+                }
+        if (as_json) {
+            std::cout << sessions.dump(2) << "\n";
+            return 0;
+        }
+        for (const auto& b : sessions)
+            std::cout << b.value("tunnel", "") << "  " << b.value("neighbor", "") << " AS"
+                      << b.value("remote_asn", 0) << "  " << b.value("state", "") << "  "
+                      << b.value("prefixes_received", 0) << " received, "
+                      << b.value("prefixes_advertised", 0) << " advertised\n";
+        return 0;
+    }
+    if (rekey->parsed() || reset->parsed()) {
+        auto r = ask(rekey->parsed() ? "rekey" : "reset", {{"tunnel", tunnel}});
+        if (!r) return 1;
+        std::cout << (*r)["text"].get<std::string>() << "\n";
+        return 0;
     }
     if (reload->parsed()) {
         auto r = ask("reload", nlohmann::json::object());

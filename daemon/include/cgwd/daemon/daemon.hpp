@@ -1,9 +1,14 @@
 // The running daemon: one Boost.Asio event loop that owns the control socket, signals
-// (SIGHUP reload, SIGTERM/SIGINT stop), systemd notification (READY, STATUS, WATCHDOG) and the
-// loaded configuration. Protocol engines are wired in as they land; until then each tunnel's
-// status says it is not started instead of pretending.
+// (SIGHUP reload, SIGTERM/SIGINT stop), systemd notification (READY, STATUS, WATCHDOG), the
+// loaded configuration and the engines: the dataplane, the IKE sockets, one TunnelRunner per
+// AWS tunnel (IKE SA + its CHILD_SAs in the dataplane) and Routing (BGP sessions over the
+// tunnels, the RIB and its routes; static routes of static-routing connections).
 //
-// Start-up order: config check (done by the caller) -> control socket -> READY=1.
+// Start-up order: config check (done by the caller) -> control socket -> dataplane -> IKE
+// sockets and tunnels (initiating) -> BGP (each session starts when its tunnel is up) ->
+// READY=1. Stop: BGP CEASE to every peer, IKE Delete to every peer, SAs, routes and tunnel
+// interfaces removed, loop stopped. Reload restarts changed connections, stops removed ones
+// and starts new ones; unchanged ones are not touched.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -15,7 +20,12 @@
 
 #include "cgwd/config/daemon_config.hpp"
 #include "cgwd/daemon/control.hpp"
+#include "cgwd/daemon/ike_sockets.hpp"
+#include "cgwd/daemon/routing.hpp"
 #include "cgwd/daemon/status.hpp"
+#include "cgwd/daemon/tunnel_runner.hpp"
+#include "cgwd/dataplane/dataplane.hpp"
+#include "cgwd/ike/crypto.hpp"
 
 namespace cgwd::daemon {
 
@@ -28,9 +38,21 @@ struct ReloadPlan {
 };
 ReloadPlan plan_reload(const config::DaemonConfig& old_cfg, const config::DaemonConfig& new_cfg);
 
+struct DaemonOptions {
+    // Makes the dataplane; unset: chosen by the [daemon] dataplane setting. Tests inject a
+    // FakeDataplane. Called once by start().
+    std::function<std::unique_ptr<dataplane::Dataplane>()> make_dataplane;
+    bool userspace_encap = false;  // with make_dataplane: force UDP encapsulation as userspace
+    std::uint16_t ike_port = 500;  // 0: any (tests)
+    std::uint16_t natt_port = 4500;
+    std::uint16_t bgp_port = 179;
+    bool engines = true;  // false: control surface only (no sockets, no dataplane)
+};
+
 class Daemon {
   public:
-    Daemon(boost::asio::io_context& io, std::string config_path, config::DaemonConfig cfg);
+    Daemon(boost::asio::io_context& io, std::string config_path, config::DaemonConfig cfg,
+           DaemonOptions options = {});
     ~Daemon();
 
     // Binds the control socket (mode 0660), installs signal handlers, tells systemd READY=1.
@@ -47,17 +69,38 @@ class Daemon {
     const config::DaemonConfig& config() const { return cfg_; }
     nlohmann::json status() const;
 
+    // Tunnel keys: "<connection id>/<n>".
+    TunnelRunner* runner(const std::string& key);
+    const dataplane::Dataplane* dataplane() const { return dataplane_.get(); }
+
   private:
     void register_commands();
     void notify_status();
     void arm_watchdog();
     void wait_signal();
+    void start_engines();
+    void start_connection(const config::VpnEntry& vpn, const config::Connection& c,
+                          std::size_t index);
+    void stop_connection(const std::string& id, const std::string& why);
+    void tunnel_changed(const std::string& key, bool up);
+    void update_static_routes(const std::string& connection_id);
+    config::Ipv4Address local_outside(const config::Tunnel& t) const;
+    Response tunnel_command(const nlohmann::json& args, bool rekey);
 
     boost::asio::io_context& io_;
     std::string config_path_;
     config::DaemonConfig cfg_;
-    std::map<std::string, TunnelRuntime> tunnels_;
+    DaemonOptions options_;
+    std::string dataplane_mode_;
     CommandRegistry commands_;
+    ike::crypto::SystemRandom rng_;
+    std::unique_ptr<dataplane::Dataplane> dataplane_;
+    std::unique_ptr<IkeSockets> ike_sockets_;
+    std::unique_ptr<Routing> routing_;
+    std::map<std::string, std::unique_ptr<TunnelRunner>> runners_;          // by tunnel key
+    std::map<std::string, std::vector<config::Ipv4Prefix>> static_routes_;  // installed, by conn
+    std::uint32_t next_if_id_ = 0x4347;  // "CG": if_ids of this daemon start here
+    bool started_ = false;
     std::unique_ptr<ControlServer> control_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer watchdog_;

@@ -13,15 +13,20 @@ namespace cgwd::daemon {
 // Per-tunnel runtime state the engines will fill in; until an engine runs a tunnel, its state
 // says so instead of pretending.
 struct TunnelRuntime {
-    std::string state = "down";  // down | connecting | up
-    std::string detail;          // why, in words
+    TunnelRuntime() = default;
+    TunnelRuntime(std::string s, std::string d) : state(std::move(s)), detail(std::move(d)) {}
+    std::string state = "down";                       // down | connecting | up
+    std::string detail;                               // why, in words
+    nlohmann::json extra = nlohmann::json::object();  // engine fields merged into the tunnel
+    nlohmann::json bgp;                               // BGP session state; null: not running
 };
 
 // The status document for a loaded configuration and the tunnels' runtime state (looked up by
 // "<connection id>/<tunnel number>").
 nlohmann::json status_json(const config::DaemonConfig& cfg,
                            const std::map<std::string, TunnelRuntime>& tunnels,
-                           const std::string& dataplane_mode);
+                           const std::string& dataplane_mode,
+                           const nlohmann::json& routes = nlohmann::json::array());
 
 // `cgwctl status` text from the document. `color` adds ANSI colours to states.
 std::string render_status(const nlohmann::json& status, bool color);

@@ -1,0 +1,82 @@
+// The daemon's routing: one RIB (bgp::Rib) shared by every peer; one BGP session (bgp::Session,
+// sans-I/O) per tunnel of a BGP-routed VPN connection, over the tunnel's inside addresses (us
+// .2, AWS .1, TCP port 179), running while the tunnel's IKE SA is up; and the FIB: the RIB's
+// best paths (ECMP across tunnels when the paths are equal) installed as routes through the
+// tunnel interfaces into the configured table, with the configured metric.
+//
+// Policy (RFC 8212 needs one for every eBGP peer): import everything AWS sends with the VPN
+// entry's local preference; export exactly the [bgp] advertise prefixes, at most the VPN's
+// limit (AWS accepts 100 routes from a VGW customer gateway, 1000 toward a TGW). Prefixes held
+// back by the limit are logged with the reason.
+//
+// Sessions connect actively and also accept AWS's connection on the inside address: whichever
+// TCP connection comes first is used (AWS opens the session from its side too).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cgwd/bgp/rib.hpp"
+#include "cgwd/bgp/session.hpp"
+#include "cgwd/config/daemon_config.hpp"
+#include "cgwd/dataplane/dataplane.hpp"
+
+namespace cgwd::daemon {
+
+struct BgpPeerPlan {
+    std::string key;  // the tunnel key "<connection id>/<n>"
+    std::uint32_t local_as = 0;
+    std::uint32_t peer_as = 0;
+    config::Ipv4Address local_address;  // our inside address
+    config::Ipv4Address peer_address;   // AWS inside address
+    std::uint16_t hold_time = 30;
+    std::uint32_t local_preference = 100;
+    std::uint32_t max_prefixes_out = 100;
+    std::uint32_t if_id = 0;  // the tunnel routes learned from this peer leave by
+    std::uint16_t port = 179;
+};
+
+class BgpPeerRunner;
+
+class Routing {
+  public:
+    Routing(boost::asio::io_context& io, const config::DaemonConfig& cfg, dataplane::Dataplane& dp);
+    ~Routing();
+
+    void add_peer(const BgpPeerPlan& plan);
+    // Ends the session (CEASE with `why`), withdraws its routes from the FIB, forgets the peer.
+    void remove_peer(const std::string& key, const std::string& why);
+    // The tunnel under the peer came up (start the session) or went down (session down, routes
+    // withdrawn at once).
+    void tunnel_up(const std::string& key, bool up);
+    // Sends CEASE / Administrative Shutdown with `why` to every peer and removes every route.
+    void shutdown(const std::string& why);
+
+    nlohmann::json peer_status(const std::string& key) const;  // null when no such peer
+    nlohmann::json routes_status() const;
+
+    // Called by the peers.
+    void on_established(BgpPeerRunner& peer, const bgp::SessionEstablished& e);
+    void on_routes(BgpPeerRunner& peer, const bgp::Update& u);
+    void on_down(BgpPeerRunner& peer);
+
+  private:
+    void flush_fib();
+    void flush_exports();
+
+    boost::asio::io_context& io_;
+    const config::DaemonConfig& cfg_;
+    dataplane::Dataplane& dp_;
+    bgp::Rib rib_;
+    std::map<std::string, std::unique_ptr<BgpPeerRunner>> peers_;
+    std::map<bgp::PeerId, std::uint32_t> if_id_of_;
+    std::map<bgp::Prefix, std::vector<bgp::NextHop>> fib_;  // as installed
+    std::uint64_t fib_errors_ = 0;
+};
+
+}  // namespace cgwd::daemon

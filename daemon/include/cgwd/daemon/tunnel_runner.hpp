@@ -1,0 +1,100 @@
+// One AWS tunnel at run time: its route-based tunnel interface (XFRM interface or TUN) with
+// the inside address, MTU and MSS clamp; its IKE SA (ike::IkeSa, sans-I/O) driven on the Asio
+// loop by received datagrams and one timer; and the CHILD_SAs that IKE SA negotiates,
+// installed into the dataplane (inbound and outbound ESP SA, bound to the interface by if_id)
+// and removed again when IKE deletes them. New CHILD_SAs are installed before old ones are
+// removed (the engine emits them in that order), so rekeying is make-before-break.
+//
+// Nothing here logs key material: SAs are logged by SPI and algorithm only.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cgwd/config/model.hpp"
+#include "cgwd/daemon/ike_sockets.hpp"
+#include "cgwd/dataplane/dataplane.hpp"
+#include "cgwd/ike/sa.hpp"
+
+namespace cgwd::daemon {
+
+struct TunnelPlan {
+    std::string key;     // "<connection id>/<tunnel number>"
+    std::string ifname;  // tunnel interface name
+    std::uint32_t if_id = 0;
+    config::Tunnel tunnel;
+    config::Ipv4Address local_outside;
+    bool force_encap = false;  // the userspace dataplane can only carry UDP-encapsulated ESP
+    std::uint16_t natt_port = 4500;
+};
+
+class TunnelRunner {
+  public:
+    // Called on the loop whenever the IKE SA comes up (true) or goes down (false).
+    using UpHandler = std::function<void(bool up)>;
+
+    TunnelRunner(boost::asio::io_context& io, TunnelPlan plan, dataplane::Dataplane& dp,
+                 IkeSockets& sockets, ike::crypto::Random& rng, UpHandler on_up);
+    ~TunnelRunner();
+    TunnelRunner(const TunnelRunner&) = delete;
+    TunnelRunner& operator=(const TunnelRunner&) = delete;
+
+    // Creates the tunnel interface and its MSS clamp, then initiates IKE (AWS start-up action
+    // "add") or waits for AWS to initiate ("start"). False (with status) when the interface
+    // could not be made.
+    bool start();
+    // Deletes the IKE SA at the peer (one INFORMATIONAL Delete), removes every SA it installed
+    // and the tunnel interface.
+    void stop();
+
+    void on_datagram(std::span<const std::uint8_t> ike, std::uint16_t from_port,
+                     std::uint16_t local_port);
+    void on_expiry(const dataplane::ExpiryEvent& e);
+    bool rekey();  // `cgwctl rekey`: CHILD_SA rekey now
+    void reset();  // `cgwctl reset`: tear down and initiate again
+
+    const TunnelPlan& plan() const { return plan_; }
+    bool up() const { return ike_up_; }
+    bool owns_spi(std::uint32_t spi_in) const { return children_.count(spi_in) != 0; }
+    // The "tunnel" object of the status document (without the static config fields).
+    nlohmann::json status() const;
+
+  private:
+    struct Child {
+        dataplane::SaKey in;
+        dataplane::SaKey out;
+        std::string algorithms;
+        std::chrono::steady_clock::time_point installed;
+    };
+
+    void pump();
+    void apply(ike::Action& action);
+    void install(const ike::ChildSaReady& c);
+    void remove(std::uint32_t spi_in);
+    void arm_timer();
+
+    boost::asio::io_context& io_;
+    TunnelPlan plan_;
+    dataplane::Dataplane& dp_;
+    IkeSockets& sockets_;
+    ike::crypto::Random& rng_;
+    UpHandler on_up_;
+    std::unique_ptr<ike::IkeSa> sa_;
+    boost::asio::steady_timer timer_;
+    bool interface_made_ = false;
+    bool ike_up_ = false;
+    bool nat_detected_ = false;
+    std::string detail_ = "not started";
+    std::map<std::uint32_t, Child> children_;  // by inbound SPI
+    std::uint64_t child_installs_ = 0;
+    std::uint64_t dataplane_errors_ = 0;
+    std::string last_error_;
+};
+
+}  // namespace cgwd::daemon

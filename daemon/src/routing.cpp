@@ -1,0 +1,478 @@
+#include "cgwd/daemon/routing.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+
+#include "cgwd/daemon/logging.hpp"
+
+namespace cgwd::daemon {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+bgp::Prefix to_bgp(const config::Ipv4Prefix& p) {
+    return bgp::Prefix::v4(p.address.value, p.length);
+}
+
+config::Ipv4Prefix to_config(const bgp::Prefix& p) {
+    std::uint32_t a = 0;
+    for (int i = 0; i < 4; ++i) a = (a << 8) | p.address[static_cast<std::size_t>(i)];
+    return config::Ipv4Prefix::of(config::Ipv4Address{a}, p.length);
+}
+
+tcp::endpoint endpoint_of(config::Ipv4Address a, std::uint16_t port) {
+    return tcp::endpoint(asio::ip::address_v4(a.value), port);
+}
+
+std::uint32_t router_id(const config::DaemonConfig& cfg) {
+    if (cfg.router_id) return cfg.router_id->value;
+    if (cfg.outside_address) return cfg.outside_address->value;
+    for (const auto& v : cfg.vpns)
+        for (const auto& c : v.connections) return c.tunnels[0].cgw_inside.value;
+    return 1;
+}
+
+std::uint32_t local_as(const config::DaemonConfig& cfg) {
+    if (cfg.asn) return *cfg.asn;
+    for (const auto& v : cfg.vpns)
+        for (const auto& c : v.connections)
+            if (c.tunnels[0].cgw_asn) return *c.tunnels[0].cgw_asn;
+    return 65000;
+}
+
+const char* down_text(bgp::DownReason r) {
+    switch (r) {
+        case bgp::DownReason::Stopped:
+            return "stopped";
+        case bgp::DownReason::TcpClosed:
+            return "TCP connection closed";
+        case bgp::DownReason::HoldTimerExpired:
+            return "hold timer expired";
+        case bgp::DownReason::NotificationReceived:
+            return "NOTIFICATION received";
+        case bgp::DownReason::ProtocolError:
+            return "protocol error (NOTIFICATION sent)";
+        case bgp::DownReason::LocalReset:
+            return "reset by us";
+    }
+    return "?";
+}
+
+}  // namespace
+
+// One BGP session over TCP: connects to the peer and accepts its connection, first one wins.
+class BgpPeerRunner {
+  public:
+    BgpPeerRunner(asio::io_context& io, Routing& routing, BgpPeerPlan plan, std::uint32_t rid,
+                  bgp::PeerId id)
+        : io_(io),
+          routing_(routing),
+          plan_(std::move(plan)),
+          id_(id),
+          session_(config_of(plan_, rid)),
+          timer_(io),
+          restart_(io),
+          acceptor_(io) {}
+    ~BgpPeerRunner() { close_all(); }
+
+    const BgpPeerPlan& plan() const { return plan_; }
+    bgp::PeerId id() const { return id_; }
+    bgp::Session& session() { return session_; }
+    const bgp::Session& session() const { return session_; }
+    bool enabled() const { return enabled_; }
+    std::optional<Clock::time_point> established_since() const { return established_since_; }
+    std::uint64_t flaps() const { return flaps_; }
+    const std::string& last_down() const { return last_down_; }
+
+    void enable() {
+        if (enabled_) return;
+        enabled_ = true;
+        listen();
+        session_.start(Clock::now());
+        pump();
+    }
+
+    // Session down with CEASE (when established) and no restart until enable().
+    void disable(const std::string& why) {
+        if (!enabled_) return;
+        enabled_ = false;
+        restart_.cancel();
+        session_.stop(Clock::now(), why);
+        pump_sync();
+        close_all();
+    }
+
+    void pump() {
+        auto out = session_.take_output();
+        if (!out.empty() && socket_ && socket_->is_open()) {
+            auto buf = std::make_shared<bgp::Bytes>(std::move(out));
+            asio::async_write(*socket_, asio::buffer(*buf),
+                              [this, buf, s = socket_](boost::system::error_code ec, std::size_t) {
+                                  if (ec && s == socket_) tcp_closed();
+                              });
+        }
+        handle_events();
+        arm_timer();
+    }
+
+  private:
+    static bgp::SessionConfig config_of(const BgpPeerPlan& p, std::uint32_t rid) {
+        bgp::SessionConfig c;
+        c.local_as = p.local_as;
+        c.peer_as = p.peer_as;
+        c.bgp_identifier = rid;
+        c.hold_time = p.hold_time;
+        c.connect_retry = std::chrono::seconds(5);
+        return c;
+    }
+
+    // On shutdown the loop may not run again: write what is pending before closing.
+    void pump_sync() {
+        auto out = session_.take_output();
+        if (!out.empty() && socket_ && socket_->is_open()) {
+            boost::system::error_code ec;
+            asio::write(*socket_, asio::buffer(out), ec);
+        }
+        handle_events();
+    }
+
+    void handle_events() {
+        for (auto& ev : session_.take_events()) {
+            if (std::holds_alternative<bgp::ConnectRequested>(ev)) {
+                connect();
+            } else if (std::holds_alternative<bgp::CloseRequested>(ev)) {
+                close_socket();
+            } else if (auto* e = std::get_if<bgp::SessionEstablished>(&ev)) {
+                established_since_ = Clock::now();
+                logger("bgp")->info("{}: BGP established with AS{} {} (hold {} s)", plan_.key,
+                                    e->peer_as, plan_.peer_address.to_string(), e->hold_time);
+                routing_.on_established(*this, *e);
+            } else if (auto* r = std::get_if<bgp::RoutesReceived>(&ev)) {
+                routing_.on_routes(*this, r->update);
+            } else if (auto* d = std::get_if<bgp::SessionDown>(&ev)) {
+                bool was_up = established_since_.has_value();
+                established_since_.reset();
+                last_down_ = down_text(d->reason);
+                if (d->notification)
+                    last_down_ += " (" + std::to_string(d->notification->code) + "/" +
+                                  std::to_string(d->notification->subcode) + ")";
+                if (was_up) ++flaps_;
+                logger("bgp")->log(was_up ? spdlog::level::warn : spdlog::level::debug,
+                                   "{}: BGP session down: {}", plan_.key, last_down_);
+                close_socket();
+                routing_.on_down(*this);
+                schedule_restart();
+            }
+        }
+    }
+
+    void schedule_restart() {
+        if (!enabled_) return;
+        restart_.expires_after(std::chrono::seconds(2));
+        restart_.async_wait([this](boost::system::error_code ec) {
+            if (ec || !enabled_) return;
+            session_.start(Clock::now());
+            pump();
+        });
+    }
+
+    void arm_timer() {
+        auto d = session_.next_deadline();
+        if (!d) {
+            timer_.cancel();
+            return;
+        }
+        timer_.expires_at(*d);
+        timer_.async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            session_.on_timer(Clock::now());
+            pump();
+        });
+    }
+
+    void listen() {
+        boost::system::error_code ec;
+        acceptor_.open(tcp::v4(), ec);
+        if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec) acceptor_.bind(endpoint_of(plan_.local_address, plan_.port), ec);
+        if (!ec) acceptor_.listen(4, ec);
+        if (ec) {
+            logger("bgp")->warn("{}: not accepting BGP on {}:{}: {}", plan_.key,
+                                plan_.local_address.to_string(), plan_.port, ec.message());
+            acceptor_.close(ec);
+            return;
+        }
+        accept();
+    }
+
+    void accept() {
+        acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+            if (ec) return;
+            boost::system::error_code rec;
+            auto remote = s.remote_endpoint(rec);
+            auto st = session_.state();
+            bool wanted =
+                !rec && remote.address() == asio::ip::address_v4(plan_.peer_address.value) &&
+                enabled_ && (st == bgp::SessionState::Connect || st == bgp::SessionState::Active);
+            if (wanted) {
+                close_socket();
+                socket_ = std::make_shared<tcp::socket>(std::move(s));
+                read();
+                session_.on_tcp_connected(Clock::now());
+                pump();
+            }
+            accept();
+        });
+    }
+
+    void connect() {
+        close_socket();
+        auto s = std::make_shared<tcp::socket>(io_);
+        boost::system::error_code ec;
+        s->open(tcp::v4(), ec);
+        if (!ec) s->bind(endpoint_of(plan_.local_address, 0), ec);
+        if (ec) {
+            session_.on_tcp_closed(Clock::now());
+            return;
+        }
+        socket_ = s;
+        s->async_connect(endpoint_of(plan_.peer_address, plan_.port),
+                         [this, s](boost::system::error_code cec) {
+                             if (s != socket_) return;  // replaced by an accepted connection
+                             if (cec) {
+                                 close_socket();
+                                 session_.on_tcp_closed(Clock::now());
+                             } else {
+                                 read();
+                                 session_.on_tcp_connected(Clock::now());
+                             }
+                             pump();
+                         });
+    }
+
+    void read() {
+        auto s = socket_;
+        s->async_read_some(asio::buffer(buf_),
+                           [this, s](boost::system::error_code ec, std::size_t n) {
+                               if (s != socket_) return;
+                               if (ec) return tcp_closed();
+                               session_.on_bytes(bgp::ByteView(buf_.data(), n), Clock::now());
+                               pump();
+                               if (s == socket_ && s->is_open()) read();
+                           });
+    }
+
+    void tcp_closed() {
+        close_socket();
+        session_.on_tcp_closed(Clock::now());
+        pump();
+    }
+
+    void close_socket() {
+        if (!socket_) return;
+        boost::system::error_code ec;
+        socket_->shutdown(tcp::socket::shutdown_both, ec);
+        socket_->close(ec);
+        socket_.reset();
+    }
+
+    void close_all() {
+        close_socket();
+        boost::system::error_code ec;
+        acceptor_.close(ec);
+        timer_.cancel();
+        restart_.cancel();
+    }
+
+    asio::io_context& io_;
+    Routing& routing_;
+    BgpPeerPlan plan_;
+    bgp::PeerId id_;
+    bgp::Session session_;
+    asio::steady_timer timer_;
+    asio::steady_timer restart_;
+    tcp::acceptor acceptor_;
+    std::shared_ptr<tcp::socket> socket_;
+    std::array<std::uint8_t, 65536> buf_{};
+    bool enabled_ = false;
+    std::optional<Clock::time_point> established_since_;
+    std::uint64_t flaps_ = 0;
+    std::string last_down_;
+};
+
+Routing::Routing(asio::io_context& io, const config::DaemonConfig& cfg, dataplane::Dataplane& dp)
+    : io_(io),
+      cfg_(cfg),
+      dp_(dp),
+      rib_(bgp::RibConfig{local_as(cfg), router_id(cfg), cfg.ecmp_max_paths, false, 100}) {
+    for (const auto& p : cfg_.advertise) rib_.originate(to_bgp(p));
+}
+
+Routing::~Routing() = default;
+
+void Routing::add_peer(const BgpPeerPlan& plan) {
+    bgp::PeerConfig pc;
+    pc.peer_as = plan.peer_as;
+    pc.address = bgp::IpAddress::v4(plan.peer_address.value);
+    pc.local_address = bgp::IpAddress::v4(plan.local_address.value);
+    bgp::ImportPolicy import;
+    import.local_pref = plan.local_preference;
+    pc.import_policy = import;
+    bgp::ExportPolicy exp;
+    bgp::PrefixListPolicy pl;
+    for (const auto& p : cfg_.advertise) pl.entries.push_back({true, to_bgp(p), {}, {}});
+    exp.prefix_list = pl;
+    exp.max_prefix_out = plan.max_prefixes_out;
+    pc.export_policy = exp;
+    auto id = rib_.add_peer(pc);
+    if_id_of_[id] = plan.if_id;
+    peers_[plan.key] = std::make_unique<BgpPeerRunner>(io_, *this, plan, router_id(cfg_), id);
+}
+
+void Routing::remove_peer(const std::string& key, const std::string& why) {
+    auto it = peers_.find(key);
+    if (it == peers_.end()) return;
+    it->second->disable(why);
+    rib_.peer_down(it->second->id());
+    rib_.remove_peer(it->second->id());
+    if_id_of_.erase(it->second->id());
+    peers_.erase(it);
+    flush_fib();
+}
+
+void Routing::tunnel_up(const std::string& key, bool up) {
+    auto it = peers_.find(key);
+    if (it == peers_.end()) return;
+    if (up) {
+        it->second->enable();
+    } else {
+        it->second->disable("tunnel down");
+        if (rib_.is_up(it->second->id())) rib_.peer_down(it->second->id());
+        flush_fib();
+    }
+}
+
+void Routing::shutdown(const std::string& why) {
+    for (auto& [key, p] : peers_) p->disable(why);
+    for (const auto& [prefix, hops] : fib_) {
+        (void)hops;
+        (void)dp_.del_route({to_config(prefix), cfg_.route_metric, cfg_.route_table});
+    }
+    fib_.clear();
+}
+
+void Routing::on_established(BgpPeerRunner& peer, const bgp::SessionEstablished& e) {
+    rib_.peer_up(peer.id(), e);
+    flush_exports();
+}
+
+void Routing::on_routes(BgpPeerRunner& peer, const bgp::Update& u) {
+    auto report = rib_.apply_update(peer.id(), u);
+    if (report.max_prefix_warning)
+        logger("bgp")->warn("{}: more prefixes than the import limit", peer.plan().key);
+    if (report.reset) peer.session().terminate(*report.reset, Clock::now());
+    flush_fib();
+    flush_exports();
+}
+
+void Routing::on_down(BgpPeerRunner& peer) {
+    if (rib_.is_up(peer.id())) rib_.peer_down(peer.id());
+    flush_fib();
+}
+
+void Routing::flush_fib() {
+    for (const auto& change : rib_.take_fib_changes()) {
+        if (change.prefix.afi != bgp::Afi::Ipv4) continue;  // IPv6 inside the tunnel: not yet
+        auto dst = to_config(change.prefix);
+        if (change.next_hops.empty()) {
+            if (auto r = dp_.del_route({dst, cfg_.route_metric, cfg_.route_table}); !r) {
+                ++fib_errors_;
+                logger("bgp")->warn("route {} not removed: {}", dst.to_string(), r.error().message);
+            }
+            fib_.erase(change.prefix);
+            logger("bgp")->info("route {} withdrawn", dst.to_string());
+            continue;
+        }
+        dataplane::Route route{dst, {}, cfg_.route_metric, cfg_.route_table};
+        std::string via;
+        for (const auto& nh : change.next_hops) {
+            auto it = if_id_of_.find(nh.peer);
+            if (it == if_id_of_.end()) continue;
+            dataplane::NextHop hop;
+            hop.if_id = it->second;
+            hop.gateway = config::Ipv4Address{nh.address.v4_host_order()};
+            route.next_hops.push_back(hop);
+            via += " " + nh.address.to_string();
+        }
+        if (route.next_hops.empty()) continue;
+        if (auto r = dp_.add_route(route); !r) {
+            ++fib_errors_;
+            logger("bgp")->warn("route {} via{} not installed: {}", dst.to_string(), via,
+                                r.error().message);
+        } else {
+            logger("bgp")->info("route {} via{}", dst.to_string(), via);
+        }
+        fib_[change.prefix] = change.next_hops;
+    }
+}
+
+void Routing::flush_exports() {
+    for (auto& [key, p] : peers_) {
+        if (!rib_.is_up(p->id())) continue;
+        auto batch = rib_.take_updates(p->id());
+        for (const auto& u : batch.updates)
+            if (!p->session().send_update(u, Clock::now()))
+                logger("bgp")->error("{}: UPDATE too large, not sent", key);
+        for (const auto& held : batch.newly_held_back)
+            logger("bgp")->warn(
+                "{}: {} not advertised: AWS accepts at most {} prefixes from "
+                "this customer gateway (max_prefixes_out)",
+                key, held.to_string(), p->plan().max_prefixes_out);
+        p->pump();
+    }
+}
+
+json Routing::peer_status(const std::string& key) const {
+    auto it = peers_.find(key);
+    if (it == peers_.end()) return nullptr;
+    const auto& p = *it->second;
+    json j{{"local_asn", p.plan().local_as},
+           {"remote_asn", p.plan().peer_as},
+           {"state", bgp::to_string(p.session().state())},
+           {"flaps", p.flaps()}};
+    if (auto since = p.established_since())
+        j["uptime_s"] =
+            std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - *since).count();
+    if (!p.last_down().empty()) j["last_down"] = p.last_down();
+    auto in = rib_.adj_rib_in(p.id());
+    j["prefixes_received"] = in.size();
+    j["prefixes_advertised"] = rib_.adj_rib_out_size(p.id());
+    std::size_t used = 0;
+    for (const auto& [prefix, hops] : fib_)
+        for (const auto& h : hops) used += h.peer == p.id();
+    j["prefixes_installed"] = used;
+    auto held = rib_.held_back(p.id());
+    if (!held.empty()) j["prefixes_held_back"] = held.size();
+    return j;
+}
+
+json Routing::routes_status() const {
+    json out = json::array();
+    for (const auto& [prefix, hops] : fib_) {
+        json via = json::array();
+        for (const auto& h : hops) {
+            std::string tunnel;
+            for (const auto& [key, p] : peers_)
+                if (p->id() == h.peer) tunnel = key;
+            via.push_back({{"next_hop", h.address.to_string()}, {"tunnel", tunnel}});
+        }
+        out.push_back({{"prefix", prefix.to_string()}, {"path", "vpn"}, {"via", via}});
+    }
+    return out;
+}
+
+}  // namespace cgwd::daemon

@@ -1,0 +1,285 @@
+#include "cgwd/daemon/tunnel_runner.hpp"
+
+#include "cgwd/daemon/logging.hpp"
+
+namespace cgwd::daemon {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string esp_text(const config::Cipher& c, std::uint16_t integ, bool esn) {
+    std::string s = config::cipher_name(c);
+    if (integ != config::integ::none) s += "/" + config::integ_name(integ);
+    return s + (esn ? "/ESN" : "");
+}
+
+std::string hex_spi(std::uint64_t spi, int digits) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%0*llx", digits, static_cast<unsigned long long>(spi));
+    return buf;
+}
+
+dataplane::KeyBytes key_of(const ike::crypto::SecretBytes& s) {
+    return dataplane::KeyBytes(s.reveal());
+}
+
+}  // namespace
+
+TunnelRunner::TunnelRunner(asio::io_context& io, TunnelPlan plan, dataplane::Dataplane& dp,
+                           IkeSockets& sockets, ike::crypto::Random& rng, UpHandler on_up)
+    : io_(io),
+      plan_(std::move(plan)),
+      dp_(dp),
+      sockets_(sockets),
+      rng_(rng),
+      on_up_(std::move(on_up)),
+      timer_(io) {
+    auto settings = ike::SaSettings::from_tunnel(plan_.tunnel, plan_.local_outside);
+    settings.force_encap = plan_.force_encap;
+    settings.natt_port = plan_.natt_port;
+    sa_ = std::make_unique<ike::IkeSa>(std::move(settings), rng);
+}
+
+TunnelRunner::~TunnelRunner() {
+    timer_.cancel();
+}
+
+bool TunnelRunner::start() {
+    const auto& t = plan_.tunnel;
+    dataplane::TunnelInterface ti{plan_.ifname, plan_.if_id,  t.mtu,
+                                  t.cgw_inside, t.aws_inside, t.inside_cidr.length};
+    if (auto r = dp_.create_tunnel(ti); !r) {
+        detail_ = "tunnel interface " + plan_.ifname + ": " + r.error().message;
+        logger("dataplane")->error("{}: {}", plan_.key, detail_);
+        return false;
+    }
+    interface_made_ = true;
+    if (auto r = dp_.set_mss_clamp(plan_.if_id, t.tcp_mss); !r)
+        logger("dataplane")
+            ->warn("{}: MSS clamp {} on {}: {}", plan_.key, t.tcp_mss, plan_.ifname,
+                   r.error().message);
+    logger("dataplane")
+        ->info("{}: interface {} (if_id {}) {}/{} mtu {} mss {}", plan_.key, plan_.ifname,
+               plan_.if_id, t.cgw_inside.to_string(), t.inside_cidr.length, t.mtu, t.tcp_mss);
+    if (t.startup_action == config::StartupAction::add) {
+        detail_ = "initiating";
+        sa_->start(Clock::now());
+    } else {
+        detail_ = "waiting for AWS to initiate";
+    }
+    pump();
+    return true;
+}
+
+void TunnelRunner::stop() {
+    sa_->stop(Clock::now());
+    pump();
+    while (!children_.empty()) remove(children_.begin()->first);
+    timer_.cancel();
+    if (interface_made_) {
+        (void)dp_.set_mss_clamp(plan_.if_id, 0);
+        if (auto r = dp_.delete_tunnel(plan_.if_id); !r)
+            logger("dataplane")
+                ->warn("{}: deleting {}: {}", plan_.key, plan_.ifname, r.error().message);
+        interface_made_ = false;
+    }
+    if (ike_up_) {
+        ike_up_ = false;
+        if (on_up_) on_up_(false);
+    }
+    detail_ = "stopped";
+}
+
+void TunnelRunner::on_datagram(std::span<const std::uint8_t> ike, std::uint16_t from_port,
+                               std::uint16_t local_port) {
+    sa_->on_datagram(ike, Clock::now(), local_port, from_port);
+    pump();
+}
+
+void TunnelRunner::on_expiry(const dataplane::ExpiryEvent& e) {
+    for (const auto& [spi_in, child] : children_) {
+        if (child.in == e.sa || child.out == e.sa) {
+            logger("dataplane")
+                ->info("{}: SA {:08x} {} expiry", plan_.key, e.sa.spi,
+                       e.kind == dataplane::ExpiryKind::hard ? "hard" : "soft");
+            sa_->on_child_expired(spi_in, e.kind == dataplane::ExpiryKind::hard, Clock::now());
+            pump();
+            return;
+        }
+    }
+}
+
+bool TunnelRunner::rekey() {
+    bool ok = sa_->rekey_child(Clock::now());
+    pump();
+    return ok;
+}
+
+void TunnelRunner::reset() {
+    sa_->stop(Clock::now());
+    pump();
+    while (!children_.empty()) remove(children_.begin()->first);
+    auto settings = ike::SaSettings::from_tunnel(plan_.tunnel, plan_.local_outside);
+    settings.force_encap = plan_.force_encap;
+    settings.natt_port = plan_.natt_port;
+    // The engine does not re-initiate after stop(): a fresh one starts over.
+    sa_ = std::make_unique<ike::IkeSa>(std::move(settings), rng_);
+    detail_ = "reset by operator";
+    sa_->start(Clock::now());
+    pump();
+}
+
+void TunnelRunner::pump() {
+    for (auto& d : sa_->take_outgoing())
+        sockets_.send(d.bytes, plan_.tunnel.aws_outside, d.remote_port, d.local_port, d.keepalive);
+    for (auto& a : sa_->take_actions()) apply(a);
+    arm_timer();
+}
+
+void TunnelRunner::arm_timer() {
+    auto deadline = sa_->next_deadline();
+    if (!deadline) {
+        timer_.cancel();
+        return;
+    }
+    timer_.expires_at(*deadline);
+    timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        sa_->on_timer(Clock::now());
+        pump();
+    });
+}
+
+void TunnelRunner::apply(ike::Action& action) {
+    auto log = logger("ike");
+    if (auto* c = std::get_if<ike::ChildSaReady>(&action)) {
+        install(*c);
+    } else if (auto* d = std::get_if<ike::ChildSaDeleted>(&action)) {
+        remove(d->spi_in);
+    } else if (auto* u = std::get_if<ike::IkeSaUp>(&action)) {
+        nat_detected_ = u->nat_detected;
+        log->info("{}: IKE SA {}_{} up ({}), {}{}", plan_.key, hex_spi(u->spi_i, 16),
+                  hex_spi(u->spi_r, 16), u->initiator ? "we initiated" : "AWS initiated",
+                  config::cipher_name(u->transforms.cipher) +
+                      (u->transforms.integ ? "/" + config::integ_name(u->transforms.integ) : "") +
+                      "/" + config::prf_name(u->transforms.prf) + "/" +
+                      config::dh_name(u->transforms.dh),
+                  u->nat_detected ? ", NAT detected" : "");
+        if (!ike_up_) {
+            ike_up_ = true;
+            if (on_up_) on_up_(true);
+        }
+    } else if (auto* down = std::get_if<ike::IkeSaDown>(&action)) {
+        log->warn("{}: IKE SA down: {}", plan_.key, down->reason);
+        while (!children_.empty()) remove(children_.begin()->first);
+        if (ike_up_) {
+            ike_up_ = false;
+            if (on_up_) on_up_(false);
+        }
+    } else if (auto* s = std::get_if<ike::StatusChanged>(&action)) {
+        detail_ = s->status;
+        log->info("{}: {} ({})", plan_.key, s->status, ike::to_string(s->state));
+    }
+}
+
+void TunnelRunner::install(const ike::ChildSaReady& c) {
+    dataplane::SaConfig in;
+    in.direction = dataplane::Direction::inbound;
+    in.spi = c.spi_in;
+    in.src = c.remote;
+    in.dst = c.local;
+    in.cipher = c.cipher;
+    in.integ = c.integ;
+    in.esn = c.esn;
+    in.replay_window = c.replay_window;
+    in.reqid = plan_.if_id;
+    in.if_id = plan_.if_id;
+    // The engine rekeys ahead of the lifetime; the hard limit only catches a failed rekey.
+    in.lifetime.seconds.hard = c.lifetime_s;
+    dataplane::SaConfig out = in;
+    out.direction = dataplane::Direction::outbound;
+    out.spi = c.spi_out;
+    out.src = c.local;
+    out.dst = c.remote;
+    in.enc_key = key_of(c.keys_in.encr);
+    in.integ_key = key_of(c.keys_in.integ);
+    out.enc_key = key_of(c.keys_out.encr);
+    out.integ_key = key_of(c.keys_out.integ);
+    if (c.encap_local_port != 0) {
+        in.encap = dataplane::UdpEncap{c.encap_remote_port, c.encap_local_port};
+        out.encap = dataplane::UdpEncap{c.encap_local_port, c.encap_remote_port};
+    }
+    auto algorithms = esp_text(c.cipher, c.integ, c.esn);
+    auto r = dp_.add_sa(in);
+    if (r) {
+        r = dp_.add_sa(out);
+        if (!r) (void)dp_.del_sa(in.key());  // nothing half-installed
+    }
+    if (!r) {
+        ++dataplane_errors_;
+        last_error_ = r.error().message;
+        logger("dataplane")
+            ->error("{}: installing CHILD_SA in {:08x} out {:08x}: {}", plan_.key, c.spi_in,
+                    c.spi_out, last_error_);
+        return;
+    }
+    ++child_installs_;
+    children_[c.spi_in] = Child{in.key(), out.key(), algorithms, Clock::now()};
+    logger("dataplane")
+        ->info("{}: CHILD_SA in {:08x} out {:08x} {} {} installed", plan_.key, c.spi_in, c.spi_out,
+               algorithms, out.encap ? "UDP-encapsulated" : "raw ESP");
+}
+
+void TunnelRunner::remove(std::uint32_t spi_in) {
+    auto it = children_.find(spi_in);
+    if (it == children_.end()) return;
+    for (const auto& key : {it->second.in, it->second.out})
+        if (auto r = dp_.del_sa(key); !r)
+            logger("dataplane")
+                ->warn("{}: removing SA {:08x}: {}", plan_.key, key.spi, r.error().message);
+    logger("dataplane")
+        ->info("{}: CHILD_SA in {:08x} out {:08x} removed", plan_.key, it->second.in.spi,
+               it->second.out.spi);
+    children_.erase(it);
+}
+
+json TunnelRunner::status() const {
+    json j;
+    bool up = ike_up_ && !children_.empty();
+    auto s = sa_->state();
+    j["state"] = up                                                        ? "up"
+                 : (s == ike::SaState::idle || s == ike::SaState::backoff) ? "down"
+                                                                           : "connecting";
+    j["detail"] = detail_;
+    j["interface"] = plan_.ifname;
+    j["nat_detected"] = nat_detected_;
+    json children = json::array();
+    for (const auto& [spi_in, c] : children_) {
+        json jc{
+            {"spi_in", hex_spi(c.in.spi, 8)},
+            {"spi_out", hex_spi(c.out.spi, 8)},
+            {"algorithms", c.algorithms},
+            {"age_s",
+             std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - c.installed).count()}};
+        if (auto in = dp_.query_sa(c.in)) {
+            jc["bytes_in"] = in->counters.bytes;
+            jc["packets_in"] = in->counters.packets;
+            jc["replay_drops"] = in->counters.replay_drops;
+            jc["integrity_failures"] = in->counters.integrity_failures;
+        }
+        if (auto out = dp_.query_sa(c.out)) {
+            jc["bytes_out"] = out->counters.bytes;
+            jc["packets_out"] = out->counters.packets;
+        }
+        children.push_back(std::move(jc));
+    }
+    j["child_sas"] = std::move(children);
+    j["child_sa_installs"] = child_installs_;
+    if (dataplane_errors_) j["dataplane_error"] = last_error_;
+    return j;
+}
+
+}  // namespace cgwd::daemon

@@ -1,0 +1,190 @@
+// The daemon's wiring of the engines, on loopback with the in-memory dataplane: two
+// TunnelRunners (one initiating, one answering like AWS) negotiate over real UDP sockets and
+// install matching CHILD_SAs; and a reload that changes one connection leaves the other's
+// tunnel interfaces and SAs alone.
+#include <sys/stat.h>
+#include <catch2/catch.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "cgwd/config/aws_import.hpp"
+#include "cgwd/daemon/daemon.hpp"
+#include "cgwd/daemon/ike_sockets.hpp"
+#include "cgwd/daemon/tunnel_runner.hpp"
+#include "cgwd/dataplane/fake_dataplane.hpp"
+
+using namespace cgwd;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kFixtures = std::string(CGWD_SOURCE_DIR) + "/config/tests/fixtures/";
+const config::Ipv4Address kLoopback{0x7f000001};
+
+config::Tunnel fixture_tunnel() {
+    auto conns = config::import_aws_file(kFixtures + "vgw-bgp.xml");
+    REQUIRE(conns);
+    auto t = conns->front().tunnels[0];
+    t.aws_outside = kLoopback;
+    t.cgw_outside = kLoopback;
+    return t;
+}
+
+// One side of a loopback pair: sockets on ephemeral ports, a runner, a fake dataplane.
+struct Side {
+    dataplane::FakeDataplane dp;
+    ike::crypto::SystemRandom rng;
+    std::unique_ptr<daemon::IkeSockets> sockets;
+    std::unique_ptr<daemon::TunnelRunner> runner;
+    int ups = 0;
+};
+
+void make_sockets(boost::asio::io_context& io, Side& s, const Side* peer) {
+    daemon::IkeSockets::Options o;
+    o.ike_port = 0;
+    o.natt_bind_port = 0;
+    if (peer) {  // address the peer's ephemeral ports where the engine says 500 / 4500
+        o.peer_ike_port = peer->sockets->ike_port();
+        o.peer_natt_port = peer->sockets->natt_port();
+    }
+    s.sockets = std::make_unique<daemon::IkeSockets>(
+        io, o,
+        [&s](std::span<const std::uint8_t> d, config::Ipv4Address, std::uint16_t port,
+             std::uint16_t local) { s.runner->on_datagram(d, port, local); });
+}
+
+void make_runner(boost::asio::io_context& io, Side& s, config::StartupAction action,
+                 bool force_encap) {
+    daemon::TunnelPlan plan;
+    plan.key = "vpn-test/1";
+    plan.ifname = "test-t1";
+    plan.if_id = 77;
+    plan.tunnel = fixture_tunnel();
+    plan.tunnel.startup_action = action;
+    plan.local_outside = kLoopback;
+    plan.force_encap = force_encap;
+    s.runner = std::make_unique<daemon::TunnelRunner>(io, plan, s.dp, *s.sockets, s.rng,
+                                                      [&s](bool up) { s.ups += up ? 1 : 0; });
+}
+
+}  // namespace
+
+TEST_CASE("two tunnel runners negotiate over loopback UDP and install crosswise CHILD_SAs") {
+    const bool encap = GENERATE(false, true);
+    CAPTURE(encap);
+    boost::asio::io_context io;
+    Side aws, cgw;
+    make_sockets(io, aws, nullptr);
+    make_sockets(io, cgw, &aws);
+    make_runner(io, aws, config::StartupAction::start, false);
+    make_runner(io, cgw, config::StartupAction::add, encap);
+    REQUIRE(aws.runner->start());
+    REQUIRE(cgw.runner->start());
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!(aws.runner->up() && cgw.runner->up()) && std::chrono::steady_clock::now() < give_up)
+        io.run_for(std::chrono::milliseconds(20));
+    REQUIRE(aws.runner->up());
+    REQUIRE(cgw.runner->up());
+    CHECK(cgw.ups == 1);
+
+    // Interface, MSS clamp, and one inbound + one outbound SA on each side, keys crosswise.
+    REQUIRE(cgw.dp.find_tunnel(77));
+    CHECK(cgw.dp.find_tunnel(77)->mtu == 1436);
+    CHECK(cgw.dp.mss_clamp(77) == std::optional<std::uint16_t>{1379});
+    REQUIRE(cgw.dp.sa_count() == 2);
+    REQUIRE(aws.dp.sa_count() == 2);
+    auto st = cgw.runner->status();
+    REQUIRE(st["child_sas"].size() == 1);
+    CHECK(st["state"] == "up");
+    CHECK(st["child_sas"][0]["algorithms"] == "AES-128-CBC/HMAC-SHA1-96");
+    const auto spi_in = std::stoul(st["child_sas"][0]["spi_in"].get<std::string>(), nullptr, 16);
+    const auto spi_out = std::stoul(st["child_sas"][0]["spi_out"].get<std::string>(), nullptr, 16);
+    const auto* in = cgw.dp.find_sa({static_cast<std::uint32_t>(spi_in), kLoopback});
+    const auto* peer_out = aws.dp.find_sa({static_cast<std::uint32_t>(spi_in), kLoopback});
+    REQUIRE(in);
+    REQUIRE(peer_out);
+    // Both sides run on 127.0.0.1, so the SA key alone does not tell the direction.
+    const auto* out = cgw.dp.find_sa({static_cast<std::uint32_t>(spi_out), kLoopback});
+    REQUIRE(out);
+    CHECK(in->direction == dataplane::Direction::inbound);
+    CHECK(out->direction == dataplane::Direction::outbound);
+    CHECK(in->if_id == 77);
+    CHECK(in->enc_key.size() == 16);
+    CHECK(in->integ_key.size() == 20);
+    // On loopback the peer's ports are ephemeral, not 500: NAT detection sees a port
+    // translation, so both cases float to the NAT-T sockets and encapsulate in UDP, from the
+    // peer's real NAT-T port to what the engine calls port 4500 here.
+    REQUIRE(in->encap.has_value());
+    CHECK(in->encap->src_port == aws.sockets->natt_port());
+    CHECK(in->encap->dst_port == 4500);
+    REQUIRE(out->encap.has_value());
+    CHECK(out->encap->dst_port == aws.sockets->natt_port());
+
+    // stop(): SAs and the interface are gone from our dataplane; the peer hears the Delete.
+    cgw.runner->stop();
+    CHECK(cgw.dp.sa_count() == 0);
+    CHECK(cgw.dp.tunnel_count() == 0);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (aws.runner->up() && std::chrono::steady_clock::now() < until)
+        io.run_for(std::chrono::milliseconds(20));
+    CHECK_FALSE(aws.runner->up());
+    CHECK(aws.dp.sa_count() == 0);
+}
+
+TEST_CASE("reload restarts the changed connection only; the other's interfaces and SAs stay") {
+    char tmpl[] = "/tmp/cgwd-wiring-XXXXXX";
+    const std::string dir = ::mkdtemp(tmpl);
+    fs::copy_file(kFixtures + "two-connections.json", dir + "/aws.json");
+    ::chmod((dir + "/aws.json").c_str(), 0600);
+    auto write = [&](const std::string& psk) {
+        std::ofstream(dir + "/cgwd.toml")
+            << "[daemon]\ncontrol_socket = \"" << dir << "/s.sock\"\n[outside]\nlocal_address = "
+            << "\"127.0.0.1\"\n[[vpn]]\nname = \"a\"\naws_file = \"aws.json\"\nconnections = "
+            << "[\"vpn-0a1b2c3d4e5f60718\"]\n"
+            << psk << "[[vpn]]\nname = \"b\"\naws_file = \"aws.json\"\nconnections = "
+            << "[\"vpn-0d0d0d0d0d0d0d0d0\"]\n";
+        ::chmod((dir + "/cgwd.toml").c_str(), 0600);
+    };
+    write("");
+    auto cfg = config::load_daemon_config(dir + "/cgwd.toml");
+    REQUIRE(cfg);
+    boost::asio::io_context io;
+    dataplane::FakeDataplane* fake = nullptr;
+    daemon::DaemonOptions opts;
+    opts.make_dataplane = [&] {
+        auto f = std::make_unique<dataplane::FakeDataplane>();
+        fake = f.get();
+        return f;
+    };
+    opts.ike_port = 0;
+    opts.natt_port = 0;
+    daemon::Daemon d(io, dir + "/cgwd.toml", std::move(*cfg), opts);
+    d.start();
+    REQUIRE(fake);
+    CHECK(fake->tunnel_count() == 4);
+    auto* b1 = d.runner("vpn-0d0d0d0d0d0d0d0d0/1");
+    auto* a1 = d.runner("vpn-0a1b2c3d4e5f60718/1");
+    REQUIRE(b1);
+    REQUIRE(a1);
+    const auto b_if = b1->plan().if_id, a_if = a1->plan().if_id;
+    CHECK(b1->plan().ifname == "b-t1");
+    fake->clear_calls();
+
+    write("tunnel1_psk = \"Another.Key_for_t1\"\n");
+    auto r = d.reload();
+    REQUIRE(r.result == daemon::ResultCode::success);
+    CHECK(r.text == "reloaded: 1 unchanged, 1 changed, 0 added, 0 removed");
+    CHECK(d.runner("vpn-0d0d0d0d0d0d0d0d0/1") == b1);  // the very same runner
+    CHECK(fake->find_tunnel(b_if));
+    CHECK_FALSE(fake->find_tunnel(a_if));  // a's old interface removed, a new one made
+    CHECK(fake->tunnel_count() == 4);
+    for (const auto& call : fake->calls()) {
+        if (auto* del = std::get_if<dataplane::call::DeleteTunnel>(&call))
+            CHECK(del->if_id != b_if);
+    }
+    d.stop();
+    CHECK(fake->tunnel_count() == 0);
+    fs::remove_all(dir);
+}

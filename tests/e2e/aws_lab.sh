@@ -1,0 +1,259 @@
+# The simulated AWS used by the end-to-end scenarios (source it; it defines functions only).
+#
+#   onprem (10.10.0.10/16) -- cgw (cgwd) -- inet (router) -+- aws-t1 (charon + BIRD) -+- vpc
+#                                                          +- aws-t2 (charon + BIRD) -+  (10.0.0.10/16)
+#
+# Each AWS endpoint is independent software: strongSwan's charon terminating IKEv2 with kernel
+# ESP on an XFRM interface (route-based, 0.0.0.0/0 selectors, like AWS) and BIRD 2 speaking
+# BGP as AS 64512 over the inside addresses (.1), announcing the VPC prefix with a MED that
+# differs per tunnel, as AWS does. The lab writes the AWS configuration file for itself in the
+# download format (XML) and cgwd imports it as a user would. Needs a kernel with ESP and XFRM
+# interfaces: run the scenarios through tests/kernel/klab on machines without them.
+#
+# Namespace names carry a per-run suffix; lab_cleanup (trap it) removes everything.
+
+lab_fail() { echo "FAIL: $*" >&2; lab_dump; exit 1; }
+
+lab_require() {
+    [ "$(id -u)" -eq 0 ] || lab_fail "needs root (network namespaces)"
+    local c
+    for c in ip bird birdc swanctl unshare timeout ping socat; do
+        command -v "$c" >/dev/null || lab_fail "$c not installed (scripts/setup installs it)"
+    done
+    [ -x /usr/lib/ipsec/charon ] || lab_fail "charon not installed (apt-get install strongswan-charon)"
+    modprobe tun 2>/dev/null || true
+    [ -c /dev/net/tun ] || { mkdir -p /dev/net; mknod /dev/net/tun c 10 200; }
+}
+
+# lab_setup CGWD: builds the topology, starts both AWS endpoints, writes the AWS file and
+# cgwd.toml into $LAB (no cgwd yet).
+lab_setup() {
+    CGWD=$(readlink -f "$1")
+    [ -x "$CGWD" ] || lab_fail "cgwd not found at $1"
+    CGWCTL=$(dirname "$CGWD")/cgwctl
+    S=$$
+    LAB=$(mktemp -d /tmp/cgwd-e2e.XXXXXX)
+    NS_ONPREM=e2e-onprem-$S NS_CGW=e2e-cgw-$S NS_INET=e2e-inet-$S NS_VPC=e2e-vpc-$S
+    NS_T1=e2e-aws1-$S NS_T2=e2e-aws2-$S
+    local ns
+    for ns in $NS_ONPREM $NS_CGW $NS_INET $NS_VPC $NS_T1 $NS_T2; do
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+        ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+    done
+    link() {  # ns_a if_a addr_a ns_b if_b addr_b
+        ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+        [ -n "$3" ] && ip -n "$1" addr add "$3" dev "$2"
+        [ -n "$6" ] && ip -n "$4" addr add "$6" dev "$5"
+        ip -n "$1" link set "$2" up
+        ip -n "$4" link set "$5" up
+    }
+    link $NS_ONPREM lan0 10.10.0.10/16 $NS_CGW lan0 10.10.0.1/16
+    link $NS_CGW wan0 198.51.100.2/24 $NS_INET cgw0 198.51.100.1/24
+    link $NS_INET t1 203.0.113.9/30 $NS_T1 wan0 203.0.113.10/30
+    link $NS_INET t2 203.0.113.13/30 $NS_T2 wan0 203.0.113.14/30
+    ip -n $NS_ONPREM route add default via 10.10.0.1
+    ip -n $NS_CGW route add default via 198.51.100.1
+    ip -n $NS_T1 route add default via 203.0.113.9
+    ip -n $NS_T2 route add default via 203.0.113.13
+    # The VPC: one subnet behind both endpoints (a bridge in the vpc namespace).
+    ip -n $NS_VPC link add br0 type bridge
+    ip -n $NS_VPC addr add 10.0.0.10/16 dev br0
+    ip -n $NS_VPC link set br0 up
+    link $NS_T1 vpc0 10.0.0.1/16 $NS_VPC p1 ""
+    link $NS_T2 vpc0 10.0.0.2/16 $NS_VPC p2 ""
+    ip -n $NS_VPC link set p1 master br0
+    ip -n $NS_VPC link set p2 master br0
+    ip -n $NS_VPC route add 10.10.0.0/16 nexthop via 10.0.0.1 nexthop via 10.0.0.2
+
+    PSK1="lab.psk1_$RANDOM$RANDOM" PSK2="lab.psk2_$RANDOM$RANDOM"
+    aws_endpoint $NS_T1 1 203.0.113.10 169.254.21.1 169.254.21.2 "$PSK1" 100
+    aws_endpoint $NS_T2 2 203.0.113.14 169.254.22.5 169.254.22.6 "$PSK2" 200
+    write_aws_xml >"$LAB/aws-vpn.xml"
+    chmod 600 "$LAB/aws-vpn.xml"
+    cat >"$LAB/cgwd.toml" <<EOF
+[daemon]
+control_socket = "$LAB/cgwd.sock"
+dataplane = "${LAB_DATAPLANE:-userspace}"
+log_level = "info"
+[outside]
+local_address = "198.51.100.2"
+[bgp]
+advertise = ["10.10.0.0/16"]
+[[vpn]]
+name = "lab"
+aws_file = "$LAB/aws-vpn.xml"
+EOF
+    chmod 600 "$LAB/cgwd.toml"
+}
+
+# aws_endpoint NS N OUTSIDE INSIDE_AWS INSIDE_CGW PSK MED
+aws_endpoint() {
+    local ns=$1 n=$2 outside=$3 in_aws=$4 in_cgw=$5 psk=$6 med=$7 d=$LAB/aws$2
+    mkdir -p "$d"
+    ip -n "$ns" link add xfrm-t$n type xfrm dev wan0 if_id 0x$n$n
+    ip -n "$ns" addr add "$in_aws/30" dev xfrm-t$n
+    ip -n "$ns" link set xfrm-t$n mtu 1436 up
+    # When this endpoint's BGP route to on-prem is gone, hand the traffic to the other endpoint
+    # across the VPC (what AWS's gateway does between its tunnel endpoints).
+    ip -n "$ns" route add 10.10.0.0/16 via 10.0.0.$((3 - n)) metric 1000
+    cat >"$d/strongswan.conf" <<EOF
+charon {
+    load = random nonce openssl pem pkcs1 pubkey kdf socket-default kernel-netlink vici
+    install_routes = no
+    plugins { vici { socket = unix://$d/charon.vici } }
+    filelog { log { path = $d/charon.log
+                    default = 1
+                    ike = 2 } }
+}
+EOF
+    cat >"$d/swanctl.conf" <<EOF
+connections { cgw {
+    version = 2
+    local_addrs = $outside
+    remote_addrs = 198.51.100.2
+    proposals = aes128-sha1-modp1024
+    dpd_delay = 10s
+    if_id_in = 0x$n$n
+    if_id_out = 0x$n$n
+    local { auth = psk
+            id = $outside }
+    remote { auth = psk
+             id = 198.51.100.2 }
+    children { cgw {
+        local_ts = 0.0.0.0/0
+        remote_ts = 0.0.0.0/0
+        esp_proposals = aes128-sha1-modp1024,aes128-sha1
+        start_action = none
+    } }
+} }
+secrets { ike-cgw { id = 198.51.100.2
+                    secret = "$psk" } }
+EOF
+    chmod 600 "$d/swanctl.conf"
+    ip netns exec "$ns" unshare -m --propagation private sh -c \
+        "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=$d/strongswan.conf exec /usr/lib/ipsec/charon" \
+        >"$d/charon.out" 2>&1 &
+    echo $! >"$d/charon.pid"
+    local i
+    for i in $(seq 100); do [ -S "$d/charon.vici" ] && break; sleep 0.2; done
+    ip netns exec "$ns" swanctl --load-all --file "$d/swanctl.conf" --uri "unix://$d/charon.vici" \
+        >"$d/swanctl.out" 2>&1 || lab_fail "swanctl --load-all on aws$n: $(cat "$d/swanctl.out")"
+    cat >"$d/bird.conf" <<EOF
+router id $outside;
+log "$d/bird.log" all;
+protocol device { }
+protocol kernel { ipv4 { export where source = RTS_BGP; }; }
+protocol static vpc { ipv4; route 10.0.0.0/16 via "vpc0"; }
+protocol bgp cgw {
+    local $in_aws as 64512;
+    neighbor $in_cgw as 65010;
+    hold time 30;
+    keepalive time 10;
+    ipv4 { import all; export filter { if net = 10.0.0.0/16 then { bgp_med = $med; accept; } reject; }; };
+}
+EOF
+    ip netns exec "$ns" bird -c "$d/bird.conf" -s "$d/bird.ctl" -P "$d/bird.pid" ||
+        lab_fail "bird on aws$n did not start"
+}
+
+write_aws_xml() {
+    local n out_cgw=198.51.100.2
+    echo '<?xml version="1.0" encoding="UTF-8"?>'
+    echo '<vpn_connection id="vpn-0e2e0e2e0e2e0e2e0">'
+    echo '  <customer_gateway_id>cgw-0e2e0e2e0e2e0e2e0</customer_gateway_id>'
+    echo '  <vpn_gateway_id>vgw-0e2e0e2e0e2e0e2e0</vpn_gateway_id>'
+    echo '  <vpn_connection_type>ipsec.1</vpn_connection_type>'
+    for n in 1 2; do
+        local aws_out in_cgw in_aws psk
+        if [ $n = 1 ]; then aws_out=203.0.113.10 in_cgw=169.254.21.2 in_aws=169.254.21.1 psk=$PSK1
+        else aws_out=203.0.113.14 in_cgw=169.254.22.6 in_aws=169.254.22.5 psk=$PSK2; fi
+        cat <<EOF
+  <ipsec_tunnel>
+    <customer_gateway>
+      <tunnel_outside_address><ip_address>$out_cgw</ip_address></tunnel_outside_address>
+      <tunnel_inside_address><ip_address>$in_cgw</ip_address><network_mask>255.255.255.252</network_mask><network_cidr>30</network_cidr></tunnel_inside_address>
+      <bgp><asn>65010</asn><hold_time>30</hold_time></bgp>
+    </customer_gateway>
+    <vpn_gateway>
+      <tunnel_outside_address><ip_address>$aws_out</ip_address></tunnel_outside_address>
+      <tunnel_inside_address><ip_address>$in_aws</ip_address><network_mask>255.255.255.252</network_mask><network_cidr>30</network_cidr></tunnel_inside_address>
+      <bgp><asn>64512</asn><hold_time>30</hold_time></bgp>
+    </vpn_gateway>
+    <ike>
+      <authentication_protocol>sha1</authentication_protocol>
+      <encryption_protocol>aes-128-cbc</encryption_protocol>
+      <lifetime>28800</lifetime>
+      <perfect_forward_secrecy>group2</perfect_forward_secrecy>
+      <mode>main</mode>
+      <pre_shared_key>$psk</pre_shared_key>
+    </ike>
+    <ipsec>
+      <protocol>esp</protocol>
+      <authentication_protocol>hmac-sha1-96</authentication_protocol>
+      <encryption_protocol>aes-128-cbc</encryption_protocol>
+      <lifetime>3600</lifetime>
+      <perfect_forward_secrecy>group2</perfect_forward_secrecy>
+      <mode>tunnel</mode>
+      <clear_df_bit>true</clear_df_bit>
+      <fragmentation_before_encryption>true</fragmentation_before_encryption>
+      <tcp_mss_adjustment>1379</tcp_mss_adjustment>
+      <dead_peer_detection><interval>10</interval><retries>3</retries></dead_peer_detection>
+    </ipsec>
+  </ipsec_tunnel>
+EOF
+    done
+    echo '</vpn_connection>'
+}
+
+# lab_start_cgwd: runs cgwd in the cgw namespace (log in $LAB/cgwd.log).
+lab_start_cgwd() {
+    ip netns exec $NS_CGW "$CGWD" -c "$LAB/cgwd.toml" >"$LAB/cgwd.log" 2>&1 &
+    CGWD_PID=$!
+}
+
+cgwctl() { ip netns exec $NS_CGW "$CGWCTL" -s "$LAB/cgwd.sock" "$@"; }
+
+# lab_both_up: true when cgwd reports both tunnels up with BGP established.
+lab_both_up() {
+    cgwctl status --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+t = d["connections"][0]["tunnels"]
+sys.exit(0 if all(x["state"] == "up" and x["bgp"]["state"] == "Established" for x in t) else 1)'
+}
+
+# lab_wait_both_up SECONDS
+lab_wait_both_up() {
+    local end=$((SECONDS + $1))
+    while [ $SECONDS -lt $end ]; do
+        lab_both_up && return 0
+        kill -0 "$CGWD_PID" 2>/dev/null || lab_fail "cgwd exited"
+        sleep 0.3
+    done
+    lab_fail "not both tunnels up with BGP established within $1 s"
+}
+
+lab_dump() {
+    [ -n "${LAB:-}" ] && [ -d "$LAB" ] || return 0
+    echo "--- cgwd.log (tail) ---" >&2; tail -n 60 "$LAB/cgwd.log" >&2 2>/dev/null
+    local n
+    for n in 1 2; do
+        echo "--- aws$n charon.log (tail) ---" >&2; tail -n 25 "$LAB/aws$n/charon.log" >&2 2>/dev/null
+        echo "--- aws$n bird.log (tail) ---" >&2; tail -n 10 "$LAB/aws$n/bird.log" >&2 2>/dev/null
+    done
+    cgwctl status >&2 2>/dev/null || true
+}
+
+lab_cleanup() {
+    set +e
+    [ -n "${CGWD_PID:-}" ] && kill "$CGWD_PID" 2>/dev/null && wait "$CGWD_PID" 2>/dev/null
+    local n
+    for n in 1 2; do
+        [ -f "$LAB/aws$n/charon.pid" ] && kill "$(cat "$LAB/aws$n/charon.pid")" 2>/dev/null
+        [ -f "$LAB/aws$n/bird.pid" ] && kill "$(cat "$LAB/aws$n/bird.pid")" 2>/dev/null
+    done
+    sleep 0.5
+    for ns in $NS_ONPREM $NS_CGW $NS_INET $NS_VPC $NS_T1 $NS_T2; do ip netns del "$ns" 2>/dev/null; done
+    [ "${LAB_KEEP:-0}" = 1 ] || rm -rf "$LAB"
+}
