@@ -30,7 +30,11 @@ PY
 npid=$!
 for _ in $(seq 50); do [ -S "$work/notify.sock" ] && break; sleep 0.1; done
 
-NOTIFY_SOCKET="$work/notify.sock" "$bin/cgwd" -c "$work/cgwd.toml" 2>"$work/stderr" &
+# cgwd now brings tunnels up (TUN interfaces, UDP 500/4500): give it a network namespace of
+# its own so nothing touches the host's interfaces or ports.
+[ "$(id -u)" -eq 0 ] || fail "needs root (cgwd runs in a private network namespace)"
+NOTIFY_SOCKET="$work/notify.sock" unshare -n sh -c 'ip link set lo up && exec "$0" "$@"' \
+    "$bin/cgwd" -c "$work/cgwd.toml" 2>"$work/stderr" &
 pid=$!
 for _ in $(seq 100); do grep -q "READY=1" "$work/notify.log" 2>/dev/null && break; sleep 0.05; done
 grep -q "READY=1" "$work/notify.log" || fail "no READY=1 on NOTIFY_SOCKET"
@@ -40,8 +44,9 @@ echo "ok: READY=1 and STATUS after the control socket (0660) is bound"
 
 ctl() { "$bin/cgwctl" -s "$work/run/cgwd.sock" "$@"; }
 ctl status >"$work/status" || fail "cgwctl status"
-grep -q "^cgwd: 0/2 tunnels up, dataplane auto" "$work/status" || fail "status: $(cat "$work/status")"
-grep -q "tunnel 2  down  198.51.100.10 -> 203.0.113.12" "$work/status" || fail "status tunnel 2"
+grep -q "^cgwd: 0/2 tunnels up, dataplane userspace" "$work/status" || fail "status: $(cat "$work/status")"
+grep -q "tunnel 2  connecting  198.51.100.10 -> 203.0.113.12" "$work/status" || fail "status tunnel 2"
+grep -q "IKE_SA_INIT sent" "$work/status" || fail "status: no IKE progress shown"
 ctl status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["tunnels_total"] == 2' || fail "status --json"
 set +e; ctl check >"$work/check"; code=$?; set -e
 [ $code = 2 ] && grep -qx "CGWD CRITICAL - 0/2 tunnels up" "$work/check" || fail "check: exit $code, $(cat "$work/check")"
