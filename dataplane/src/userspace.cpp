@@ -177,7 +177,11 @@ std::expected<std::unique_ptr<UserspaceDataplane>, Error> UserspaceDataplane::cr
     Fd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (stop.get() < 0) return sys_fail("eventfd");
 
+    auto routes = KernelRoutes::open(options.routes);
+    if (!routes) return std::unexpected(routes.error());
+
     std::unique_ptr<UserspaceDataplane> dp(new UserspaceDataplane(std::move(options)));
+    dp->routes_ = std::make_unique<KernelRoutes>(std::move(*routes));
     dp->udp_fd_ = udp.release();
     dp->stop_fd_ = stop.release();
     dp->bound_port_ = ntohs(local.sin_port);
@@ -328,12 +332,34 @@ std::expected<void, Error> UserspaceDataplane::del_policy(const PolicyKey& key) 
     return {};
 }
 
-std::expected<void, Error> UserspaceDataplane::add_route(const Route&) {
-    return fail(Errc::unsupported, "routes are programmed in the kernel, not in this backend");
+std::expected<void, Error> UserspaceDataplane::add_route(const Route& route) {
+    RouteSpec spec;
+    spec.destination = route.destination;
+    spec.metric = route.metric;
+    spec.table = route.table;
+    {
+        std::shared_lock lock(table_);
+        for (const NextHop& h : route.next_hops) {
+            RouteHop hop;
+            hop.gateway = h.gateway;
+            hop.weight = h.weight;
+            if (!h.interface.empty()) {
+                hop.device = h.interface;
+            } else {
+                auto t = tunnels_.find(h.if_id);
+                if (t == tunnels_.end()) return fail(Errc::not_found, "next hop tunnel");
+                hop.device = t->second->config.name;
+            }
+            spec.hops.push_back(std::move(hop));
+        }
+    }
+    std::lock_guard guard(routes_mutex_);
+    return routes_->replace(spec);
 }
 
-std::expected<void, Error> UserspaceDataplane::del_route(const RouteKey&) {
-    return fail(Errc::unsupported, "routes are programmed in the kernel, not in this backend");
+std::expected<void, Error> UserspaceDataplane::del_route(const RouteKey& key) {
+    std::lock_guard guard(routes_mutex_);
+    return routes_->remove(key.destination, key.metric, key.table);
 }
 
 std::expected<void, Error> UserspaceDataplane::set_mss_clamp(std::uint32_t if_id,
@@ -434,6 +460,15 @@ std::expected<void, Error> UserspaceDataplane::send_ike(std::span<const std::uin
     sockaddr_in dst = to_sockaddr(to, to_port);
     if (::sendto(udp_fd_, datagram.data(), *n, 0, as_sockaddr(&dst), sizeof dst) < 0)
         return sys_fail("sendto(IKE)");
+    return {};
+}
+
+std::expected<void, Error> UserspaceDataplane::send_keepalive(config::Ipv4Address to,
+                                                              std::uint16_t to_port) {
+    const std::uint8_t keepalive = 0xFF;  // RFC 3948 section 2.3
+    sockaddr_in dst = to_sockaddr(to, to_port);
+    if (::sendto(udp_fd_, &keepalive, 1, 0, as_sockaddr(&dst), sizeof dst) < 0)
+        return sys_fail("sendto(NAT keepalive)");
     return {};
 }
 

@@ -165,15 +165,15 @@ TEST_CASE("FakeDataplane policies, tunnels, multipath routes and MSS clamp") {
 
     Route r;
     r.destination = *cfg::Ipv4Prefix::parse("10.0.0.0/16");
-    r.next_hops = {NextHop{7, std::nullopt, 1}, NextHop{8, std::nullopt, 1}};
+    r.next_hops = {NextHop{7, std::nullopt, 1, {}}, NextHop{8, std::nullopt, 1, {}}};
     REQUIRE(dp.add_route(r));
     // Same key again replaces (one path withdrawn).
-    r.next_hops = {NextHop{8, std::nullopt, 1}};
+    r.next_hops = {NextHop{8, std::nullopt, 1, {}}};
     REQUIRE(dp.add_route(r));
     CHECK(dp.route_count() == 1);
     CHECK(dp.find_route(r.key())->next_hops.size() == 1);
     Route unknown_hop = r;
-    unknown_hop.next_hops = {NextHop{99, std::nullopt, 1}};
+    unknown_hop.next_hops = {NextHop{99, std::nullopt, 1, {}}};
     CHECK(dp.add_route(unknown_hop).error().code == Errc::not_found);
 
     REQUIRE(dp.set_mss_clamp(7, 1379));

@@ -134,7 +134,11 @@ TEST_CASE("UserspaceDataplane: SA table rules (exists, not found, encap, update 
     CHECK(plane->query_sa(in.key()).error().code == Errc::not_found);
     CHECK(plane->update_sa(in).error().code == Errc::not_found);
 
-    CHECK(plane->add_route(Route{}).error().code == Errc::unsupported);
+    // Routes go to the kernel FIB: a route without next hop is refused before any netlink.
+    CHECK(plane->add_route(Route{}).error().code == Errc::invalid_argument);
+    Route via_missing;
+    via_missing.next_hops = {NextHop{7, std::nullopt, 1, {}}};
+    CHECK(plane->add_route(via_missing).error().code == Errc::not_found);
     CHECK(plane->set_mss_clamp(7, 1379).error().code == Errc::not_found);
     CHECK(plane->delete_tunnel(7).error().code == Errc::not_found);
     CHECK_FALSE(plane->current_outbound_spi(7).has_value());

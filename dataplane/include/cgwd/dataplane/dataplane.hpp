@@ -3,7 +3,8 @@
 //
 // Objects: ESP SAs (RFC 4303, tunnel mode, optional RFC 3948 UDP encapsulation), security
 // policies (RFC 4301 SPD entries bound to a tunnel by if_id), route-based tunnel interfaces
-// with an MTU, IPv4 routes with multipath next hops, and a TCP MSS clamp per tunnel. SA
+// with an MTU, IPv4 routes with multipath next hops (a hop leaves by a tunnel, named by its
+// if_id, or by any device named in NextHop::interface), and a TCP MSS clamp per tunnel. SA
 // lifetime expiries (RFC 4301 section 4.4.2.1: soft -> rekey, hard -> delete) come back as
 // ExpiryEvents through the handler set with set_expiry_handler().
 //
@@ -143,6 +144,7 @@ struct NextHop {
     std::uint32_t if_id = 0;                     // tunnel the traffic leaves by
     std::optional<config::Ipv4Address> gateway;  // nullopt: directly over the tunnel
     std::uint8_t weight = 1;                     // ECMP weight (1..255)
+    std::string interface;                       // a device by name (TUN, DX VLAN) instead of if_id
     friend bool operator==(const NextHop&, const NextHop&) = default;
 };
 

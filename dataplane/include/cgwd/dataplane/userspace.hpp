@@ -19,8 +19,9 @@
 // Scope: SAs must be UDP-encapsulated (plain IP-50 ESP would need a raw socket: unsupported);
 // update_sa may change only the UDP ports and the outer source address (as XFRM's UPDSA does
 // for NAT-T), not keys or lifetimes. Policies are stored and checked for existence only: the
-// tunnel is route-based and the SA binding is its if_id. Routes are the kernel's business
-// (unsupported here). I/O is batched with recvmmsg/sendmmsg; buffers are allocated once per
+// tunnel is route-based and the SA binding is its if_id. Routes go into the kernel FIB through
+// KernelRoutes (routes.hpp): a next hop's if_id is that tunnel's TUN device, NextHop::interface
+// names any other device. I/O is batched with recvmmsg/sendmmsg; buffers are allocated once per
 // thread, nothing per packet.
 #pragma once
 
@@ -39,6 +40,7 @@
 #include <vector>
 
 #include "cgwd/dataplane/dataplane.hpp"
+#include "cgwd/dataplane/routes.hpp"
 
 namespace cgwd::dataplane {
 
@@ -73,6 +75,7 @@ class UserspaceDataplane final : public Dataplane {
         std::uint16_t outer_mtu = 1500;    // path MTU for the outer (encapsulated) packets
         IkeHandler ike_handler;            // called on the receive thread
         Clock clock;                       // lifetime clock; default: system clock seconds
+        KernelRoutes::Options routes;      // table and route protocol of add_route
     };
 
     // Opens and binds the UDP socket and starts its receive thread.
@@ -99,6 +102,9 @@ class UserspaceDataplane final : public Dataplane {
     [[nodiscard]] std::expected<void, Error> send_ike(std::span<const std::uint8_t> ike,
                                                       config::Ipv4Address to,
                                                       std::uint16_t to_port);
+    // Sends a NAT-keepalive (one 0xFF byte, RFC 3948 section 2.3) from the shared socket.
+    [[nodiscard]] std::expected<void, Error> send_keepalive(config::Ipv4Address to,
+                                                            std::uint16_t to_port);
     // The bound UDP port (useful with udp_port 0).
     std::uint16_t udp_port() const { return bound_port_; }
     UserspaceStats stats() const;
@@ -124,6 +130,8 @@ class UserspaceDataplane final : public Dataplane {
     int stop_fd_ = -1;  // eventfd: wakes the receive thread on shutdown
     std::uint16_t bound_port_ = 0;
     std::unique_ptr<Counters> counters_;
+    std::unique_ptr<KernelRoutes> routes_;  // guarded by routes_mutex_
+    std::mutex routes_mutex_;
 
     mutable std::shared_mutex table_;  // guards everything below except the SA internals
     std::map<std::pair<std::uint32_t, std::uint32_t>, std::unique_ptr<SaSlot>> sas_;  // spi,dst

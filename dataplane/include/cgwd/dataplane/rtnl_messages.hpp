@@ -1,0 +1,71 @@
+// rtnetlink messages (Linux <linux/rtnetlink.h>, <linux/if_link.h>) of the kernel backend:
+// XFRM interfaces (RTM_NEWLINK kind "xfrm" with IFLA_XFRM_IF_ID / IFLA_XFRM_LINK), interface
+// addresses (RTM_NEWADDR), link up, and IPv4 routes with one or more next hops (RTM_NEWROUTE
+// with RTA_MULTIPATH / rtnexthop for ECMP, rtnh_hops = weight - 1). Built without I/O; dumps
+// decoded back into plain structs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cgwd/config/net.hpp"
+#include "cgwd/dataplane/netlink.hpp"
+
+namespace cgwd::dataplane::rtnl {
+
+// --- links ---
+struct XfrmLink {
+    std::string name;
+    std::uint32_t if_id = 0;
+    std::uint32_t underlying_ifindex = 0;  // IFLA_XFRM_LINK; 0: none
+    std::uint16_t mtu = 0;                 // 0: kernel default
+};
+nl::NlMessage build_xfrm_link(const XfrmLink& link);  // RTM_NEWLINK, create + excl
+nl::NlMessage build_link_delete(std::uint32_t ifindex);
+nl::NlMessage build_link_up(std::uint32_t ifindex);
+nl::NlMessage build_link_dump();
+
+struct LinkInfo {
+    std::uint32_t ifindex = 0;
+    std::string name;
+    std::string kind;              // IFLA_INFO_KIND ("xfrm", "veth", ...); empty when none
+    std::uint32_t xfrm_if_id = 0;  // kind "xfrm" only
+    std::uint32_t mtu = 0;
+};
+std::optional<LinkInfo> parse_link(const nlmsghdr* nlh);
+
+// --- addresses ---
+// RTM_NEWADDR: `local`/prefix_length on `ifindex` (IFA_LOCAL and IFA_ADDRESS both local, so the
+// kernel adds the connected prefix route).
+nl::NlMessage build_address(std::uint32_t ifindex, config::Ipv4Address local,
+                            std::uint8_t prefix_length);
+
+// --- routes ---
+struct ResolvedHop {
+    std::uint32_t ifindex = 0;
+    std::optional<config::Ipv4Address> gateway;
+    std::uint8_t weight = 1;  // 1..255
+    friend bool operator==(const ResolvedHop&, const ResolvedHop&) = default;
+};
+
+struct RouteMessage {
+    config::Ipv4Prefix destination;
+    std::vector<ResolvedHop> hops;  // one: RTA_OIF/RTA_GATEWAY; several: RTA_MULTIPATH
+    std::uint32_t table = 254;      // RT_TABLE_MAIN
+    std::uint32_t metric = 0;       // RTA_PRIORITY
+    std::uint8_t protocol = 0;      // rtm_protocol
+    friend bool operator==(const RouteMessage&, const RouteMessage&) = default;
+};
+// RTM_NEWROUTE with NLM_F_CREATE | NLM_F_REPLACE (add or replace).
+nl::NlMessage build_route_replace(const RouteMessage& route);
+// RTM_DELROUTE of destination/metric/table, restricted to `protocol` (the kernel matches it).
+nl::NlMessage build_route_delete(config::Ipv4Prefix destination, std::uint32_t table,
+                                 std::uint32_t metric, std::uint8_t protocol);
+nl::NlMessage build_route_dump();  // all IPv4 routes of all tables
+// Decodes an RTM_NEWROUTE dump entry (IPv4 unicast only).
+std::optional<RouteMessage> parse_route(const nlmsghdr* nlh);
+
+}  // namespace cgwd::dataplane::rtnl

@@ -1,0 +1,269 @@
+#include "cgwd/dataplane/rtnl_messages.hpp"
+
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace cgwd::dataplane::rtnl {
+
+namespace {
+
+std::uint32_t be(config::Ipv4Address a) {
+    return htonl(a.value);
+}
+
+std::string attr_string(const nlattr* a) {
+    const auto p = nl::payload(a);
+    std::size_t n = 0;
+    while (n < p.size() && p[n] != 0) ++n;
+    return std::string(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+std::optional<config::Ipv4Address> attr_ipv4(const nlattr* a) {
+    if (mnl_attr_get_payload_len(a) != 4) return std::nullopt;
+    std::uint32_t v = 0;
+    std::memcpy(&v, mnl_attr_get_payload(a), 4);
+    return config::Ipv4Address{ntohl(v)};
+}
+
+}  // namespace
+
+nl::NlMessage build_xfrm_link(const XfrmLink& link) {
+    nl::NlMessage msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(ifinfomsg));
+    msg.header_as<ifinfomsg>()->ifi_family = AF_UNSPEC;
+    msg.put_strz(IFLA_IFNAME, link.name);
+    if (link.mtu != 0) msg.put_u32(IFLA_MTU, link.mtu);
+    nlattr* info = msg.nest_start(IFLA_LINKINFO);
+    msg.put_strz(IFLA_INFO_KIND, "xfrm");
+    nlattr* data = msg.nest_start(IFLA_INFO_DATA);
+    if (link.underlying_ifindex != 0) msg.put_u32(IFLA_XFRM_LINK, link.underlying_ifindex);
+    msg.put_u32(IFLA_XFRM_IF_ID, link.if_id);
+    msg.nest_end(data);
+    msg.nest_end(info);
+    return msg;
+}
+
+nl::NlMessage build_link_delete(std::uint32_t ifindex) {
+    nl::NlMessage msg(RTM_DELLINK, 0, sizeof(ifinfomsg));
+    auto* ifi = msg.header_as<ifinfomsg>();
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = static_cast<int>(ifindex);
+    return msg;
+}
+
+nl::NlMessage build_link_up(std::uint32_t ifindex) {
+    nl::NlMessage msg(RTM_NEWLINK, 0, sizeof(ifinfomsg));
+    auto* ifi = msg.header_as<ifinfomsg>();
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = static_cast<int>(ifindex);
+    ifi->ifi_flags = IFF_UP;
+    ifi->ifi_change = IFF_UP;
+    return msg;
+}
+
+nl::NlMessage build_link_dump() {
+    nl::NlMessage msg(RTM_GETLINK, NLM_F_DUMP, sizeof(ifinfomsg));
+    msg.header_as<ifinfomsg>()->ifi_family = AF_UNSPEC;
+    return msg;
+}
+
+std::optional<LinkInfo> parse_link(const nlmsghdr* nlh) {
+    if (nlh->nlmsg_type != RTM_NEWLINK) return std::nullopt;
+    const auto* ifi = nl::header_as<ifinfomsg>(nlh);
+    if (ifi == nullptr) return std::nullopt;
+    LinkInfo link;
+    link.ifindex = static_cast<std::uint32_t>(ifi->ifi_index);
+    nl::for_each_attr(nlh, sizeof(ifinfomsg), [&](const nlattr* a) {
+        switch (mnl_attr_get_type(a)) {
+            case IFLA_IFNAME:
+                link.name = attr_string(a);
+                break;
+            case IFLA_MTU:
+                if (mnl_attr_get_payload_len(a) >= 4) link.mtu = mnl_attr_get_u32(a);
+                break;
+            case IFLA_LINKINFO:
+                nl::for_each_nested(a, [&](const nlattr* i) {
+                    if (mnl_attr_get_type(i) == IFLA_INFO_KIND) link.kind = attr_string(i);
+                    if (mnl_attr_get_type(i) == IFLA_INFO_DATA) {
+                        nl::for_each_nested(i, [&](const nlattr* d) {
+                            if (mnl_attr_get_type(d) == IFLA_XFRM_IF_ID &&
+                                mnl_attr_get_payload_len(d) >= 4)
+                                link.xfrm_if_id = mnl_attr_get_u32(d);
+                        });
+                    }
+                });
+                break;
+            default:
+                break;
+        }
+    });
+    if (link.kind != "xfrm") link.xfrm_if_id = 0;
+    return link;
+}
+
+nl::NlMessage build_address(std::uint32_t ifindex, config::Ipv4Address local,
+                            std::uint8_t prefix_length) {
+    nl::NlMessage msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(ifaddrmsg));
+    auto* ifa = msg.header_as<ifaddrmsg>();
+    ifa->ifa_family = AF_INET;
+    ifa->ifa_prefixlen = prefix_length;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    ifa->ifa_index = ifindex;
+    const std::uint32_t a = be(local);
+    msg.put(IFA_LOCAL, &a, 4);
+    msg.put(IFA_ADDRESS, &a, 4);
+    return msg;
+}
+
+namespace {
+
+void fill_rtmsg(rtmsg& rtm, config::Ipv4Prefix destination, std::uint32_t table,
+                std::uint8_t protocol) {
+    rtm.rtm_family = AF_INET;
+    rtm.rtm_dst_len = destination.length;
+    rtm.rtm_table = static_cast<std::uint8_t>(table < 256 ? table : std::uint32_t{RT_TABLE_UNSPEC});
+    rtm.rtm_protocol = protocol;
+    rtm.rtm_type = RTN_UNICAST;
+}
+
+void put_destination(nl::NlMessage& msg, config::Ipv4Prefix destination, std::uint32_t table,
+                     std::uint32_t metric) {
+    const std::uint32_t dst = be(destination.address);
+    msg.put(RTA_DST, &dst, 4);
+    msg.put_u32(RTA_TABLE, table);
+    msg.put_u32(RTA_PRIORITY, metric);
+}
+
+}  // namespace
+
+nl::NlMessage build_route_replace(const RouteMessage& route) {
+    nl::NlMessage msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof(rtmsg));
+    auto* rtm = msg.header_as<rtmsg>();
+    fill_rtmsg(*rtm, route.destination, route.table, route.protocol);
+    bool any_gateway = false;
+    for (const auto& h : route.hops) any_gateway = any_gateway || h.gateway.has_value();
+    rtm->rtm_scope = any_gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+    put_destination(msg, route.destination, route.table, route.metric);
+
+    if (route.hops.size() == 1) {
+        const ResolvedHop& h = route.hops.front();
+        msg.put_u32(RTA_OIF, h.ifindex);
+        if (h.gateway) {
+            const std::uint32_t gw = be(*h.gateway);
+            msg.put(RTA_GATEWAY, &gw, 4);
+        }
+        return msg;
+    }
+    // RTA_MULTIPATH: a packed sequence of rtnexthop, each followed by its own attributes.
+    //   struct rtnexthop { u16 rtnh_len; u8 rtnh_flags; u8 rtnh_hops; int rtnh_ifindex; }
+    //   [RTA_GATEWAY (4 + 4 bytes)]
+    std::vector<std::uint8_t> hops;
+    for (const auto& h : route.hops) {
+        const std::size_t gw_len = h.gateway ? MNL_ALIGN(sizeof(nlattr) + 4) : 0;
+        const std::size_t len = RTNH_ALIGN(sizeof(rtnexthop)) + gw_len;
+        const std::size_t at = hops.size();
+        hops.resize(at + len);
+        rtnexthop nh{};
+        nh.rtnh_len = static_cast<unsigned short>(len);
+        nh.rtnh_hops = static_cast<unsigned char>(h.weight == 0 ? 0 : h.weight - 1);
+        nh.rtnh_ifindex = static_cast<int>(h.ifindex);
+        std::memcpy(hops.data() + at, &nh, sizeof nh);
+        if (h.gateway) {
+            nlattr a{};
+            a.nla_len = static_cast<std::uint16_t>(sizeof(nlattr) + 4);
+            a.nla_type = RTA_GATEWAY;
+            const std::uint32_t gw = be(*h.gateway);
+            std::uint8_t* p = hops.data() + at + RTNH_ALIGN(sizeof(rtnexthop));
+            std::memcpy(p, &a, sizeof a);
+            std::memcpy(p + sizeof a, &gw, 4);
+        }
+    }
+    msg.put(RTA_MULTIPATH, hops);
+    return msg;
+}
+
+nl::NlMessage build_route_delete(config::Ipv4Prefix destination, std::uint32_t table,
+                                 std::uint32_t metric, std::uint8_t protocol) {
+    nl::NlMessage msg(RTM_DELROUTE, 0, sizeof(rtmsg));
+    auto* rtm = msg.header_as<rtmsg>();
+    fill_rtmsg(*rtm, destination, table, protocol);
+    rtm->rtm_scope = RT_SCOPE_NOWHERE;  // any scope
+    put_destination(msg, destination, table, metric);
+    return msg;
+}
+
+nl::NlMessage build_route_dump() {
+    nl::NlMessage msg(RTM_GETROUTE, NLM_F_DUMP, sizeof(rtmsg));
+    msg.header_as<rtmsg>()->rtm_family = AF_INET;
+    return msg;
+}
+
+std::optional<RouteMessage> parse_route(const nlmsghdr* nlh) {
+    if (nlh->nlmsg_type != RTM_NEWROUTE) return std::nullopt;
+    const auto* rtm = nl::header_as<rtmsg>(nlh);
+    if (rtm == nullptr || rtm->rtm_family != AF_INET || rtm->rtm_type != RTN_UNICAST)
+        return std::nullopt;
+    if (rtm->rtm_dst_len > 32) return std::nullopt;
+    RouteMessage r;
+    r.table = rtm->rtm_table;
+    r.protocol = rtm->rtm_protocol;
+    config::Ipv4Address dst;
+    ResolvedHop single;
+    bool has_single = false;
+    nl::for_each_attr(nlh, sizeof(rtmsg), [&](const nlattr* a) {
+        switch (mnl_attr_get_type(a)) {
+            case RTA_DST:
+                if (auto v = attr_ipv4(a)) dst = *v;
+                break;
+            case RTA_TABLE:
+                if (mnl_attr_get_payload_len(a) >= 4) r.table = mnl_attr_get_u32(a);
+                break;
+            case RTA_PRIORITY:
+                if (mnl_attr_get_payload_len(a) >= 4) r.metric = mnl_attr_get_u32(a);
+                break;
+            case RTA_OIF:
+                if (mnl_attr_get_payload_len(a) >= 4) {
+                    single.ifindex = mnl_attr_get_u32(a);
+                    has_single = true;
+                }
+                break;
+            case RTA_GATEWAY:
+                single.gateway = attr_ipv4(a);
+                has_single = true;
+                break;
+            case RTA_MULTIPATH: {
+                const auto p = nl::payload(a);
+                std::size_t at = 0;
+                while (at + sizeof(rtnexthop) <= p.size()) {
+                    rtnexthop nh{};
+                    std::memcpy(&nh, p.data() + at, sizeof nh);
+                    if (nh.rtnh_len < sizeof(rtnexthop) || at + nh.rtnh_len > p.size()) break;
+                    ResolvedHop h;
+                    h.ifindex = static_cast<std::uint32_t>(nh.rtnh_ifindex);
+                    h.weight = static_cast<std::uint8_t>(nh.rtnh_hops + 1);
+                    const std::size_t attrs = RTNH_ALIGN(sizeof(rtnexthop));
+                    if (nh.rtnh_len > attrs)
+                        nl::for_each_in(p.data() + at + attrs, nh.rtnh_len - attrs,
+                                        [&](const nlattr* g) {
+                                            if (mnl_attr_get_type(g) == RTA_GATEWAY)
+                                                h.gateway = attr_ipv4(g);
+                                        });
+                    r.hops.push_back(h);
+                    at += RTNH_ALIGN(nh.rtnh_len);
+                }
+                break;
+            }
+            default:
+                break;
+        }
+    });
+    r.destination = config::Ipv4Prefix::of(dst, rtm->rtm_dst_len);
+    if (r.hops.empty() && has_single) r.hops.push_back(single);
+    return r;
+}
+
+}  // namespace cgwd::dataplane::rtnl
