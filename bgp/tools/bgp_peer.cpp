@@ -9,7 +9,18 @@
 //   withdraw 10.0.0.0/16
 //   fib 10.0.0.0/16 via 10.99.0.1      (or "fib 10.0.0.0/16 remove")
 //   done | timeout | down <reason>
+//   rfc7606 treat-as-withdraw type 1 <reason>   (or attribute-discard)
+//   bfd up wall-ms 1700000000123
+//   bfd down diag 1 control-detection-time-expired path-failure yes wall-ms 1700000000999
+//   bfd-took-bgp-down wall-ms 1700000001000
+//
+// --md5-key-file: TCP-MD5 (RFC 2385) with the key in a file readable by its owner only (a file
+// group or others can access is refused). --bfd: a BFD session (RFC 5880/5881) to the peer;
+// BFD going Down on a path failure takes the BGP session down at once with
+// Session::terminate(Cease) -- a peer's BFD AdminDown does not (RFC 5882 section 3.2).
+// --wait-bfd-down: stay up after the expectations are met until BFD takes BGP down; exit 0 then.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,15 +29,22 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "bfd_socket.hpp"
 #include "cgwd/bgp/policy.hpp"
 #include "cgwd/bgp/rib.hpp"
 #include "cgwd/bgp/session.hpp"
+#include "cgwd/bgp/tcp_md5.hpp"
+#include "cgwd/config/daemon_config.hpp"
+#include "cgwd/config/secret.hpp"
 
 using namespace cgwd::bgp;
 using Clock = std::chrono::steady_clock;
@@ -78,6 +96,33 @@ bool send_all(int fd, const Bytes& bytes) {
     return true;
 }
 
+long long wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The TCP-MD5 key from `path`: refused unless only the owner can access the file; one trailing
+// newline is not part of the key. The key itself is never printed.
+std::optional<cgwd::config::Secret> read_key_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        std::fprintf(stderr, "cannot read the MD5 key file %s\n", path.c_str());
+        return std::nullopt;
+    }
+    if (cgwd::config::accessible_by_others(path)) {
+        std::fprintf(stderr,
+                     "refusing the MD5 key file %s: group or others can access it; "
+                     "run: chmod 600 %s\n",
+                     path.c_str(), path.c_str());
+        return std::nullopt;
+    }
+    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!key.empty() && key.back() == '\n') key.pop_back();
+    if (!key.empty() && key.back() == '\r') key.pop_back();
+    return cgwd::config::Secret(std::move(key));
+}
+
 const char* reason_text(DownReason r) {
     switch (r) {
         case DownReason::Stopped:
@@ -107,6 +152,10 @@ int main(int argc, char** argv) {
     std::optional<std::uint32_t> expect_med;
     int timeout_s = 30;
     std::uint16_t hold = 90;
+    std::string md5_key_file, peer_address_text, local_v6_text;
+    bool bfd = false, wait_bfd_down = false;
+    unsigned bfd_interval_ms = 300;
+    unsigned bfd_mult = 3;
     app.add_option("--local-as", local_as)->required();
     app.add_option("--peer-as", peer_as)->required();
     app.add_option("--router-id", router_id_text)->required();
@@ -122,6 +171,16 @@ int main(int argc, char** argv) {
                    "prefix that must be withdrawn after being received (repeatable)");
     app.add_option("--timeout", timeout_s, "seconds before giving up");
     app.add_option("--hold", hold, "hold time to propose");
+    app.add_option("--local-address-v6", local_v6_text,
+                   "also negotiate IPv6 unicast; our IPv6 NEXT_HOP");
+    app.add_option("--peer-address", peer_address_text,
+                   "the peer's address (default: the --connect address)");
+    app.add_option("--md5-key-file", md5_key_file, "TCP-MD5 key (RFC 2385), file mode 0600");
+    app.add_flag("--bfd", bfd, "run BFD (RFC 5880/5881) to the peer");
+    app.add_option("--bfd-interval", bfd_interval_ms, "BFD min tx / rx interval, ms");
+    app.add_option("--bfd-mult", bfd_mult, "BFD detect multiplier")->check(CLI::Range(1, 255));
+    app.add_flag("--wait-bfd-down", wait_bfd_down,
+                 "after the expectations, wait until BFD takes the session down");
     CLI11_PARSE(app, argc, argv);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
@@ -137,6 +196,29 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bad address\n");
         return 2;
     }
+    std::uint32_t peer_host_order = ntohl(endpoint.sin_addr.s_addr);
+    if (!peer_address_text.empty()) {
+        const auto pa = parse_address(peer_address_text);
+        if (!pa || pa->afi != Afi::Ipv4) return std::fprintf(stderr, "bad --peer-address\n"), 2;
+        peer_host_order = pa->v4_host_order();
+    } else if (!listen_on.empty() && (bfd || !md5_key_file.empty())) {
+        return std::fprintf(stderr, "--listen with --bfd / --md5-key-file needs --peer-address\n"),
+               2;
+    }
+    const IpAddress peer_address = IpAddress::v4(peer_host_order);
+    std::optional<cgwd::config::Secret> md5_key;
+    if (!md5_key_file.empty()) {
+        md5_key = read_key_file(md5_key_file);
+        if (!md5_key) return 2;
+    }
+    auto apply_md5 = [&](int sock) {
+        if (!md5_key) return true;
+        const auto key = md5_key->reveal();
+        auto r = set_tcp_md5(sock, peer_address,
+                             {reinterpret_cast<const std::uint8_t*>(key.data()), key.size()});
+        if (!r) std::fprintf(stderr, "%s\n", r.error().c_str());
+        return r.has_value();
+    };
     std::vector<Prefix> announce;
     std::vector<Expect> expects;
     std::set<Prefix> expect_withdraw;
@@ -163,13 +245,22 @@ int main(int argc, char** argv) {
     sc.hold_time = hold;
     sc.connect_retry = std::chrono::seconds(2);
     sc.passive = !listen_on.empty();
+    std::optional<IpAddress> local_v6;
+    if (!local_v6_text.empty()) {
+        local_v6 = parse_address(local_v6_text);
+        if (!local_v6 || local_v6->afi != Afi::Ipv6) {
+            return std::fprintf(stderr, "bad --local-address-v6\n"), 2;
+        }
+        sc.families = {kIpv4Unicast, kIpv6Unicast};
+    }
     Session session(sc);
 
     Rib rib({local_as, rid->v4_host_order(), 4, false, 100});
     PeerConfig pc;
     pc.peer_as = peer_as;
-    pc.address = IpAddress::v4(ntohl(endpoint.sin_addr.s_addr));
+    pc.address = peer_address;
     pc.local_address = *local_address;
+    pc.local_address_v6 = local_v6;
     pc.import_policy = ImportPolicy{};  // accept all (explicitly configured: RFC 8212)
     pc.export_policy = ExportPolicy{};
     const PeerId peer = rib.add_peer(pc);
@@ -180,11 +271,32 @@ int main(int argc, char** argv) {
         listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
         const int one = 1;
         ::setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (!apply_md5(listen_fd)) return 1;
         if (::bind(listen_fd, reinterpret_cast<sockaddr*>(&endpoint), sizeof endpoint) != 0 ||
             ::listen(listen_fd, 1) != 0) {
             std::perror("listen");
             return 1;
         }
+    }
+
+    std::optional<BfdSession> bfd_session;
+    cgwd::bgp::tools::BfdSocket bfd_socket;
+    bool bfd_took_down = false;
+    if (bfd) {
+        if (auto err = bfd_socket.open(local_address->v4_host_order(), peer_host_order);
+            !err.empty()) {
+            std::fprintf(stderr, "bfd: %s\n", err.c_str());
+            return 1;
+        }
+        std::random_device rd;
+        BfdConfig bc;
+        bc.local_discriminator = (static_cast<std::uint32_t>(rd()) | 1u);
+        bc.desired_min_tx = std::chrono::milliseconds(bfd_interval_ms);
+        bc.required_min_rx = std::chrono::milliseconds(bfd_interval_ms);
+        bc.detect_mult = static_cast<std::uint8_t>(bfd_mult);
+        bfd_session.emplace(
+            bc, [rng = std::mt19937(rd())]() mutable { return static_cast<std::uint32_t>(rng()); });
+        bfd_session->start(Clock::now());
     }
 
     int fd = -1;
@@ -202,7 +314,7 @@ int main(int argc, char** argv) {
         for (const auto& p : expect_withdraw) {
             if (!withdrawn_after_seen.contains(p)) return false;
         }
-        return true;
+        return !wait_bfd_down || bfd_took_down;
     };
 
     auto flush = [&] {
@@ -219,6 +331,11 @@ int main(int argc, char** argv) {
             const auto now = Clock::now();
             if (std::holds_alternative<ConnectRequested>(ev) && listen_fd < 0) {
                 fd = ::socket(AF_INET, SOCK_STREAM, 0);
+                // Bounded connect: a peer that drops our SYNs (wrong TCP-MD5 key) must not hang
+                // the loop for the kernel's two-minute SYN retry budget.
+                const timeval connect_timeout{3, 0};
+                ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &connect_timeout, sizeof connect_timeout);
+                if (!apply_md5(fd)) return 1;
                 if (::connect(fd, reinterpret_cast<sockaddr*>(&endpoint), sizeof endpoint) == 0) {
                     session.on_tcp_connected(now);
                 } else {
@@ -237,6 +354,23 @@ int main(int argc, char** argv) {
                 (void)session.send_update(Update{}, now);  // End-of-RIB (RFC 4724 section 2)
             } else if (auto* rr = std::get_if<RoutesReceived>(&ev)) {
                 const Update& u = rr->update;
+                for (const auto& err : u.errors) {
+                    if (auto* w = std::get_if<TreatAsWithdraw>(&err)) {
+                        std::printf("rfc7606 treat-as-withdraw type %u %.*s\n", w->type,
+                                    static_cast<int>(w->reason.size()), w->reason.data());
+                    } else if (auto* a = std::get_if<AttributeDiscard>(&err)) {
+                        std::printf("rfc7606 attribute-discard type %u %.*s\n", a->type,
+                                    static_cast<int>(a->reason.size()), a->reason.data());
+                    }
+                }
+                const std::string nh4 =
+                    u.attributes.next_hop ? IpAddress::v4(*u.attributes.next_hop).to_string() : "-";
+                std::string nh6 = "-";
+                if (u.attributes.mp_reach && u.attributes.mp_reach->next_hop.size() >= 16) {
+                    std::array<std::uint8_t, 16> b{};
+                    std::copy_n(u.attributes.mp_reach->next_hop.begin(), 16, b.begin());
+                    nh6 = IpAddress::v6(b).to_string();
+                }
                 for (const auto& p : u.routes_withdrawn()) {
                     std::printf("withdraw %s\n", p.to_string().c_str());
                     if (received.contains(p)) withdrawn_after_seen.insert(p);
@@ -245,10 +379,7 @@ int main(int argc, char** argv) {
                 for (const auto& p : u.routes_announced()) {
                     received.insert(p);
                     std::printf("route %s next-hop %s as-path %s med %s origin %d\n",
-                                p.to_string().c_str(),
-                                u.attributes.next_hop
-                                    ? IpAddress::v4(*u.attributes.next_hop).to_string().c_str()
-                                    : "-",
+                                p.to_string().c_str(), (p.afi == Afi::Ipv6 ? nh6 : nh4).c_str(),
                                 path.c_str(),
                                 u.attributes.med ? std::to_string(*u.attributes.med).c_str() : "-",
                                 static_cast<int>(u.attributes.origin.value_or(Origin::Incomplete)));
@@ -277,6 +408,7 @@ int main(int argc, char** argv) {
                 std::printf("\n");
                 rib.peer_down(peer);
                 session_down = true;
+                if (bfd_took_down) std::printf("bfd-took-bgp-down wall-ms %lld\n", wall_ms());
             } else if (std::holds_alternative<CloseRequested>(ev)) {
                 flush();
                 if (fd >= 0) ::close(fd);
@@ -284,6 +416,27 @@ int main(int argc, char** argv) {
             }
         }
         flush();
+        bool terminated_now = false;
+        if (bfd_session) {
+            for (const auto& pkt : bfd_session->take_packets()) bfd_socket.send(pkt);
+            for (const auto& ev : bfd_session->take_events()) {
+                if (std::holds_alternative<BfdUp>(ev)) {
+                    std::printf("bfd up wall-ms %lld\n", wall_ms());
+                } else if (auto* d = std::get_if<BfdDown>(&ev)) {
+                    std::printf("bfd down diag %u %s path-failure %s wall-ms %lld\n",
+                                static_cast<unsigned>(d->diag), to_string(d->diag),
+                                d->path_failure ? "yes" : "no", wall_ms());
+                    const auto st = session.state();
+                    if (d->path_failure &&
+                        (st == SessionState::OpenSent || st == SessionState::OpenConfirm ||
+                         st == SessionState::Established)) {
+                        bfd_took_down = terminated_now = true;
+                        session.terminate(Notification::make(ErrorCode::Cease, 0), Clock::now());
+                    }
+                }
+            }
+            if (terminated_now) continue;  // deliver the SessionDown this produced first
+        }
         if (exit_code >= 0) break;
         if (done()) {
             if (session_down) {
@@ -310,10 +463,34 @@ int main(int argc, char** argv) {
         }
         auto wake = give_up;
         if (auto d = session.next_deadline(); d && *d < wake) wake = *d;
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
-        pollfd pfd{fd >= 0 ? fd : listen_fd, POLLIN, 0};
-        const int n = pfd.fd >= 0 ? ::poll(&pfd, 1, static_cast<int>(ms) + 1)
-                                  : (::usleep(static_cast<useconds_t>(ms * 1000 + 1000)), 0);
+        if (bfd_session) {
+            if (auto d = bfd_session->next_deadline(); d && *d < wake) wake = *d;
+        }
+        // Rounded up so a deadline is never polled for too early.
+        const auto ms =
+            std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration{}))
+                .count();
+        pollfd pfds[2] = {{fd >= 0 ? fd : listen_fd, POLLIN, 0},
+                          {bfd_session ? bfd_socket.receive_fd() : -1, POLLIN, 0}};
+        int n = ::poll(pfds, 2, static_cast<int>(ms));
+        if (n > 0 && (pfds[1].revents & POLLIN)) {
+            --n;
+            while (auto dg = bfd_socket.receive()) {
+                if (!dg->from_peer || dg->ttl != 255) {
+                    std::printf("bfd drop ttl %d%s\n", dg->ttl, dg->from_peer ? "" : " not-peer");
+                    continue;
+                }
+                if (auto r = bfd_session->on_datagram(dg->bytes, Clock::now()); !r) {
+                    std::printf("bfd reject %s\n", r.error().decode_error
+                                                       ? to_string(*r.error().decode_error)
+                                                       : "discriminator");
+                }
+            }
+            if (n == 0 || pfds[0].fd < 0 || !(pfds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+                n = 0;
+            }
+        }
+        if (bfd_session) bfd_session->on_timer(Clock::now());
         if (n > 0 && fd < 0 && listen_fd >= 0) {
             fd = ::accept(listen_fd, nullptr, nullptr);
             if (fd >= 0) session.on_tcp_connected(Clock::now());

@@ -9,3 +9,27 @@ set_tests_properties("lab: bgp session with BIRD 2"
                      "lab: bgp session with BIRD 2, 4-octet AS 4200000001"
                      "lab: bgp session with GoBGP"
                      PROPERTIES LABELS lab TIMEOUT 300)
+
+# TCP-MD5 (RFC 2385) and BFD (RFC 5880/5881) against BIRD 2.
+add_test(NAME "lab: bgp TCP-MD5 with BIRD 2 (right, wrong and no key)"
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/bgp/bird_md5.sh $<TARGET_FILE:bgp_peer>)
+add_test(NAME "lab: bgp BFD with BIRD 2, nftables cut to BGP down under 1 s"
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/bgp/bird_bfd.sh $<TARGET_FILE:bgp_peer> nft)
+add_test(NAME "lab: bgp BFD with BIRD 2, link down to BGP down under 1 s"
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/bgp/bird_bfd.sh $<TARGET_FILE:bgp_peer> link)
+set_tests_properties("lab: bgp TCP-MD5 with BIRD 2 (right, wrong and no key)"
+                     "lab: bgp BFD with BIRD 2, nftables cut to BGP down under 1 s"
+                     "lab: bgp BFD with BIRD 2, link down to BGP down under 1 s"
+                     PROPERTIES LABELS lab TIMEOUT 120)
+
+# FRR 8 (zebra + bgpd + bfdd, private instance): IPv4 + IPv6 routes both ways, BFD, cut < 1 s.
+add_test(NAME "lab: bgp IPv4 + IPv6 and BFD with FRR"
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/bgp/frr.sh $<TARGET_FILE:bgp_peer>)
+set_tests_properties("lab: bgp IPv4 + IPv6 and BFD with FRR" PROPERTIES LABELS lab TIMEOUT 120)
+
+# ExaBGP sends malformed UPDATEs (bad ORIGIN value/length, malformed AS_PATH segments): RFC 7606
+# treat-as-withdraw, no session reset, later announcements still accepted.
+add_test(NAME "lab: bgp RFC 7606 treat-as-withdraw with ExaBGP malformed UPDATEs"
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/bgp/exabgp.sh $<TARGET_FILE:bgp_peer>)
+set_tests_properties("lab: bgp RFC 7606 treat-as-withdraw with ExaBGP malformed UPDATEs"
+                     PROPERTIES LABELS lab TIMEOUT 90)
