@@ -1,16 +1,21 @@
 #include "cgwd/daemon/daemon.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
 #include "cgwd/daemon/logging.hpp"
 #include "cgwd/daemon/version.hpp"
+#include "cgwd/dataplane/kernel.hpp"
+#include "cgwd/dataplane/routes.hpp"
 #include "cgwd/dataplane/userspace.hpp"
 
 namespace cgwd::daemon {
@@ -149,6 +154,7 @@ Daemon::~Daemon() {
     runners_.clear();
     routing_.reset();
     ike_sockets_.reset();
+    expiry_fd_.reset();
     dataplane_.reset();
 }
 
@@ -202,19 +208,82 @@ config::Ipv4Address Daemon::local_outside(const config::Tunnel& t) const {
     return config::Ipv4Address{};
 }
 
+namespace {
+
+// The interface holding `address` (the outside interface for XFRM interfaces); "" if none.
+std::string interface_of(config::Ipv4Address address) {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return {};
+    std::string name;
+    for (auto* i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+        sockaddr_in sin{};
+        std::memcpy(&sin, i->ifa_addr, sizeof sin);
+        if (ntohl(sin.sin_addr.s_addr) == address.value) {
+            name = i->ifa_name;
+            break;
+        }
+    }
+    ::freeifaddrs(list);
+    return name;
+}
+
+}  // namespace
+
 void Daemon::start_engines() {
-    bool encap = false;
+    bool encap = false, kernel = false;
+    dataplane::KernelRoutes::Options route_options;
+    route_options.table = cfg_.route_table;
+    route_options.protocol = static_cast<std::uint8_t>(cfg_.route_protocol);
     if (options_.make_dataplane) {
         dataplane_ = options_.make_dataplane();
         dataplane_mode_ = "injected";
         encap = options_.userspace_encap;
-    } else if (cfg_.dataplane == config::DataplaneMode::kernel) {
-        throw std::runtime_error(
-            "dataplane = \"kernel\": the kernel XFRM backend is not in this build yet; use "
-            "\"userspace\" or \"auto\"");
     } else {
+        kernel = cfg_.dataplane == config::DataplaneMode::kernel;
+        if (cfg_.dataplane == config::DataplaneMode::auto_detect) {
+            auto support = dataplane::probe_kernel();
+            kernel = dataplane::kernel_has_esp();
+            logger("dataplane")
+                ->info("auto: the kernel {} ESP with XFRM interfaces: {} dataplane",
+                       kernel ? "has" : "lacks", kernel ? "kernel" : "userspace");
+            (void)support;
+        }
+    }
+    if (!dataplane_ && kernel) {
+        dataplane::KernelDataplane::Options o;
+        o.name_prefix = "";  // names come from the config; ownership is the if_id range
+        o.routes = route_options;
+        o.underlying_interface = cfg_.outside_interface == "auto" ? "" : cfg_.outside_interface;
+        if (o.underlying_interface.empty())
+            for (const auto& v : cfg_.vpns)
+                for (const auto& c : v.connections)
+                    if (o.underlying_interface.empty())
+                        o.underlying_interface = interface_of(local_outside(c.tunnels[0]));
+        auto dp = dataplane::KernelDataplane::create(std::move(o));
+        if (!dp) throw std::runtime_error("kernel dataplane: " + dp.error().message);
+        auto& kdp = **dp;
+        if (auto done = kdp.cleanup_leftovers(); !done)
+            logger("dataplane")
+                ->warn("removing leftovers of an earlier run: {}", done.error().message);
+        else if (done->sas + done->policies + done->interfaces + done->routes > 0)
+            logger("dataplane")
+                ->info(
+                    "removed leftovers of an earlier run: {} SAs, {} policies, {} interfaces, {} "
+                    "routes",
+                    done->sas, done->policies, done->interfaces, done->routes);
+        expiry_fd_ = std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(kdp.expiry_fd()));
+        dataplane_ = std::move(*dp);
+        dataplane_mode_ = "kernel";
+        watch_expiry();
+    } else if (!dataplane_) {
+        // Leftover routes of a killed run (the userspace dataplane routes through the kernel).
+        if (auto routes = dataplane::KernelRoutes::open(route_options))
+            if (auto n = routes->flush_protocol(); n && *n > 0)
+                logger("dataplane")->info("removed {} leftover routes of an earlier run", *n);
         dataplane::UserspaceDataplane::Options o;
         o.udp_port = options_.natt_port;
+        o.routes = route_options;
         o.ike_handler = [this](std::span<const std::uint8_t> ike, config::Ipv4Address from,
                                std::uint16_t port) {
             // Called on the dataplane's receive thread: hand a copy to the loop.
@@ -241,6 +310,7 @@ void Daemon::start_engines() {
 
     IkeSockets::Options so;
     so.ike_port = options_.ike_port;
+    so.kernel_esp_in_udp = dataplane_mode_ == "kernel";
     so.natt_port = 4500;
     so.natt_bind_port = options_.natt_port;
     if (auto* us = dynamic_cast<dataplane::UserspaceDataplane*>(dataplane_.get()))
@@ -265,6 +335,16 @@ void Daemon::start_engines() {
     for (const auto& v : cfg_.vpns)
         for (std::size_t i = 0; i < v.connections.size(); ++i)
             start_connection(v, v.connections[i], i);
+}
+
+void Daemon::watch_expiry() {
+    expiry_fd_->async_wait(
+        asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+            if (ec) return;
+            if (auto* k = dynamic_cast<dataplane::KernelDataplane*>(dataplane_.get()))
+                k->process_expiry_events();
+            watch_expiry();
+        });
 }
 
 void Daemon::start_connection(const config::VpnEntry& vpn, const config::Connection& c,
@@ -492,6 +572,11 @@ void Daemon::stop() {
         for (const auto& p : prefixes)
             (void)dataplane_->del_route({p, cfg_.route_metric, cfg_.route_table});
     static_routes_.clear();
+    if (expiry_fd_) {
+        boost::system::error_code ec;
+        expiry_fd_->close(ec);
+    }
+    dataplane_.reset();  // the kernel backend removes what it made; userspace stops its threads
     if (control_) control_->close();
     boost::system::error_code ec;
     signals_.cancel(ec);

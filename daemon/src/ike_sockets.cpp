@@ -1,5 +1,9 @@
 #include "cgwd/daemon/ike_sockets.hpp"
 
+#include <linux/udp.h>
+#include <netinet/in.h>
+
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -37,6 +41,13 @@ IkeSockets::IkeSockets(asio::io_context& io, Options options, Receiver receiver)
     if (!options_.natt_sender) {
         natt_.emplace(io);
         bind_or_throw(*natt_, options_.natt_bind_port);
+        if (options_.kernel_esp_in_udp) {
+            int type = UDP_ENCAP_ESPINUDP;
+            if (::setsockopt(natt_->native_handle(), IPPROTO_UDP, UDP_ENCAP, &type, sizeof type) !=
+                0)
+                throw std::runtime_error(std::string("UDP_ENCAP on the NAT-T socket: ") +
+                                         std::strerror(errno));
+        }
         natt_buf_.resize(kMaxDatagram);
         receive(*natt_, natt_buf_, natt_from_, true);
     }

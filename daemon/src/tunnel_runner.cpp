@@ -57,6 +57,17 @@ bool TunnelRunner::start() {
         return false;
     }
     interface_made_ = true;
+    // Route-based: everything routed into the interface is ours to protect (0.0.0.0/0 both
+    // ways, bound by if_id), as AWS's tunnels do.
+    for (const auto& p : policies()) {
+        if (auto r = dp_.add_policy(p); !r) {
+            detail_ = "policy for " + plan_.ifname + ": " + r.error().message;
+            logger("dataplane")->error("{}: {}", plan_.key, detail_);
+            stop();
+            return false;
+        }
+        policies_made_.push_back(dataplane::key_of(p));
+    }
     if (auto r = dp_.set_mss_clamp(plan_.if_id, t.tcp_mss); !r)
         logger("dataplane")
             ->warn("{}: MSS clamp {} on {}: {}", plan_.key, t.tcp_mss, plan_.ifname,
@@ -79,6 +90,8 @@ void TunnelRunner::stop() {
     pump();
     while (!children_.empty()) remove(children_.begin()->first);
     timer_.cancel();
+    for (const auto& k : policies_made_) (void)dp_.del_policy(k);
+    policies_made_.clear();
     if (interface_made_) {
         (void)dp_.set_mss_clamp(plan_.if_id, 0);
         if (auto r = dp_.delete_tunnel(plan_.if_id); !r)
@@ -130,6 +143,25 @@ void TunnelRunner::reset() {
     detail_ = "reset by operator";
     sa_->start(Clock::now());
     pump();
+}
+
+std::vector<dataplane::Policy> TunnelRunner::policies() const {
+    const auto any = config::Ipv4Prefix::of(config::Ipv4Address{}, 0);
+    std::vector<dataplane::Policy> out;
+    for (auto dir : {dataplane::PolicyDirection::out, dataplane::PolicyDirection::in,
+                     dataplane::PolicyDirection::fwd}) {
+        dataplane::Policy p;
+        p.direction = dir;
+        p.src = any;
+        p.dst = any;
+        bool outbound = dir == dataplane::PolicyDirection::out;
+        p.tunnel_src = outbound ? plan_.local_outside : plan_.tunnel.aws_outside;
+        p.tunnel_dst = outbound ? plan_.tunnel.aws_outside : plan_.local_outside;
+        p.reqid = plan_.if_id;
+        p.if_id = plan_.if_id;
+        out.push_back(p);
+    }
+    return out;
 }
 
 void TunnelRunner::pump() {

@@ -3,13 +3,15 @@
 # endpoint disappears (its outside link is cut, charon killed). Traffic must continue over
 # tunnel 2 by itself: cgwd notices (DPD / BGP hold time), withdraws tunnel 1's routes and the
 # VPC route moves to tunnel 2. A 10 pps ping runs throughout; the outage is printed.
-#   endpoint_failure.sh CGWD   (inside the kernel lab)
+#   endpoint_failure.sh CGWD [userspace|kernel]   (inside the kernel lab)
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
 . "$here/aws_lab.sh"
 lab_require
 trap lab_cleanup EXIT
-lab_setup "${1:?usage: endpoint_failure.sh <cgwd>}"
+LAB_DATAPLANE=${2:-userspace}
+lab_setup "${1:?usage: endpoint_failure.sh <cgwd> [userspace|kernel]}"
+echo "cgwd dataplane: $LAB_DATAPLANE"
 lab_start_cgwd
 lab_wait_both_up 120
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
@@ -79,6 +80,7 @@ class Daemon {
     void arm_watchdog();
     void wait_signal();
     void start_engines();
+    void watch_expiry();
     void start_connection(const config::VpnEntry& vpn, const config::Connection& c,
                           std::size_t index);
     void stop_connection(const std::string& id, const std::string& why);
@@ -95,11 +97,12 @@ class Daemon {
     CommandRegistry commands_;
     ike::crypto::SystemRandom rng_;
     std::unique_ptr<dataplane::Dataplane> dataplane_;
+    std::unique_ptr<boost::asio::posix::stream_descriptor> expiry_fd_;  // kernel expiry events
     std::unique_ptr<IkeSockets> ike_sockets_;
     std::unique_ptr<Routing> routing_;
     std::map<std::string, std::unique_ptr<TunnelRunner>> runners_;          // by tunnel key
     std::map<std::string, std::vector<config::Ipv4Prefix>> static_routes_;  // installed, by conn
-    std::uint32_t next_if_id_ = 0x4347;  // "CG": if_ids of this daemon start here
+    std::uint32_t next_if_id_ = 0x63670001;  // inside the kernel backend's ownership range
     bool started_ = false;
     std::unique_ptr<ControlServer> control_;
     boost::asio::signal_set signals_;

@@ -42,6 +42,9 @@ class IkeSockets {
         // 500 / NAT-T port goes to these ports instead (0: as addressed).
         std::uint16_t peer_ike_port = 0;
         std::uint16_t peer_natt_port = 0;
+        // Kernel ESP: mark our 4500 socket UDP_ENCAP_ESPINUDP so the kernel takes the ESP
+        // (RFC 3948) and leaves IKE (behind the Non-ESP Marker) to us.
+        bool kernel_esp_in_udp = false;
     };
 
     // Throws std::runtime_error naming the port when a socket cannot be bound.

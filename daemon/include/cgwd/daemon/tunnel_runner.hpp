@@ -16,6 +16,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cgwd/config/model.hpp"
 #include "cgwd/daemon/ike_sockets.hpp"
@@ -73,6 +74,7 @@ class TunnelRunner {
         std::chrono::steady_clock::time_point installed;
     };
 
+    std::vector<dataplane::Policy> policies() const;
     void pump();
     void apply(ike::Action& action);
     void install(const ike::ChildSaReady& c);
@@ -88,6 +90,7 @@ class TunnelRunner {
     std::unique_ptr<ike::IkeSa> sa_;
     boost::asio::steady_timer timer_;
     bool interface_made_ = false;
+    std::vector<dataplane::PolicyKey> policies_made_;
     bool ike_up_ = false;
     bool nat_detected_ = false;
     std::string detail_ = "not started";
