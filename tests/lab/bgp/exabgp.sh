@@ -161,8 +161,9 @@ grep -q "^route 10.9.0.0/24 next-hop 10.98.0.1 as-path 64520 " "$out" \
 # One treat-as-withdraw per malformed UPDATE: ORIGIN (type 1) twice, AS_PATH (type 2) twice.
 n1=$(grep -c "^rfc7606 treat-as-withdraw type 1 " "$out" || true)
 n2=$(grep -c "^rfc7606 treat-as-withdraw type 2 " "$out" || true)
-[ "$n1" -eq 2 ] && [ "$n2" -eq 2 ] \
-    || { dump; fail "expected 2 ORIGIN + 2 AS_PATH treat-as-withdraw lines, got $n1 + $n2"; }
+if [ "$n1" -ne 2 ] || [ "$n2" -ne 2 ]; then
+    dump; fail "expected 2 ORIGIN + 2 AS_PATH treat-as-withdraw lines, got $n1 + $n2"
+fi
 for reason in "type 1 undefined ORIGIN value" "type 1 attribute length error" \
     "type 2 AS_PATH segment overruns attribute" "type 2 AS_PATH segment type undefined"; do
     grep -q "^rfc7606 treat-as-withdraw $reason" "$out" || { dump; fail "no '$reason'"; }
@@ -173,7 +174,18 @@ for p in 10.2 10.3 10.4 10.5; do
 done
 grep -q "^done" "$out" || { dump; fail "bgp_peer did not finish"; }
 
-echo "--- UPDATEs ExaBGP sent (hex, from its packet log)"
-grep -E ">> .*UPDATE|sending UPDATE|UPDATE.*sent" "$tmp/exabgp.log" | tail -n 20 || true
+# The exact malformed UPDATEs on the wire (after the 16-octet marker), from ExaBGP's packet log:
+# length, type 2, withdrawn length 0, path attribute length, ORIGIN, AS_PATH (4-octet ASes),
+# NEXT_HOP 10.98.0.1, NLRI.
+sent() { sed -n 's/.*sending TCP payload ([ 0-9]*) //p' "$tmp/exabgp.log" | tr -d ' '; }
+sent >"$tmp/sent.hex"
+for msg in \
+    FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF002F02000000144001010740020602010000FC084003040A620001180A0200 \
+    FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00300200000015400102000040020602010000FC084003040A620001180A0300 \
+    FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF002F02000000144001010040020602020000FBF84003040A620001180A0400 \
+    FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF002F02000000144001010040020605010000FBF84003040A620001180A0500; do
+    grep -qx "$msg" "$tmp/sent.hex" || { dump; fail "ExaBGP did not send the UPDATE $msg"; }
+    echo "sent: $msg"
+done
 echo "--- bgp_peer output"; cat "$out"
 echo "PASS: 4 malformed UPDATEs from ExaBGP treated as withdraw, session kept, later route received"
