@@ -220,7 +220,7 @@ lab_both_up() {
 import json, sys
 d = json.load(sys.stdin)
 t = d["connections"][0]["tunnels"]
-sys.exit(0 if all(x["state"] == "up" and x["bgp"]["state"] == "Established" for x in t) else 1)'
+sys.exit(0 if all(x["state"] == "up" and x["bgp"]["state"] == "Established" for x in t) else 1)' 2>/dev/null
 }
 
 # lab_wait_both_up SECONDS
