@@ -135,10 +135,11 @@ std::vector<Proposal> make_proposals(std::span<const config::Proposal> configure
 
 std::optional<Selection> select_proposal(std::span<const Proposal> offered,
                                          std::span<const config::Proposal> configured,
-                                         ProtocolId protocol, bool ignore_ke) {
+                                         ProtocolId protocol, bool ignore_ke,
+                                         std::size_t ike_spi_size) {
     for (const Proposal& p : offered) {
         if (p.protocol != protocol) continue;
-        if (protocol == ProtocolId::ike ? !p.spi.empty() : p.spi.size() != 4) continue;
+        if (p.spi.size() != (protocol == ProtocolId::ike ? ike_spi_size : 4)) continue;
         for (const config::Proposal& c : configured) {
             if (auto s = match(p, c, protocol, ignore_ke)) return s;
         }
@@ -147,11 +148,11 @@ std::optional<Selection> select_proposal(std::span<const Proposal> offered,
 }
 
 std::optional<Selection> check_chosen(const SaPayload& answer, std::span<const Proposal> sent,
-                                      ProtocolId protocol) {
+                                      ProtocolId protocol, std::size_t ike_spi_size) {
     if (answer.proposals.size() != 1) return std::nullopt;
     const Proposal& a = answer.proposals.front();
     if (a.protocol != protocol) return std::nullopt;
-    if (protocol == ProtocolId::ike ? !a.spi.empty() : a.spi.size() != 4) return std::nullopt;
+    if (a.spi.size() != (protocol == ProtocolId::ike ? ike_spi_size : 4)) return std::nullopt;
     const auto ours = std::find_if(sent.begin(), sent.end(),
                                    [&](const Proposal& p) { return p.number == a.number; });
     if (ours == sent.end()) return std::nullopt;

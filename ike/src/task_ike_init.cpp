@@ -1,5 +1,6 @@
 // IKE_SA_INIT exchange, initiator and responder tasks (RFC 7296 sections 1.2, 1.3 (INVALID_KE),
-// 2.6 (stateless error answers), 2.10 (nonces), 2.14 (keys), 2.23 (NAT detection)).
+// 2.6 (stateless error answers; COOKIE retry as initiator, 2.6.1), 2.10 (nonces), 2.14 (keys),
+// 2.23 (NAT detection)).
 #include <algorithm>
 #include <string>
 
@@ -70,17 +71,26 @@ void IkeSa::init_send_request(std::uint16_t group, TimePoint now) {
              now);
         return;
     }
-    auto nonce = crypto::random_nonce(rng_);
-    if (!nonce) {
-        fail("random source failed", now);
-        return;
+    // With a cookie from the responder the INVALID_KE retry keeps Ni, which the cookie covers
+    // (RFC 7296 section 2.6.1).
+    if (cookie_.empty() || ni_.empty()) {
+        auto nonce = crypto::random_nonce(rng_);
+        if (!nonce) {
+            fail("random source failed", now);
+            return;
+        }
+        ni_ = std::move(*nonce);
     }
     tried_groups_.push_back(group);
-    ni_ = std::move(*nonce);
     sent_ike_proposals_ = make_proposals(settings_.ike_proposals, ProtocolId::ike, {});
 
     Message m;
     m.header = header(ExchangeType::ike_sa_init, false, 0);
+    if (!cookie_.empty()) {
+        m.payloads.push_back(
+            Payload{PayloadType::notify, false,
+                    NotifyPayload{ProtocolId::none, {}, NotifyType::cookie, cookie_}});
+    }
     m.payloads.push_back(Payload{PayloadType::sa, false, SaPayload{sent_ike_proposals_}});
     m.payloads.push_back(Payload{PayloadType::ke, false, KePayload{group, ke->public_value()}});
     m.payloads.push_back(Payload{PayloadType::nonce, false, NoncePayload{ni_}});
@@ -127,7 +137,7 @@ void IkeSa::init_handle_response(const Message& m, std::span<const std::uint8_t>
             return;
         }
         if (n->type == NotifyType::cookie) {
-            fail("COOKIE from peer: not supported yet", now);
+            init_resend_with_cookie(*n, now);
             return;
         }
     }
@@ -162,7 +172,54 @@ void IkeSa::init_handle_response(const Message& m, std::span<const std::uint8_t>
         return;
     }
     check_natd(m);
+    // RFC 7296 section 2.23: with a NAT (or forced encapsulation) move to natt_port for
+    // IKE_AUTH and everything after.
+    if (natt_peer_ && (nat_detected_ || settings_.force_encap) && !floated()) {
+        local_port_ = settings_.natt_port;
+        remote_port_ = settings_.natt_port;
+    }
     auth_send_request(now);
+}
+
+// RFC 7296 section 2.6: the same IKE_SA_INIT request again (SPIi, message ID 0, SA, KEi, Ni and
+// the NAT detection payloads unchanged) with N(COOKIE) as its first payload.
+void IkeSa::init_resend_with_cookie(const NotifyPayload& cookie, TimePoint now) {
+    // Cookie data: 1 to 64 octets (RFC 7296 section 3.10.1).
+    if (cookie.data.empty() || cookie.data.size() > 64) {
+        fail("malformed COOKIE from peer (" + std::to_string(cookie.data.size()) + " octets)", now);
+        return;
+    }
+    if (cookie_retries_ >= settings_.max_cookie_retries) {
+        fail("COOKIE from peer again after " + std::to_string(cookie_retries_) + " retries", now);
+        return;
+    }
+    auto previous = decode_message(init_request_);
+    if (!previous || !ke_) {
+        fail("COOKIE from peer but no IKE_SA_INIT request to resend", now);
+        return;
+    }
+    Message m = std::move(*previous);
+    if (!m.payloads.empty()) {
+        const auto* first = m.payloads.front().get<NotifyPayload>();
+        if (first && first->type == NotifyType::cookie) m.payloads.erase(m.payloads.begin());
+    }
+    m.payloads.insert(
+        m.payloads.begin(),
+        Payload{PayloadType::notify, false,
+                NotifyPayload{ProtocolId::none, {}, NotifyType::cookie, cookie.data}});
+    auto bytes = encode_message(m);
+    if (!bytes) {
+        fail(std::string("cannot encode IKE_SA_INIT: ") + to_string(bytes.error()), now);
+        return;
+    }
+    cookie_ = cookie.data;
+    ++cookie_retries_;
+    init_request_ = *bytes;
+    next_request_id_ = 0;
+    send_request(std::move(*bytes), ExchangeType::ike_sa_init, now);
+    set_state(SaState::init_sent, "COOKIE from peer: IKE_SA_INIT resent with it (" +
+                                      std::to_string(cookie_retries_) + " of " +
+                                      std::to_string(settings_.max_cookie_retries) + ")");
 }
 
 void IkeSa::init_handle_request(const Message& m, std::span<const std::uint8_t> datagram,
@@ -174,14 +231,14 @@ void IkeSa::init_handle_request(const Message& m, std::span<const std::uint8_t> 
 
     auto sel = select_proposal(sa->proposals, settings_.ike_proposals, ProtocolId::ike);
     if (!sel) {
-        datagrams_.push_back(stateless_error(m.header, NotifyType::no_proposal_chosen, {}));
+        emit_reply(stateless_error(m.header, NotifyType::no_proposal_chosen, {}));
         set_state(state_, "NO_PROPOSAL_CHOSEN sent: no acceptable IKE proposal from peer (" +
                               offered_text(*sa) + ")");
         return;
     }
     if (ke->group != sel->transforms.dh) {
         const std::uint16_t g = sel->transforms.dh;
-        datagrams_.push_back(
+        emit_reply(
             stateless_error(m.header, NotifyType::invalid_ke_payload,
                             {static_cast<std::uint8_t>(g >> 8), static_cast<std::uint8_t>(g)}));
         set_state(state_, "INVALID_KE_PAYLOAD sent: peer guessed " + group_text(ke->group) +
@@ -201,6 +258,8 @@ void IkeSa::init_handle_request(const Message& m, std::span<const std::uint8_t> 
 
     reset_sa();
     initiator_ = false;
+    local_port_ = rx_local_port_;  // answer on the ports the request came on
+    remote_port_ = rx_remote_port_;
     spi_i_ = m.header.spi_i;
     spi_r_ = *spi;
     ni_ = nonce->data;

@@ -33,8 +33,9 @@ void handshake(const Family& f) {
     REQUIRE(i.state() == SaState::established);
     REQUIRE(r.state() == SaState::established);
     CHECK(i.status() == "established");
-    CHECK(i.next_deadline() == std::nullopt);  // nothing outstanding
-    CHECK(r.next_deadline() == std::nullopt);
+    // Nothing outstanding: the next timer is the first DPD check (10 s of silence).
+    CHECK(i.next_deadline() == link.now + std::chrono::seconds(10));
+    CHECK(r.next_deadline() == link.now + std::chrono::seconds(10));
 
     // Exactly two exchanges on the wire.
     REQUIRE(link.sent_i.size() == 2);

@@ -42,7 +42,7 @@ TEST_CASE("engine: liveness check in both directions is answered with an empty m
     const Message resp = decoded(p.link.sent_r.at(2));
     CHECK(resp.header.response);
     CHECK(resp.header.message_id == 2);
-    CHECK(p.i.next_deadline() == std::nullopt);  // answered: nothing pending
+    CHECK(p.i.next_deadline() == p.link.now + seconds(10));  // answered: only the DPD timer
     CHECK(p.link.actions_i.empty());
     CHECK(p.link.actions_r.empty());
 
@@ -51,12 +51,12 @@ TEST_CASE("engine: liveness check in both directions is answered with an empty m
     p.link.pump();
     CHECK(decoded(p.link.sent_r.at(3)).header.message_id == 0);
     CHECK_FALSE(decoded(p.link.sent_r.at(3)).header.initiator);
-    CHECK(p.r.next_deadline() == std::nullopt);
+    CHECK(p.r.next_deadline() == p.link.now + seconds(10));
     // And the initiator still accepts the next one (window moved to 1).
     REQUIRE(p.r.send_liveness_check(p.link.now));
     p.link.pump();
     CHECK(decoded(p.link.sent_i.back()).header.message_id == 1);
-    CHECK(p.r.next_deadline() == std::nullopt);
+    CHECK(p.r.next_deadline() == p.link.now + seconds(10));
 }
 
 TEST_CASE("engine: an unanswered liveness check takes the SA and its CHILD_SA down", "[engine]") {
@@ -65,15 +65,20 @@ TEST_CASE("engine: an unanswered liveness check takes the SA and its CHILD_SA do
     const TimePoint t0 = p.link.now;
     REQUIRE(p.i.send_liveness_check(t0));
     p.link.pump();
-    for (int s : {1, 3, 7, 15, 31}) p.link.advance_to(t0 + seconds(s));
-    CHECK(p.i.state() == SaState::backoff);  // it was start()ed: it will try again
+    // Sent at 0, dpd_retries (3) retransmissions at 1, 3 and 7 s, dead at 15 s.
+    for (int s : {1, 3, 7}) p.link.advance_to(t0 + seconds(s));
+    CHECK(of_type<IkeSaDown>(p.link.actions_i).empty());
+    p.link.advance_to(t0 + seconds(15));
+    // It was start()ed and dpd_action is restart: a new IKE_SA_INIT at once.
+    CHECK(p.i.state() == SaState::init_sent);
+    CHECK(decoded(p.link.sent_i.back()).header.exchange == ExchangeType::ike_sa_init);
     const auto deleted = of_type<ChildSaDeleted>(p.link.actions_i);
     REQUIRE(deleted.size() == 1);
     CHECK(deleted[0].spi_in != 0);
     const auto down = of_type<IkeSaDown>(p.link.actions_i);
     REQUIRE(down.size() == 1);
     CHECK(down[0].reason ==
-          "peer not responding: no answer to INFORMATIONAL after 5 transmissions");
+          "peer not responding: no answer to INFORMATIONAL after 4 transmissions");
 }
 
 TEST_CASE("engine: stop() deletes the IKE SA on both ends", "[engine]") {

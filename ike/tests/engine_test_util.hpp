@@ -83,14 +83,28 @@ inline SaSettings settings(bool left, const Family& f, std::string psk = "shared
     return s;
 }
 
+// Lifetime 0: no scheduled rekeying, so next_deadline() shows only the timers under test.
+inline SaSettings without_rekey(SaSettings s) {
+    s.ike_lifetime_s = 0;
+    s.esp_lifetime_s = 0;
+    return s;
+}
+
 // Two engines ("i" and "r") handing datagrams across, with a fake clock and scripted loss.
+// Ports travel with the datagrams: what one side sends from local port L to remote port R the
+// other receives on local port R from remote port `nat_i(L)` / `nat_r(L)` (a NAT in front of
+// that side may change the source port). Keepalives are recorded but not delivered (the socket
+// adapter drops them).
 struct Link {
     Link(IkeSa& initiator, IkeSa& responder) : i(initiator), r(responder) {}
     IkeSa& i;
     IkeSa& r;
     TimePoint now{};
     std::vector<Action> actions_i, actions_r;
-    std::vector<Bytes> sent_i, sent_r;  // everything each side emitted, in order
+    std::vector<Bytes> sent_i, sent_r;      // every IKE message each side emitted, in order
+    std::vector<OutDatagram> out_i, out_r;  // the same with ports, plus keepalives
+    std::function<std::uint16_t(std::uint16_t)> nat_i = [](std::uint16_t p) { return p; };
+    std::function<std::uint16_t(std::uint16_t)> nat_r = [](std::uint16_t p) { return p; };
     // Return true to drop the n-th datagram (0-based, per direction) sent by i / by r.
     std::function<bool(std::size_t, const Bytes&)> drop_from_i = [](std::size_t, const Bytes&) {
         return false;
@@ -106,19 +120,27 @@ struct Link {
     // Deliver until nobody has anything to send.
     void pump() {
         for (int rounds = 0; rounds < 100; ++rounds) {
-            auto from_i = i.take_datagrams();
-            auto from_r = r.take_datagrams();
+            auto from_i = i.take_outgoing();
+            auto from_r = r.take_outgoing();
             collect();
             if (from_i.empty() && from_r.empty()) return;
             for (auto& d : from_i) {
+                out_i.push_back(d);
+                if (d.keepalive) continue;
                 const std::size_t n = sent_i.size();
-                sent_i.push_back(d);
-                if (!drop_from_i(n, d)) r.on_datagram(d, now);
+                sent_i.push_back(d.bytes);
+                if (!drop_from_i(n, d.bytes)) {
+                    r.on_datagram(d.bytes, now, d.remote_port, nat_i(d.local_port));
+                }
             }
             for (auto& d : from_r) {
+                out_r.push_back(d);
+                if (d.keepalive) continue;
                 const std::size_t n = sent_r.size();
-                sent_r.push_back(d);
-                if (!drop_from_r(n, d)) i.on_datagram(d, now);
+                sent_r.push_back(d.bytes);
+                if (!drop_from_r(n, d.bytes)) {
+                    i.on_datagram(d.bytes, now, d.remote_port, nat_r(d.local_port));
+                }
             }
         }
         FAIL("datagram ping-pong did not settle");

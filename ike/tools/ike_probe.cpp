@@ -1,11 +1,16 @@
-// ike_probe: runs one IkeSa (initiator, PSK) over a UDP socket on port 500 against a real peer,
-// for the interop lab tests (tests/lab/ike/). Exits 0 once the first CHILD_SA is up, 1 on
-// failure or timeout. Keys are never printed.
+// ike_probe: runs one IkeSa (initiator, PSK) over UDP ports 500 and 4500 against a real peer,
+// for the interop lab tests (tests/lab/ike/). Without --hold it exits 0 once the first
+// CHILD_SA is up; with --hold S it keeps the SA S seconds longer (DPD, rekeys: our own with
+// --rekey-child-after / --rekey-ike-after / short lifetimes, and the peer's) and exits 0 if
+// it never went down. 1 on failure or timeout. Keys are never printed.
 //
 // Output, one line per event (stdout, line-buffered):
 //   status <State> <status text>
-//   ike-sa-up spi_i 0x... spi_r 0x... <cipher>/<prf>/<group>
-//   child-sa spi_in 0x... spi_out 0x... <cipher> <integ>
+//   ike-sa-up spi_i 0x... spi_r 0x... <cipher>/<prf>/<group> nat <0|1>
+//   child-sa spi_in 0x... spi_out 0x... <cipher> <integ> encap <local port> <remote port>
+//   child-deleted spi_in 0x... spi_out 0x...
+//   ike-rekeyed spi_i 0x... spi_r 0x...
+//   summary ike_rekeys N child_rekeys N child spi_in 0x... spi_out 0x... ports L R
 //   done | timeout | down <reason>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,10 +21,13 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 
+#include "cgwd/ike/codec_natt.hpp"
 #include "cgwd/ike/sa.hpp"
 
 using namespace cgwd;
@@ -79,6 +87,18 @@ int main(int argc, char** argv) {
     app.add_option("--guess-dh", extra_dh,
                    "KE groups offered before the family's own (to exercise INVALID_KE)");
     app.add_option("--timeout", timeout_s, "seconds");
+    int hold_s = 0, rekey_child_after = 0, rekey_ike_after = 0;
+    std::uint32_t esp_lifetime = 3600, ike_lifetime = 28800, margin_s = 270;
+    bool force_encap = false;
+    app.add_option("--hold", hold_s, "seconds to keep the SA after the first CHILD_SA");
+    app.add_option("--rekey-child-after", rekey_child_after,
+                   "seconds after the first CHILD_SA: rekey it (once)");
+    app.add_option("--rekey-ike-after", rekey_ike_after,
+                   "seconds after the first CHILD_SA: rekey the IKE SA (once)");
+    app.add_option("--esp-lifetime", esp_lifetime, "seconds");
+    app.add_option("--ike-lifetime", ike_lifetime, "seconds");
+    app.add_option("--rekey-margin", margin_s, "seconds");
+    app.add_flag("--force-encap", force_encap, "fake a NAT: UDP encapsulation on 4500");
     CLI11_PARSE(app, argc, argv);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
@@ -107,38 +127,54 @@ int main(int argc, char** argv) {
     settings.ike_proposals = {ike};
     settings.esp_proposals = {esp_family(family)};
     settings.retry_initial = std::chrono::seconds(timeout_s);  // one attempt is enough here
+    settings.force_encap = force_encap;
+    settings.esp_lifetime_s = esp_lifetime;
+    settings.ike_lifetime_s = ike_lifetime;
+    settings.rekey_margin = std::chrono::seconds(margin_s);
+    settings.rekey_fuzz = 0.2;
 
-    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(500);
-    sa.sin_addr.s_addr = htonl(local->value);
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-        std::perror("bind udp/500");
-        return 2;
-    }
-    sockaddr_in peer{};
-    peer.sin_family = AF_INET;
-    peer.sin_port = htons(500);
-    peer.sin_addr.s_addr = htonl(remote->value);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof peer) != 0) {
-        std::perror("connect");
-        return 2;
-    }
+    auto open_socket = [&](std::uint16_t port) {
+        const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(port);
+        sa.sin_addr.s_addr = htonl(local->value);
+        const int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+            std::perror("bind");
+            std::exit(2);
+        }
+        return fd;
+    };
+    const int fd = open_socket(500);
+    const int fd_natt = open_socket(4500);
+    auto send_to = [&](const OutDatagram& d) {
+        sockaddr_in peer{};
+        peer.sin_family = AF_INET;
+        peer.sin_port = htons(d.remote_port);
+        peer.sin_addr.s_addr = htonl(remote->value);
+        std::vector<std::uint8_t> bytes = d.bytes;
+        const bool natt = d.local_port == 4500;
+        if (natt && !d.keepalive) bytes = add_non_esp_marker(d.bytes);
+        if (::sendto(natt ? fd_natt : fd, bytes.data(), bytes.size(), 0,
+                     reinterpret_cast<sockaddr*>(&peer), sizeof peer) < 0) {
+            std::perror("sendto");
+        }
+    };
 
     crypto::SystemRandom rng;
     IkeSa sa_engine(settings, rng);
     const auto start = Clock::now();
-    const auto give_up = start + std::chrono::seconds(timeout_s);
     sa_engine.start(start);
     int result = -1;
+    std::optional<Clock::time_point> up_at;
+    bool child_rekey_done = false, ike_rekey_done = false;
+    std::uint64_t last_spi_i = 0;
+    auto give_up = start + std::chrono::seconds(timeout_s);
     std::vector<std::uint8_t> buf(65536);
     while (result < 0) {
-        for (const auto& d : sa_engine.take_datagrams()) {
-            if (::send(fd, d.data(), d.size(), 0) < 0) std::perror("send");
-        }
+        for (const auto& d : sa_engine.take_outgoing()) send_to(d);
         for (const auto& action : sa_engine.take_actions()) {
             if (const auto* s = std::get_if<StatusChanged>(&action)) {
                 std::printf("status %s %s\n", to_string(s->state), s->status.c_str());
@@ -149,10 +185,20 @@ int main(int argc, char** argv) {
                             config::prf_name(up->transforms.prf).c_str(),
                             config::dh_name(up->transforms.dh).c_str(), up->nat_detected ? 1 : 0);
             } else if (const auto* c = std::get_if<ChildSaReady>(&action)) {
-                std::printf("child-sa spi_in %s spi_out %s %s %s\n", hex(c->spi_in).c_str(),
-                            hex(c->spi_out).c_str(), config::cipher_name(c->cipher).c_str(),
-                            c->integ ? config::integ_name(c->integ).c_str() : "none");
-                result = 0;
+                std::printf("child-sa spi_in %s spi_out %s %s %s encap %u %u\n",
+                            hex(c->spi_in).c_str(), hex(c->spi_out).c_str(),
+                            config::cipher_name(c->cipher).c_str(),
+                            c->integ ? config::integ_name(c->integ).c_str() : "none",
+                            unsigned{c->encap_local_port}, unsigned{c->encap_remote_port});
+                if (!up_at) {
+                    up_at = Clock::now();
+                    last_spi_i = sa_engine.info().spi_i;
+                    if (hold_s <= 0) result = 0;
+                    give_up = *up_at + std::chrono::seconds(hold_s);
+                }
+            } else if (const auto* del = std::get_if<ChildSaDeleted>(&action)) {
+                std::printf("child-deleted spi_in %s spi_out %s\n", hex(del->spi_in).c_str(),
+                            hex(del->spi_out).c_str());
             } else if (const auto* down = std::get_if<IkeSaDown>(&action)) {
                 std::printf("down %s\n", down->reason.c_str());
                 result = 1;
@@ -160,27 +206,68 @@ int main(int argc, char** argv) {
         }
         if (result >= 0) break;
         auto now = Clock::now();
+        if (up_at && sa_engine.info().spi_i != last_spi_i) {
+            const SaInfo info = sa_engine.info();
+            last_spi_i = info.spi_i;
+            std::printf("ike-rekeyed spi_i %s spi_r %s\n", hex(info.spi_i).c_str(),
+                        hex(info.spi_r).c_str());
+        }
         if (now >= give_up) {
+            if (up_at) {
+                const SaInfo info = sa_engine.info();
+                std::printf("summary ike_rekeys %u child_rekeys %u", info.ike_rekeys,
+                            info.child_rekeys);
+                if (info.child) {
+                    std::printf(" child spi_in %s spi_out %s", hex(info.child->spi_in).c_str(),
+                                hex(info.child->spi_out).c_str());
+                }
+                std::printf(" ports %u %u\n", unsigned{info.local_port},
+                            unsigned{info.remote_port});
+                result = 0;
+                break;
+            }
             std::printf("timeout\n");
             result = 1;
             break;
+        }
+        if (up_at && rekey_child_after > 0 && !child_rekey_done &&
+            now >= *up_at + std::chrono::seconds(rekey_child_after)) {
+            child_rekey_done = sa_engine.rekey_child(now);
+            if (child_rekey_done) continue;
+        }
+        if (up_at && rekey_ike_after > 0 && !ike_rekey_done &&
+            now >= *up_at + std::chrono::seconds(rekey_ike_after)) {
+            ike_rekey_done = sa_engine.rekey_ike(now);
+            if (ike_rekey_done) continue;
         }
         auto wake = give_up;
         if (auto d = sa_engine.next_deadline(); d && *d < wake) wake = *d;
         const auto wait =
             std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count() + 1;
-        pollfd p{fd, POLLIN, 0};
-        const int n = ::poll(&p, 1, static_cast<int>(wait));
+        pollfd p[2] = {{fd, POLLIN, 0}, {fd_natt, POLLIN, 0}};
+        const int n = ::poll(p, 2, static_cast<int>(std::min<long long>(wait, 500)));
         now = Clock::now();
-        if (n > 0 && (p.revents & POLLIN)) {
-            const auto got = ::recv(fd, buf.data(), buf.size(), 0);
-            if (got > 0) {
-                sa_engine.on_datagram({buf.data(), static_cast<std::size_t>(got)}, now);
+        for (int k = 0; n > 0 && k < 2; ++k) {
+            if (!(p[k].revents & POLLIN)) continue;
+            sockaddr_in from{};
+            socklen_t len = sizeof from;
+            const auto got = ::recvfrom(p[k].fd, buf.data(), buf.size(), 0,
+                                        reinterpret_cast<sockaddr*>(&from), &len);
+            if (got <= 0) continue;
+            const std::span<const std::uint8_t> data(buf.data(), static_cast<std::size_t>(got));
+            if (k == 0) {
+                sa_engine.on_datagram(data, now, 500, ntohs(from.sin_port));
+            } else {
+                const auto pkt = classify_udp4500(data);
+                if (pkt.kind == Udp4500Kind::ike) {
+                    sa_engine.on_datagram(pkt.data, now, 4500, ntohs(from.sin_port));
+                }
             }
         }
         sa_engine.on_timer(now);
     }
     if (result == 0) std::printf("done\n");
     ::close(fd);
+    ::close(fd_natt);
     return result;
 }

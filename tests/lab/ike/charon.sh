@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Lab: IKEv2 interop between ike_probe (ike/tools/ike_probe.cpp: our IkeSa as initiator) and
 # strongSwan's charon (Debian package) as responder, PSK authentication.
-#   charon.sh <path-to-ike_probe> <family 1..4> [ok|wrong-psk|invalid-ke]
+#   charon.sh <path-to-ike_probe> <family 1..4> [ok|wrong-psk|invalid-ke|rekey|encap]
 # Families (AWS): 1 AES-128-CBC/SHA1/MODP-1024, 2 AES-256-CBC/SHA2-256/MODP-2048,
 #                 3 AES-256-GCM-16/PRF-SHA384/ECP-384, 4 AES-256-CBC/SHA2-512/MODP-2048-256.
 # ok:         the CHILD_SA must come up and charon must list the same SPIs crosswise.
 # wrong-psk:  charon has another key: the probe must report "AUTHENTICATION_FAILED from peer".
 # invalid-ke: the probe guesses MODP-2048 first, charon answers INVALID_KE_PAYLOAD, the probe
 #             must retry with the family's group and succeed.
+# rekey:      charon rekeys the CHILD_SA every 12 s and the IKE SA every 12 s (rand_time 0);
+#             the probe holds the SA 40 s and rekeys the CHILD_SA at 3 s and the IKE SA at 18 s
+#             itself. Both sides' CREATE_CHILD_SA requests must appear in charon's log, the
+#             probe must never go down, and charon's final CHILD_SA must be the probe's.
+# encap:      the probe forces UDP encapsulation (fake NAT): both must float to 4500 and
+#             charon must install the CHILD_SA as ESP-in-UDP.
 # Two network namespaces joined by a veth pair; charon runs in its own mount namespace with a
 # private /run (its pid file is fixed at /var/run/charon.pid) and its strongswan.conf,
 # swanctl.conf and vici socket in a temp dir; kernel-libipsec (userspace ESP) so no XFRM
@@ -15,7 +21,7 @@
 # strongswan-swanctl, libcharon-extra-plugins. Fails (never skips) when something is missing.
 set -euo pipefail
 
-tool=${1:?usage: charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke]}
+tool=${1:?usage: charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke|rekey|encap]}
 family=${2:?family 1..4}
 mode=${3:-ok}
 charon=/usr/lib/ipsec/charon
@@ -77,6 +83,15 @@ for ns in "$ns_aws" "$ns_cgw"; do ip -n "$ns" link set lo up; done
 ip -n "$ns_aws" link set "$veth_aws" up
 ip -n "$ns_cgw" link set "$veth_cgw" up
 
+ike_extra=""
+child_extra=""
+if [ "$mode" = rekey ]; then
+    ike_extra="rekey_time = 12s
+        rand_time = 0"
+    child_extra="rekey_time = 12s
+                rand_time = 0"
+fi
+
 psk="cgwd lab key $id $RANDOM$RANDOM"
 charon_psk=$psk
 [ "$mode" = wrong-psk ] && charon_psk="not the same key $RANDOM"
@@ -114,6 +129,7 @@ connections {
         local_addrs = $ip_aws
         remote_addrs = $ip_cgw
         proposals = $ike
+        $ike_extra
         local {
             auth = psk
             id = $ip_aws
@@ -129,6 +145,7 @@ connections {
                 esp_proposals = $esp
                 mode = tunnel
                 start_action = none
+                $child_extra
             }
         }
     }
@@ -161,6 +178,8 @@ STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 20 swanctl --load-all --noprompt 
 
 args=(--local "$ip_cgw" --remote "$ip_aws" --psk-file "$tmp/psk" --family "$family" --timeout 30)
 [ "$mode" = invalid-ke ] && args+=(--guess-dh 14)
+[ "$mode" = rekey ] && args+=(--hold 40 --rekey-child-after 3 --rekey-ike-after 18)
+[ "$mode" = encap ] && args+=(--force-encap --hold 3)
 set +e
 ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1
 rc=$?
@@ -182,14 +201,40 @@ case $mode in
         ;;
 esac
 [ "$rc" -eq 0 ] || { keep_log=1; fail "probe exited $rc"; }
+grep -q "^down" "$tmp/probe.out" && { keep_log=1; fail "the probe's IKE SA went down"; }
 
 # charon's view: the IKE SA established, the CHILD_SA installed with the same SPIs crosswise.
 STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 20 swanctl --list-sas --uri "$uri" >"$tmp/sas.out" 2>&1
 cat "$tmp/sas.out"
 grep -q "ESTABLISHED" "$tmp/sas.out" || { keep_log=1; fail "charon has no ESTABLISHED IKE SA"; }
 grep -q "INSTALLED, TUNNEL" "$tmp/sas.out" || { keep_log=1; fail "charon has no INSTALLED tunnel CHILD_SA"; }
-our_in=$(sed -n 's/^child-sa spi_in 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
-our_out=$(sed -n 's/^child-sa .* spi_out 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
+our_in=$(sed -n 's/^child-sa spi_in 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out" | tail -n1)
+our_out=$(sed -n 's/^child-sa .* spi_out 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out" | tail -n1)
+if [ "$mode" = rekey ]; then
+    # The CHILD_SA in use at the end (the last one may have been a deleted collision loser).
+    our_in=$(sed -n 's/^summary .* child spi_in 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
+    our_out=$(sed -n 's/^summary .* spi_out 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
+    [ -n "$our_in" ] || fail "no summary line from the probe"
+    log=$tmp/charon.log
+    grep -Eq "parsed CREATE_CHILD_SA request [0-9]+ \[ N\(REKEY_SA\) SA No TSi TSr \]" "$log" ||
+        { keep_log=1; fail "charon saw no CHILD_SA rekey from the probe"; }
+    grep -Eq "generating CREATE_CHILD_SA request [0-9]+ \[ N\(REKEY_SA\) SA No TSi TSr \]" "$log" ||
+        { keep_log=1; fail "charon did not rekey the CHILD_SA itself"; }
+    grep -Eq "parsed CREATE_CHILD_SA request [0-9]+ \[ SA No KE \]" "$log" ||
+        { keep_log=1; fail "charon saw no IKE SA rekey from the probe"; }
+    grep -Eq "generating CREATE_CHILD_SA request [0-9]+ \[ SA No KE \]" "$log" ||
+        { keep_log=1; fail "charon did not rekey the IKE SA itself"; }
+    read -r ike_n child_n < <(sed -n 's/^summary ike_rekeys \([0-9]*\) child_rekeys \([0-9]*\).*/\1 \2/p' "$tmp/probe.out")
+    [ "${ike_n:-0}" -ge 2 ] || fail "only ${ike_n:-0} IKE SA rekeys"
+    [ "${child_n:-0}" -ge 2 ] || fail "only ${child_n:-0} CHILD_SA rekeys"
+    [ "$(grep -c ESTABLISHED "$tmp/sas.out")" -eq 1 ] || fail "charon does not have exactly one IKE SA"
+fi
+if [ "$mode" = encap ]; then
+    grep -q "^child-sa .* encap 4500 4500$" "$tmp/probe.out" || fail "the probe did not float to 4500"
+    grep -q "remote host is behind NAT" "$tmp/charon.log" || { keep_log=1; fail "charon saw no NAT"; }
+    grep -q "in-UDP" "$tmp/sas.out" || { keep_log=1; fail "charon's CHILD_SA is not UDP-encapsulated"; }
+    grep -q "\[4500\]" "$tmp/sas.out" || fail "charon's IKE SA is not on port 4500"
+fi
 their_in=$(sed -n 's/.*in  *\([0-9a-f]\{8\}\).*/\1/p' "$tmp/sas.out" | head -n1)
 their_out=$(sed -n 's/.*out *\([0-9a-f]\{8\}\).*/\1/p' "$tmp/sas.out" | head -n1)
 [ "$((16#$our_in))" -eq "$((16#$their_out))" ] || fail "our inbound SPI $our_in != charon's outbound $their_out"

@@ -2,15 +2,21 @@
 //
 // Inputs: start() (we initiate), received datagrams, timer ticks — each with the current time
 // (injected; nothing here reads a clock) — and a crypto::Random for SPIs, nonces, KE and IVs.
-// Outputs: datagrams to send to the peer (UDP port 500 payloads), actions for the daemon
-// (ChildSaReady / ChildSaDeleted to program the dataplane, IkeSaUp / IkeSaDown, StatusChanged
-// with a readable status) and next_deadline(), when on_timer must be called.
+// Outputs: datagrams to send to the peer (IKE messages with their UDP ports, NAT keepalives;
+// take_outgoing), actions for the daemon (ChildSaReady / ChildSaDeleted to program the
+// dataplane, IkeSaUp / IkeSaDown, StatusChanged with a readable status), next_deadline() (when
+// on_timer must be called) and info() for status displays.
 //
 // Exchanges (each an initiator and a responder task, ike/src/task_*.cpp):
 //   IKE_SA_INIT  HDR, SAi1, KEi, Ni, N(NAT_DETECTION_SOURCE_IP), N(NAT_DETECTION_DESTINATION_IP)
 //            <-- HDR, SAr1, KEr, Nr, N(NATD_S), N(NATD_D)           (RFC 7296 1.2, 2.23)
 //            <-- HDR, N(INVALID_KE_PAYLOAD, group) -> retry once per group we offer (1.2, 1.3)
 //            <-- HDR, N(NO_PROPOSAL_CHOSEN)        -> status + back-off
+//            <-- HDR, N(COOKIE)  -> the same request again (same SPIi, message ID 0, Ni, KEi)
+//                with N(COOKIE) as the first payload, up to `max_cookie_retries` times (2.6);
+//                a later INVALID_KE retry keeps the cookie and Ni (2.6.1). The responder side
+//                of 2.6 (stateless cookies under load) is CookieGuard (cookie.hpp), in front
+//                of the IkeSa responders.
 //   IKE_AUTH     HDR, SK{IDi, N(INITIAL_CONTACT), AUTH, SAi2, TSi, TSr}
 //            <-- HDR, SK{IDr, AUTH, SAr2, TSi, TSr}
 //     IDs are ID_IPV4_ADDR of the outside addresses, AUTH is the shared-key MIC (2.15), the
@@ -18,8 +24,24 @@
 //   INFORMATIONAL, responder: empty (liveness check) -> empty answer; Delete of the IKE SA or
 //     of the CHILD_SA -> answered (with our own ESP SPI for a CHILD_SA), SA gone. Initiator:
 //     send_liveness_check() (empty request) and stop() (Delete of the IKE SA).
-//   CREATE_CHILD_SA (responder only): answered with N(NO_ADDITIONAL_SAS); rekeying is not
-//     implemented yet.
+//   CREATE_CHILD_SA (task_create_child.cpp, both roles), RFC 7296 1.3.2, 1.3.3, 2.8, 2.18:
+//     CHILD_SA rekey  HDR, SK{N(REKEY_SA), SA, Ni, [KEi], TSi, TSr} <-- HDR, SK{SA, Nr, [KEr],
+//       TSi, TSr}; KE (PFS) when the ESP proposals carry a DH group (INVALID_KE retried once
+//       per group). The new CHILD_SA is announced (ChildSaReady) as soon as the exchange
+//       completes; the rekey's initiator then deletes the old one (INFORMATIONAL Delete) and
+//       ChildSaDeleted follows on each side when that exchange completes (make-before-break).
+//     IKE SA rekey  HDR, SK{SA (new 8-octet SPI), Ni, KEi} <-- HDR, SK{SA, Nr, KEr}; keys from
+//       the old SK_d (2.18), message IDs restart at 0, the CHILD_SAs move to the new IKE SA
+//       (no ChildSaDeleted / IkeSaUp / IkeSaDown), the rekey's initiator deletes the old SA.
+//     Simultaneous rekeys of the same SA (2.8.1): both are answered; the SA created by the
+//       exchange holding the lowest nonce is deleted by its initiator, the other initiator
+//       deletes the old SA. A CHILD_SA rekey during an IKE SA rekey, or of a CHILD_SA being
+//       deleted, gets TEMPORARY_FAILURE (2.25; retried after 2 s); a CREATE_CHILD_SA for an
+//       additional CHILD_SA gets NO_ADDITIONAL_SAS.
+//     Scheduling: every SA is rekeyed rekey_margin + a fuzz in [0, rekey_margin * rekey_fuzz)
+//       (from the injected Random) before its lifetime (never before half of it; lifetime 0:
+//       never); rekey_child() / rekey_ike() on demand; on_child_expired() for dataplane soft
+//       (rekey now) and hard (ChildSaDeleted, Delete to the peer) expiry.
 //
 // Message IDs (2.3): window 1 in both directions. Our one outstanding request is retransmitted
 // on the `retransmit_timeouts` schedule (default 1, 2, 4, 8, 16 s; then IkeSaDown). Responses
@@ -47,14 +69,29 @@
 //                                 +-------------+  OK: IkeSaUp, ChildSaReady
 //
 // Failures out of InitReplied: IKE_AUTH fails (bad AUTH, no ESP proposal), half-open timeout.
-// Out of Established: Delete of the IKE SA from the peer, unanswered liveness check, stop().
+// Out of Established: Delete of the IKE SA from the peer, unanswered liveness check, an
+// unanswered CREATE_CHILD_SA or Delete request, stop().
 //
 // A side that was start()ed goes to Backoff after a failure and initiates again when the
 // back-off expires (`retry_initial`, doubling up to `retry_max`); a pure responder goes to
-// Idle. Not implemented: NAT-T port floating to 4500 (NAT is detected and reported only),
-// COOKIE, rekeying (IKE and CHILD_SA), DPD scheduling (the caller calls send_liveness_check),
-// IKE SA collisions (a request during InitSent/AuthSent, or a new IKE_SA_INIT while
-// Established, is dropped), certificates, EAP, fragmentation, IPv6.
+// Idle.
+//
+// NAT traversal (RFC 7296 section 2.23, RFC 3948): NAT detection hashes in IKE_SA_INIT; with a
+// NAT (or force_encap on either side) the initiator floats to natt_port for IKE_AUTH and all
+// later messages, a responder answers on the ports a request came on and floats when IKE_AUTH
+// arrives on natt_port, and after any authenticated message the peer's port is followed (NAT
+// rebinding). CHILD_SAs of a floated SA carry UDP encapsulation ports. The side behind the NAT
+// (or forcing encapsulation) sends a keepalive when nothing went out on natt_port for
+// nat_keepalive.
+//
+// DPD (2.4): a liveness check after dpd_interval without an authenticated message from the
+// peer, retransmitted dpd_retries times (defaults: dead 10 + 1 + 2 + 4 + 8 = 25 s after the
+// last message), then ChildSaDeleted, IkeSaDown and dpd_action.
+//
+// Not implemented: additional CHILD_SAs (one per IKE SA), IKE SA collisions during
+// IKE_SA_INIT (a request during InitSent/AuthSent, or a new IKE_SA_INIT while Established, is
+// dropped), updating the encapsulation port of installed CHILD_SAs after NAT rebinding,
+// certificates, EAP, fragmentation, IPv6, MOBIKE.
 #pragma once
 
 #include <chrono>
@@ -101,8 +138,33 @@ struct SaSettings {
     Millis half_open_timeout{30000};  // responder: IKE_AUTH must follow IKE_SA_INIT
     Millis retry_initial{10000};      // initiator back-off after a failure, doubling
     Millis retry_max{300000};
+    // IKE_SA_INIT answered with N(COOKIE) (RFC 7296 section 2.6): resent with the cookie at
+    // most this many times per attempt, then a failure (back-off).
+    std::uint32_t max_cookie_retries = 3;
 
-    // The settings of one AWS tunnel (proposals, PSK, lifetimes, replay window).
+    // NAT traversal (RFC 7296 section 2.23, RFC 3948). force_encap: our NAT_DETECTION_SOURCE_IP
+    // is a random value that cannot match, so the peer sees a NAT and both sides float to
+    // `natt_port` and use UDP-encapsulated ESP (strongSwan's encap=yes).
+    bool force_encap = false;
+    std::uint16_t natt_port = 4500;
+    Millis nat_keepalive{20000};  // 0: no keepalives (RFC 3948 section 2.3)
+
+    // Dead peer detection (RFC 7296 section 2.4). A liveness check is sent when nothing
+    // authenticated came from the peer for `dpd_interval` (0: no DPD); it is retransmitted
+    // `dpd_retries` times on the `retransmit_timeouts` schedule (the last entry repeats when
+    // the schedule is shorter), then the peer is dead. `dpd_action`: restart (a start()ed side
+    // initiates again at once), clear (SA gone, nothing else), none (no DPD at all).
+    Millis dpd_interval{10000};
+    std::uint32_t dpd_retries = 3;
+    config::DpdAction dpd_action = config::DpdAction::restart;
+
+    // Rekeying (RFC 7296 section 2.8): each SA is rekeyed `rekey_margin` plus a random fuzz in
+    // [0, rekey_margin * rekey_fuzz) before its lifetime ends (strongSwan's rekey_time/rand_time).
+    Millis rekey_margin{270000};
+    double rekey_fuzz = 1.0;
+
+    // The settings of one AWS tunnel (proposals, PSK, lifetimes, replay window, DPD, rekey
+    // margin and fuzz).
     static SaSettings from_tunnel(const config::Tunnel& tunnel, config::Ipv4Address local);
 };
 
@@ -122,7 +184,11 @@ struct ChildSaReady {
     config::Ipv4Address remote;
     TsPayload ts_local;  // traffic selectors as negotiated (TSi/TSr from our side)
     TsPayload ts_remote;
-    bool nat_detected = false;  // a NAT is between us (UDP encapsulation would be needed)
+    bool nat_detected = false;  // a NAT is between us (or force_encap on either side)
+    // Both 0: plain ESP (IP protocol 50). Otherwise UDP-encapsulated ESP (RFC 3948) from our
+    // port `encap_local_port` to the peer's `encap_remote_port`: set when the IKE SA floated.
+    std::uint16_t encap_local_port = 0;
+    std::uint16_t encap_remote_port = 0;
 };
 struct ChildSaDeleted {
     std::uint32_t spi_in = 0;
@@ -144,6 +210,44 @@ struct StatusChanged {
 };
 using Action = std::variant<ChildSaReady, ChildSaDeleted, IkeSaUp, IkeSaDown, StatusChanged>;
 
+// One datagram to send. `bytes` is the IKE message without the non-ESP marker. Contract for the
+// socket adapter: if local_port == natt_port and !keepalive, prepend the 4 zero bytes of the
+// non-ESP marker (RFC 3948 section 2.2); a keepalive is the single byte 0xFF (RFC 3948 section
+// 2.3), sent as-is from natt_port.
+struct OutDatagram {
+    Bytes bytes;
+    std::uint16_t local_port = 500;
+    std::uint16_t remote_port = 500;
+    bool keepalive = false;
+};
+
+// A readable snapshot for `cgwctl status`. Never holds key material.
+struct ChildSaInfo {
+    std::uint32_t spi_in = 0;
+    std::uint32_t spi_out = 0;
+    std::string transforms;  // e.g. "AES-256-GCM-16" or "AES-128-CBC/HMAC-SHA1-96/MODP-2048"
+    std::optional<TimePoint> established_at;
+    std::optional<TimePoint> next_rekey;
+};
+struct SaInfo {
+    SaState state = SaState::idle;
+    std::string status;
+    bool initiator = false;  // original initiator of the current IKE SA
+    std::uint64_t spi_i = 0;
+    std::uint64_t spi_r = 0;
+    bool nat_detected = false;
+    bool floated = false;  // IKE moved to natt_port
+    std::uint16_t local_port = 500;
+    std::uint16_t remote_port = 500;
+    std::string ike_transforms;  // e.g. "AES-256-GCM-16/PRF-HMAC-SHA2-384/ECP-384"
+    std::optional<TimePoint> established_at;
+    std::optional<TimePoint> next_ike_rekey;
+    std::optional<ChildSaInfo> child;  // the newest installed CHILD_SA
+    std::uint32_t ike_rekeys = 0;
+    std::uint32_t child_rekeys = 0;
+    std::optional<TimePoint> last_dpd_sent;
+};
+
 class IkeSa {
   public:
     IkeSa(SaSettings settings, crypto::Random& rng);
@@ -153,13 +257,23 @@ class IkeSa {
 
     // Initiate (and re-initiate after failures). Ignored unless Idle or Backoff.
     void start(TimePoint now);
-    // One UDP payload from the peer (port 500, no non-ESP marker).
-    void on_datagram(std::span<const std::uint8_t> datagram, TimePoint now);
+    // One IKE message from the peer, received on our `local_port` from the peer's
+    // `remote_port`. `ike` never includes the non-ESP marker (the adapter strips it).
+    void on_datagram(std::span<const std::uint8_t> ike, TimePoint now,
+                     std::uint16_t local_port = 500, std::uint16_t remote_port = 500);
     void on_timer(TimePoint now);
     // Established only, no request outstanding: an empty INFORMATIONAL request (liveness
-    // check, RFC 7296 section 2.4), retransmitted like any request; no answer -> IkeSaDown.
-    // The caller decides when (DPD interval). False if it could not be sent now.
+    // check, RFC 7296 section 2.4), retransmitted `dpd_retries` times; no answer -> the peer
+    // is dead (ChildSaDeleted, IkeSaDown, then `dpd_action`). The engine sends these itself
+    // every `dpd_interval` of silence. False if it could not be sent now.
     bool send_liveness_check(TimePoint now);
+    // Rekey now (cgwctl rekey): a CREATE_CHILD_SA for the CHILD_SA / the IKE SA. False if not
+    // established or another exchange is outstanding.
+    bool rekey_child(TimePoint now);
+    bool rekey_ike(TimePoint now);
+    // A dataplane lifetime event for the CHILD_SA with inbound SPI `spi_in`: soft -> rekey it
+    // now, hard -> delete it (INFORMATIONAL Delete, ChildSaDeleted).
+    void on_child_expired(std::uint32_t spi_in, bool hard, TimePoint now);
     // Administrative close: when established, one INFORMATIONAL Delete of the IKE SA is sent
     // (not retransmitted), then ChildSaDeleted + IkeSaDown; no re-initiation afterwards.
     void stop(TimePoint now);
@@ -168,9 +282,13 @@ class IkeSa {
     [[nodiscard]] SaState state() const { return state_; }
     [[nodiscard]] const std::string& status() const { return status_; }
 
+    [[nodiscard]] SaInfo info() const;
+
     // Drain the outputs accumulated since the last call.
-    [[nodiscard]] std::vector<Bytes> take_datagrams();
+    [[nodiscard]] std::vector<OutDatagram> take_outgoing();
     [[nodiscard]] std::vector<Action> take_actions();
+    // take_outgoing() without ports and without keepalives (for tests on one port).
+    [[nodiscard]] std::vector<Bytes> take_datagrams();
 
   private:
     struct Keys {
@@ -178,32 +296,114 @@ class IkeSa {
         crypto::SkCipher out;  // SK_ei/SK_ai as initiator, SK_er/SK_ar as responder
         crypto::SkCipher in;
     };
+    struct Pending {
+        Bytes bytes;
+        ExchangeType exchange = ExchangeType::ike_sa_init;
+        std::uint32_t message_id = 0;
+        std::size_t transmissions = 0;
+        TimePoint deadline;
+        std::size_t max_transmissions = 0;
+        bool liveness = false;  // a liveness check: its failure means the peer is dead
+    };
+    struct Cached {
+        std::uint64_t spi_i = 0;
+        std::uint64_t spi_r = 0;
+        std::uint32_t message_id = 0;
+        ExchangeType exchange = ExchangeType::ike_sa_init;
+        Bytes bytes;
+    };
+    // An IKE SA that is not the current one: replaced by a rekey (waiting for its Delete
+    // exchange), or the redundant one of a rekey collision; or a rekeyed SA not installed yet.
+    struct IkeCtx {
+        bool initiator = false;
+        std::uint64_t spi_i = 0;
+        std::uint64_t spi_r = 0;
+        Bytes ni, nr;
+        Selection selection;
+        std::unique_ptr<Keys> keys;
+        std::uint32_t next_request_id = 0;
+        std::optional<Pending> pending;
+        std::uint32_t peer_next_id = 0;
+        std::optional<Cached> cached;
+        TimePoint drop_at{};  // forgotten then even without a Delete exchange
+    };
+    // One CHILD_SA (normally one; two or three while rekeying).
+    struct Child {
+        std::uint32_t spi_in = 0;
+        std::uint32_t spi_out = 0;
+        ChosenTransforms transforms;
+        TsPayload ts_i, ts_r;  // as negotiated, from our side: ts_i ours, ts_r the peer's
+        TimePoint established_at{};
+        TimePoint rekey_at{};
+        bool replaced = false;  // rekeyed: the new one is installed, this one is being deleted
+    };
+    // What our outstanding CREATE_CHILD_SA / INFORMATIONAL Delete is about.
+    enum class Task : std::uint8_t { rekey_child, rekey_ike, delete_child, delete_ike };
+    struct Exchange {
+        Task task = Task::rekey_child;
+        std::uint32_t child_spi_in = 0;  // rekey_child / delete_child: the CHILD_SA concerned
+        std::uint32_t new_spi_in = 0;    // rekey_child: our inbound SPI of the new CHILD_SA
+        std::uint64_t new_ike_spi = 0;   // rekey_ike: our SPI of the new IKE SA
+        Bytes nonce;
+        std::optional<crypto::KeyExchange> ke;
+        std::vector<Proposal> sent;
+        std::vector<std::uint16_t> tried_groups;
+    };
+    // A peer's rekey answered while our rekey of the same SA was outstanding (RFC 7296
+    // section 2.8.1): its nonces decide which of the two new SAs is redundant.
+    struct Collision {
+        std::uint32_t old_spi_in = 0;  // CHILD_SA rekey: the SA both rekeyed
+        std::uint32_t new_spi_in = 0;  // CHILD_SA rekey: the SA the peer's exchange created
+        Bytes ni, nr;                  // nonces of the peer's exchange
+    };
 
     // sa.cpp: plumbing
     void set_state(SaState s, std::string status);
     void fail(std::string status, TimePoint now);
     void reset_sa();
-    void send_request(Bytes bytes, ExchangeType exchange, TimePoint now);
+    void send_request(Bytes bytes, ExchangeType exchange, TimePoint now, bool liveness = false);
     void send_response(const Header& request, Bytes bytes);
+    // Queue an IKE message on the current ports / on the ports of the datagram being handled.
+    void emit(Bytes bytes);
+    void emit_reply(Bytes bytes);
+    void follow_ports();  // after an authenticated message: float / NAT rebinding (2.23)
+    void peer_dead(std::string reason, TimePoint now);
+    [[nodiscard]] bool floated() const { return local_port_ == settings_.natt_port; }
+    [[nodiscard]] bool dpd_enabled() const;
+    [[nodiscard]] bool keepalive_enabled() const;
+    [[nodiscard]] std::optional<TimePoint> dpd_deadline() const;
     void respond_encrypted(const Header& request, const std::vector<Payload>& inner);
     void handle_request(const Header& h, std::span<const std::uint8_t> datagram, TimePoint now);
     void handle_response(const Header& h, std::span<const std::uint8_t> datagram, TimePoint now);
     [[nodiscard]] std::optional<Bytes> seal(const Header& h, const std::vector<Payload>& inner);
     [[nodiscard]] std::optional<std::vector<Payload>> open(std::span<const std::uint8_t> datagram);
+    [[nodiscard]] std::optional<Bytes> seal(Keys& keys, const Header& h,
+                                            const std::vector<Payload>& inner);
+    [[nodiscard]] std::optional<std::vector<Payload>> open(const Keys& keys,
+                                                           std::span<const std::uint8_t> datagram);
     Header header(ExchangeType exchange, bool response, std::uint32_t message_id) const;
     [[nodiscard]] Bytes id_body() const;  // our ID payload body (ID_IPV4_ADDR)
     [[nodiscard]] Bytes natd_hash(std::uint64_t spi_i, std::uint64_t spi_r,
                                   config::Ipv4Address address, std::uint16_t port) const;
-    [[nodiscard]] std::vector<Payload> natd_payloads(std::uint64_t spi_i,
-                                                     std::uint64_t spi_r) const;
+    [[nodiscard]] std::vector<Payload> natd_payloads(std::uint64_t spi_i, std::uint64_t spi_r);
     void check_natd(const Message& m);
     [[nodiscard]] bool derive_keys(const crypto::SecretBytes& shared);
     [[nodiscard]] bool child_sa_ready(const Selection& esp, std::uint32_t spi_out,
                                       const TsPayload& tsi, const TsPayload& tsr);
+    // Derives the keys and emits ChildSaReady. `ni`/`nr`: the nonces of the exchange that
+    // created it, whose initiator `exchange_initiator` says; `pfs`: g^ir of its KE, or empty.
+    [[nodiscard]] bool install_child(const ChosenTransforms& t, std::uint32_t spi_in,
+                                     std::uint32_t spi_out, const Bytes& ni, const Bytes& nr,
+                                     crypto::ByteView pfs, bool exchange_initiator,
+                                     const TsPayload& tsi, const TsPayload& tsr);
+    void remove_child(std::uint32_t spi_in);  // ChildSaDeleted + forget it
+    Child* find_child_in(std::uint32_t spi_in);
+    Child* find_child_out(std::uint32_t spi_out);
 
     // task_ike_init.cpp
     void begin(TimePoint now);
     void init_send_request(std::uint16_t group, TimePoint now);
+    void init_resend_with_cookie(const NotifyPayload& cookie, TimePoint now);
     void init_handle_response(const Message& m, std::span<const std::uint8_t> datagram,
                               TimePoint now);
     void init_handle_request(const Message& m, std::span<const std::uint8_t> datagram,
@@ -214,6 +414,31 @@ class IkeSa {
     void auth_handle_request(const Header& h, const std::vector<Payload>& inner, TimePoint now);
     // task_informational.cpp
     void info_handle_request(const Header& h, const std::vector<Payload>& inner, TimePoint now);
+    void delete_child_send(std::uint32_t spi_in, TimePoint now);
+    void delete_handle_response(const Exchange& x, TimePoint now);
+    // task_create_child.cpp
+    TimePoint rekey_time(TimePoint established, std::uint32_t lifetime_s);
+    void run_due(TimePoint now);  // scheduled rekeys and Deletes, when no request is pending
+    bool child_rekey_send(std::uint32_t spi_in, std::uint16_t group, TimePoint now,
+                          std::vector<std::uint16_t> tried = {});
+    bool ike_rekey_send(std::uint16_t group, TimePoint now, std::vector<std::uint16_t> tried = {});
+    void create_child_handle_response(Exchange x, const std::vector<Payload>& inner, TimePoint now);
+    void create_child_handle_request(const Header& h, const std::vector<Payload>& inner,
+                                     TimePoint now);
+    void child_rekey_response(Exchange& x, const std::vector<Payload>& inner, TimePoint now);
+    void ike_rekey_response(Exchange& x, const std::vector<Payload>& inner, TimePoint now);
+    void child_rekey_request(const Header& h, const std::vector<Payload>& inner,
+                             const NotifyPayload& rekey, TimePoint now);
+    void ike_rekey_request(const Header& h, const std::vector<Payload>& inner, TimePoint now);
+    [[nodiscard]] static std::unique_ptr<Keys> make_keys(const ChosenTransforms& t,
+                                                         crypto::IkeSaKeys keys, bool initiator);
+    std::unique_ptr<IkeCtx> take_current();
+    void install_ike(std::unique_ptr<IkeCtx> ctx);
+    void retire(std::unique_ptr<IkeCtx> ctx, bool we_delete, TimePoint now);
+    IkeCtx* find_retired(std::uint64_t spi_i, std::uint64_t spi_r);
+    void retired_handle(IkeCtx& ctx, const Header& h, std::span<const std::uint8_t> datagram,
+                        TimePoint now);
+    void retired_timers(TimePoint now);
 
     SaSettings settings_;
     crypto::Random& rng_;
@@ -229,6 +454,8 @@ class IkeSa {
     Bytes init_request_, init_response_;  // RealMessage1/2 for AUTH (2.15)
     std::optional<crypto::KeyExchange> ke_;
     std::vector<std::uint16_t> tried_groups_;
+    Bytes cookie_;  // the responder's N(COOKIE) data, sent first in our IKE_SA_INIT (2.6)
+    std::uint32_t cookie_retries_ = 0;
     std::vector<Proposal> sent_ike_proposals_, sent_esp_proposals_;
     std::uint32_t esp_spi_in_ = 0;
     std::uint32_t esp_spi_out_ = 0;
@@ -238,31 +465,47 @@ class IkeSa {
 
     // Requests we send (window 1).
     std::uint32_t next_request_id_ = 0;
-    struct Pending {
-        Bytes bytes;
-        ExchangeType exchange = ExchangeType::ike_sa_init;
-        std::uint32_t message_id = 0;
-        std::size_t transmissions = 0;
-        TimePoint deadline;
-    };
     std::optional<Pending> pending_;
 
     // Requests we answer (window 1): the next expected message ID and the last response.
     std::uint32_t peer_next_id_ = 0;
-    struct Cached {
-        std::uint64_t spi_i = 0;
-        std::uint64_t spi_r = 0;
-        std::uint32_t message_id = 0;
-        ExchangeType exchange = ExchangeType::ike_sa_init;
-        Bytes bytes;
-    };
     std::optional<Cached> cached_response_;
+
+    // Rekeying (task_create_child.cpp).
+    std::vector<Child> children_;
+    std::optional<Exchange> exchange_;
+    std::optional<Collision> child_collision_;
+    std::unique_ptr<IkeCtx> ike_candidate_;  // the peer's IKE rekey answered during ours
+    std::optional<Collision> ike_collision_;
+    std::vector<std::unique_ptr<IkeCtx>> retired_;
+    std::optional<TimePoint> ike_rekey_at_;
+    std::vector<std::uint32_t> delete_queue_;  // inbound SPIs to announce in a Delete
 
     std::optional<TimePoint> half_open_deadline_;
     std::optional<TimePoint> retry_deadline_;
     Millis retry_delay_{0};
 
-    std::vector<Bytes> datagrams_;
+    // NAT traversal: the ports the IKE SA uses now, those of the datagram being handled, and
+    // what NAT detection found.
+    std::uint16_t local_port_ = 500;
+    std::uint16_t remote_port_ = 500;
+    std::uint16_t rx_local_port_ = 500;
+    std::uint16_t rx_remote_port_ = 500;
+    bool natt_peer_ = false;   // the peer sent NAT detection payloads
+    bool nat_local_ = false;   // we are behind a NAT: the peer's NATD_D did not match us
+    bool nat_remote_ = false;  // the peer is behind a NAT: its NATD_S did not match it
+    std::optional<TimePoint> last_sent_natt_;  // for the keepalive cadence
+
+    // Liveness and status.
+    TimePoint now_{};
+    std::optional<TimePoint> last_received_;  // last authenticated message from the peer
+    std::optional<TimePoint> last_dpd_sent_;
+    std::optional<TimePoint> established_at_;
+    std::optional<TimePoint> child_established_at_;
+    std::uint32_t ike_rekeys_ = 0;
+    std::uint32_t child_rekeys_ = 0;
+
+    std::vector<OutDatagram> outgoing_;
     std::vector<Action> actions_;
 };
 

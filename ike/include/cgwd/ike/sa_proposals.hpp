@@ -44,15 +44,19 @@ struct Selection {
 };
 
 // Responder: the first of `offered` that one of `configured` accepts, or nullopt.
+// `ike_spi_size`: the SPI size an IKE proposal must carry (0 in IKE_SA_INIT, 8 when rekeying
+// the IKE SA in CREATE_CHILD_SA, RFC 7296 section 3.3.1).
 [[nodiscard]] std::optional<Selection> select_proposal(std::span<const Proposal> offered,
                                                        std::span<const config::Proposal> configured,
-                                                       ProtocolId protocol, bool ignore_ke = false);
+                                                       ProtocolId protocol, bool ignore_ke = false,
+                                                       std::size_t ike_spi_size = 0);
 
 // Initiator: checks the responder's SA payload (exactly one proposal, a number we sent, one
 // transform per type, each offered by us in that proposal). Returns the chosen transforms.
 [[nodiscard]] std::optional<Selection> check_chosen(const SaPayload& answer,
                                                     std::span<const Proposal> sent,
-                                                    ProtocolId protocol);
+                                                    ProtocolId protocol,
+                                                    std::size_t ike_spi_size = 0);
 
 // The KE group the initiator guesses first: the first DH group of the first proposal.
 [[nodiscard]] std::uint16_t first_dh_group(std::span<const config::Proposal> configured);
