@@ -86,6 +86,17 @@ std::string render_status(const json& s, bool color) {
               << "  inside " << t.value("local_inside", "") << " -> "
               << t.value("remote_inside", "") << "  mtu " << t.value("mtu", 0) << " mss "
               << t.value("mss", 0) << "\n";
+            if (t.contains("ike")) {
+                const auto& ike = t["ike"];
+                o << "           ike " << ike.value("algorithms", "") << "  age "
+                  << ike.value("age_s", 0) << " s";
+                if (ike.contains("next_rekey_s"))
+                    o << ", rekey in " << ike.value("next_rekey_s", 0) << " s";
+                if (ike.contains("next_child_rekey_s"))
+                    o << ", esp rekey in " << ike.value("next_child_rekey_s", 0) << " s";
+                o << (ike.value("udp_encapsulation", false) ? ", UDP 4500" : "")
+                  << (t.value("nat_detected", false) ? ", NAT detected" : "") << "\n";
+            }
             for (const auto& sa : t.value("child_sas", json::array()))
                 o << "           esp in " << sa.value("spi_in", "") << " out "
                   << sa.value("spi_out", "") << "  " << sa.value("algorithms", "") << "  "

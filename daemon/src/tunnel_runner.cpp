@@ -288,6 +288,22 @@ json TunnelRunner::status() const {
     j["detail"] = detail_;
     j["interface"] = plan_.ifname;
     j["nat_detected"] = nat_detected_;
+    const auto info = sa_->info();
+    const auto now = Clock::now();
+    auto secs = [](Clock::duration d) {
+        return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+    };
+    if (info.established_at) {
+        json ike{{"spi_i", hex_spi(info.spi_i, 16)},  {"spi_r", hex_spi(info.spi_r, 16)},
+                 {"algorithms", info.ike_transforms}, {"initiator", info.initiator},
+                 {"udp_encapsulation", info.floated}, {"age_s", secs(now - *info.established_at)},
+                 {"ike_rekeys", info.ike_rekeys},     {"child_rekeys", info.child_rekeys}};
+        if (info.next_ike_rekey) ike["next_rekey_s"] = secs(*info.next_ike_rekey - now);
+        if (info.child && info.child->next_rekey)
+            ike["next_child_rekey_s"] = secs(*info.child->next_rekey - now);
+        if (info.last_dpd_sent) ike["last_dpd_s"] = secs(now - *info.last_dpd_sent);
+        j["ike"] = std::move(ike);
+    }
     json children = json::array();
     for (const auto& [spi_in, c] : children_) {
         json jc{

@@ -99,6 +99,15 @@ TEST_CASE("two tunnel runners negotiate over loopback UDP and install crosswise 
     REQUIRE(st["child_sas"].size() == 1);
     CHECK(st["state"] == "up");
     CHECK(st["child_sas"][0]["algorithms"] == "AES-128-CBC/HMAC-SHA1-96");
+    REQUIRE(st.contains("ike"));
+    CHECK(st["ike"]["algorithms"] == "AES-128-CBC/HMAC-SHA1-96/PRF-HMAC-SHA1/MODP-1024");
+    CHECK(st["ike"]["initiator"] == true);
+    CHECK(st["ike"]["udp_encapsulation"] == true);
+    // Rekeyed ahead of AWS's lifetimes (28800 s IKE, 3600 s ESP) by 270-540 s.
+    CHECK(st["ike"]["next_rekey_s"].get<long>() <= 28800 - 270);
+    CHECK(st["ike"]["next_rekey_s"].get<long>() >= 28800 - 541);
+    CHECK(st["ike"]["next_child_rekey_s"].get<long>() <= 3600 - 270);
+    CHECK(st["ike"]["next_child_rekey_s"].get<long>() >= 3600 - 541);
     const auto spi_in = std::stoul(st["child_sas"][0]["spi_in"].get<std::string>(), nullptr, 16);
     const auto spi_out = std::stoul(st["child_sas"][0]["spi_out"].get<std::string>(), nullptr, 16);
     const auto* in = cgw.dp.find_sa({static_cast<std::uint32_t>(spi_in), kLoopback});
