@@ -318,7 +318,7 @@ std::expected<void, Error> KernelDataplane::shutdown() {
     };
     for (const RouteKey& k : std::vector<RouteKey>(route_keys_)) note(del_route(k));
     route_keys_.clear();
-    if (!mss_.clamps().empty()) note(mss_.remove_table());
+    if (!mss_.empty()) note(mss_.remove_table());
     for (const PolicyKey& k : std::vector<PolicyKey>(policies_)) note(del_policy(k));
     policies_.clear();
     std::vector<SaKey> sas;

@@ -20,20 +20,27 @@ bool safe_name(const std::string& name) {
     });
 }
 
-std::string rule(std::string_view match, const std::string& name, std::uint16_t mss) {
+constexpr std::string_view interface_comment = " comment \"cgwd interface\"";
+
+std::string rule(std::string_view match, const std::string& name, std::uint16_t mss,
+                 std::string_view suffix) {
     const std::string m = std::to_string(mss);
     return "    " + std::string(match) + " \"" + name +
            "\" tcp flags & (syn | rst) == syn tcp option maxseg size > " + m +
-           " tcp option maxseg size set " + m + "\n";
+           " tcp option maxseg size set " + m + std::string(suffix) + "\n";
 }
 
 std::string chain(std::string_view hook, const std::map<std::string, std::uint16_t>& clamps,
-                  bool in, bool out) {
+                  const std::map<std::string, std::uint16_t>& interface_clamps, bool in, bool out) {
     std::string s = "  chain " + std::string(hook) + " {\n    type filter hook " +
                     std::string(hook) + " priority mangle; policy accept;\n";
     for (const auto& [name, mss] : clamps) {
-        if (in) s += rule("iifname", name, mss);
-        if (out) s += rule("oifname", name, mss);
+        if (in) s += rule("iifname", name, mss, "");
+        if (out) s += rule("oifname", name, mss, "");
+    }
+    for (const auto& [name, mss] : interface_clamps) {
+        if (in) s += rule("iifname", name, mss, interface_comment);
+        if (out) s += rule("oifname", name, mss, interface_comment);
     }
     return s + "  }\n";
 }
@@ -52,14 +59,19 @@ NftMssClamp::~NftMssClamp() {
 }
 
 std::string NftMssClamp::ruleset(const std::map<std::string, std::uint16_t>& clamps) {
+    return ruleset(clamps, {});
+}
+
+std::string NftMssClamp::ruleset(const std::map<std::string, std::uint16_t>& clamps,
+                                 const std::map<std::string, std::uint16_t>& interface_clamps) {
     const std::string table = std::string(nft_family) + " " + std::string(nft_table);
     // "add" of an existing table is a no-op, so the delete never fails on a missing table.
     std::string s = "add table " + table + "\ndelete table " + table + "\n";
-    if (clamps.empty()) return s;
+    if (clamps.empty() && interface_clamps.empty()) return s;
     s += "table " + table + " {\n";
-    s += chain("forward", clamps, true, true);
-    s += chain("output", clamps, false, true);
-    s += chain("input", clamps, true, false);
+    s += chain("forward", clamps, interface_clamps, true, true);
+    s += chain("output", clamps, interface_clamps, false, true);
+    s += chain("input", clamps, interface_clamps, true, false);
     s += "}\n";
     return s;
 }
@@ -78,26 +90,38 @@ std::expected<void, Error> NftMssClamp::run(const std::string& script) {
     return {};
 }
 
-std::expected<void, Error> NftMssClamp::set(const std::string& interface, std::uint16_t mss) {
+std::expected<void, Error> NftMssClamp::change(Clamps& which, const std::string& interface,
+                                               std::uint16_t mss) {
     if (!safe_name(interface))
         return std::unexpected(Error{Errc::invalid_argument, "bad interface name", 0});
     if (mss != 0 && mss < 88)
         return std::unexpected(Error{Errc::invalid_argument, "MSS below 88", 0});
-    auto next = clamps_;
+    auto next = which;
     if (mss == 0) {
         next.erase(interface);
     } else {
         next[interface] = mss;
     }
-    if (next == clamps_ && mss == 0) return {};
-    if (auto r = run(ruleset(next)); !r) return r;
-    clamps_ = std::move(next);
+    if (next == which && mss == 0) return {};
+    const bool tunnels = &which == &clamps_;
+    const std::string script = tunnels ? ruleset(next, interface_clamps_) : ruleset(clamps_, next);
+    if (auto r = run(script); !r) return r;
+    which = std::move(next);
     return {};
 }
 
+std::expected<void, Error> NftMssClamp::set(const std::string& interface, std::uint16_t mss) {
+    return change(clamps_, interface, mss);
+}
+
+std::expected<void, Error> NftMssClamp::set_interface_clamp(std::string ifname, std::uint16_t mss) {
+    return change(interface_clamps_, ifname, mss);
+}
+
 std::expected<void, Error> NftMssClamp::remove_table() {
-    if (auto r = run(ruleset({})); !r) return r;
+    if (auto r = run(ruleset({}, {})); !r) return r;
     clamps_.clear();
+    interface_clamps_.clear();
     return {};
 }
 

@@ -47,6 +47,28 @@ nl::NlMessage build_xfrm_link(const XfrmLink& link) {
     return msg;
 }
 
+nl::NlMessage build_vlan_link(const VlanLink& link) {
+    nl::NlMessage msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(ifinfomsg));
+    msg.header_as<ifinfomsg>()->ifi_family = AF_UNSPEC;
+    msg.put_strz(IFLA_IFNAME, link.name);
+    msg.put_u32(IFLA_LINK, link.parent_ifindex);
+    if (link.mtu != 0) msg.put_u32(IFLA_MTU, link.mtu);
+    nlattr* info = msg.nest_start(IFLA_LINKINFO);
+    msg.put_strz(IFLA_INFO_KIND, "vlan");
+    nlattr* data = msg.nest_start(IFLA_INFO_DATA);
+    msg.put_u16(IFLA_VLAN_ID, link.vlan_id);
+    msg.nest_end(data);
+    msg.nest_end(info);
+    return msg;
+}
+
+nl::NlMessage build_link_get(std::string_view name) {
+    nl::NlMessage msg(RTM_GETLINK, 0, sizeof(ifinfomsg));
+    msg.header_as<ifinfomsg>()->ifi_family = AF_UNSPEC;
+    msg.put_strz(IFLA_IFNAME, name);
+    return msg;
+}
+
 nl::NlMessage build_link_delete(std::uint32_t ifindex) {
     nl::NlMessage msg(RTM_DELLINK, 0, sizeof(ifinfomsg));
     auto* ifi = msg.header_as<ifinfomsg>();
@@ -77,6 +99,7 @@ std::optional<LinkInfo> parse_link(const nlmsghdr* nlh) {
     if (ifi == nullptr) return std::nullopt;
     LinkInfo link;
     link.ifindex = static_cast<std::uint32_t>(ifi->ifi_index);
+    link.up = (ifi->ifi_flags & IFF_UP) != 0;
     nl::for_each_attr(nlh, sizeof(ifinfomsg), [&](const nlattr* a) {
         switch (mnl_attr_get_type(a)) {
             case IFLA_IFNAME:
@@ -85,14 +108,21 @@ std::optional<LinkInfo> parse_link(const nlmsghdr* nlh) {
             case IFLA_MTU:
                 if (mnl_attr_get_payload_len(a) >= 4) link.mtu = mnl_attr_get_u32(a);
                 break;
+            case IFLA_LINK:
+                if (mnl_attr_get_payload_len(a) >= 4) link.parent_ifindex = mnl_attr_get_u32(a);
+                break;
             case IFLA_LINKINFO:
                 nl::for_each_nested(a, [&](const nlattr* i) {
                     if (mnl_attr_get_type(i) == IFLA_INFO_KIND) link.kind = attr_string(i);
                     if (mnl_attr_get_type(i) == IFLA_INFO_DATA) {
                         nl::for_each_nested(i, [&](const nlattr* d) {
+                            // IFLA_INFO_DATA numbers are per kind: the kind decides below.
                             if (mnl_attr_get_type(d) == IFLA_XFRM_IF_ID &&
                                 mnl_attr_get_payload_len(d) >= 4)
                                 link.xfrm_if_id = mnl_attr_get_u32(d);
+                            if (mnl_attr_get_type(d) == IFLA_VLAN_ID &&
+                                mnl_attr_get_payload_len(d) >= 2)
+                                link.vlan_id = mnl_attr_get_u16(d);
                         });
                     }
                 });
@@ -102,6 +132,7 @@ std::optional<LinkInfo> parse_link(const nlmsghdr* nlh) {
         }
     });
     if (link.kind != "xfrm") link.xfrm_if_id = 0;
+    if (link.kind != "vlan") link.vlan_id = 0;
     return link;
 }
 
@@ -117,6 +148,45 @@ nl::NlMessage build_address(std::uint32_t ifindex, config::Ipv4Address local,
     msg.put(IFA_LOCAL, &a, 4);
     msg.put(IFA_ADDRESS, &a, 4);
     return msg;
+}
+
+nl::NlMessage build_address_delete(std::uint32_t ifindex, config::Ipv4Address local,
+                                   std::uint8_t prefix_length) {
+    nl::NlMessage msg(RTM_DELADDR, 0, sizeof(ifaddrmsg));
+    auto* ifa = msg.header_as<ifaddrmsg>();
+    ifa->ifa_family = AF_INET;
+    ifa->ifa_prefixlen = prefix_length;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    ifa->ifa_index = ifindex;
+    const std::uint32_t a = be(local);
+    msg.put(IFA_LOCAL, &a, 4);
+    msg.put(IFA_ADDRESS, &a, 4);
+    return msg;
+}
+
+nl::NlMessage build_address_dump() {
+    nl::NlMessage msg(RTM_GETADDR, NLM_F_DUMP, sizeof(ifaddrmsg));
+    msg.header_as<ifaddrmsg>()->ifa_family = AF_INET;
+    return msg;
+}
+
+std::optional<AddressInfo> parse_address(const nlmsghdr* nlh) {
+    if (nlh->nlmsg_type != RTM_NEWADDR) return std::nullopt;
+    const auto* ifa = nl::header_as<ifaddrmsg>(nlh);
+    if (ifa == nullptr || ifa->ifa_family != AF_INET || ifa->ifa_prefixlen > 32)
+        return std::nullopt;
+    AddressInfo info;
+    info.ifindex = ifa->ifa_index;
+    info.prefix_length = ifa->ifa_prefixlen;
+    std::optional<config::Ipv4Address> local, address;
+    nl::for_each_attr(nlh, sizeof(ifaddrmsg), [&](const nlattr* a) {
+        if (mnl_attr_get_type(a) == IFA_LOCAL) local = attr_ipv4(a);
+        if (mnl_attr_get_type(a) == IFA_ADDRESS) address = attr_ipv4(a);
+    });
+    if (!local) local = address;
+    if (!local) return std::nullopt;
+    info.local = *local;
+    return info;
 }
 
 namespace {

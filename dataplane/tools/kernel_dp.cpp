@@ -26,6 +26,11 @@
 //   mss if_id=I mss=M
 //   clamp dev=NAME mss=M                         NftMssClamp on any device (hosts without XFRM
 //                                                interfaces); removed by cleanup
+//   ifclamp dev=NAME mss=M                       KernelDataplane::set_interface_mss_clamp
+//   dxclamp dev=NAME mss=M                       standalone NftMssClamp::set_interface_clamp
+//   vlan parent=IF id=N [mtu=1500] [addr=A/P]    KernelLinks::create_vlan, prints ifindex=
+//   delvlan name=NAME                            KernelLinks::delete_vlan
+//   ifindex name=NAME                            KernelLinks::ifindex_of
 //   expiry count=N timeout=S                     waits for N expiry events, prints them
 //   touch file=F      wait file=F [timeout=S]    lab synchronisation
 //   shutdown                                     KernelDataplane::shutdown()
@@ -47,6 +52,7 @@
 #include <vector>
 
 #include "cgwd/dataplane/kernel.hpp"
+#include "cgwd/dataplane/links.hpp"
 
 namespace dp = cgwd::dataplane;
 namespace cfg = cgwd::config;
@@ -335,6 +341,32 @@ int main(int argc, char** argv) {
                                            num_as<std::uint16_t>(w, "mss", 0)));
             } else if (cmd == "clamp") {
                 check(device_clamp.set(word(w, "dev"), num_as<std::uint16_t>(w, "mss", 0)));
+            } else if (cmd == "ifclamp") {
+                check(plane->set_interface_mss_clamp(word(w, "dev"),
+                                                     num_as<std::uint16_t>(w, "mss", 0)));
+            } else if (cmd == "dxclamp") {
+                check(device_clamp.set_interface_clamp(word(w, "dev"),
+                                                       num_as<std::uint16_t>(w, "mss", 0)));
+            } else if (cmd == "vlan" || cmd == "delvlan" || cmd == "ifindex") {
+                auto links = check(dp::KernelLinks::open());
+                if (cmd == "vlan") {
+                    dp::VlanSpec spec;
+                    spec.parent = word(w, "parent");
+                    spec.vlan_id = num_as<std::uint16_t>(w, "id", 0);
+                    spec.mtu = num_as<std::uint16_t>(w, "mtu", 1500);
+                    if (auto a = maybe(w, "addr")) {
+                        const auto slash = a->find('/');
+                        if (slash == std::string::npos) throw Failure{"addr=A/P"};
+                        spec.address = addr(a->substr(0, slash));
+                        spec.prefix_length =
+                            static_cast<std::uint8_t>(number(a->substr(slash + 1)));
+                    }
+                    result = "ifindex=" + std::to_string(check(links.create_vlan(spec)));
+                } else if (cmd == "delvlan") {
+                    check(links.delete_vlan(word(w, "name")));
+                } else {
+                    result = "ifindex=" + std::to_string(check(links.ifindex_of(word(w, "name"))));
+                }
             } else if (cmd == "expiry") {
                 const std::size_t want = num(w, "count", 1);
                 const auto deadline =

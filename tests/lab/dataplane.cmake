@@ -17,3 +17,21 @@ add_test(NAME "lab: dataplane kernel backend routes, XFRM policies, nft MSS tabl
          COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/kernel_host.sh $<TARGET_FILE:kernel_dp>)
 set_tests_properties("lab: dataplane kernel backend routes, XFRM policies, nft MSS table, cleanup"
                      PROPERTIES LABELS lab TIMEOUT 120)
+
+# Direct Connect pieces (tests/lab/dataplane/dx_links.sh): interface MSS clamps by name in
+# `inet cgwd`, through KernelDataplane and a standalone NftMssClamp, on this host.
+add_test(NAME "lab: dataplane interface MSS clamp by name, KernelDataplane and standalone"
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/dx_links.sh $<TARGET_FILE:kernel_dp> clamp)
+set_tests_properties("lab: dataplane interface MSS clamp by name, KernelDataplane and standalone"
+                     PROPERTIES LABELS lab TIMEOUT 120)
+# KernelLinks' 802.1Q VLAN (create, idempotent re-create, conflict, clamp, delete) needs
+# CONFIG_VLAN_8021Q, which this machine's kernel lacks: it runs in the kernel lab (qemu, Debian's
+# kernel), once per CI run from the normal tree, like the other kernel-lab tests.
+if(NOT CMAKE_BUILD_TYPE STREQUAL "Asan")
+  set(name "kernel: dataplane Direct Connect VLAN 100 on a veth, idempotent, MSS clamp, delete")
+  add_test(NAME "${name}"
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/kernel/klab --timeout 300
+                   ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/dx_links.sh $<TARGET_FILE:kernel_dp> vlan
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties("${name}" PROPERTIES LABELS kernel TIMEOUT 600 RUN_SERIAL TRUE)
+endif()

@@ -9,7 +9,8 @@
 //             IFLA_XFRM_LINK = Options::underlying_interface), MTU, inside address, link up
 //   routes    KernelRoutes (routes.hpp); a next hop's if_id is that tunnel's XFRM interface,
 //             NextHop::interface names any other device
-//   MSS       NftMssClamp (nft_mss.hpp) in table `inet cgwd`
+//   MSS       NftMssClamp (nft_mss.hpp) in table `inet cgwd`: per tunnel (set_mss_clamp) and
+//             per interface name (set_interface_mss_clamp, Direct Connect VLANs)
 //   expiry    a second netlink socket on group XFRMNLGRP_EXPIRE: the daemon polls expiry_fd()
 //             from its event loop and calls process_expiry_events() (no threads here); soft
 //             and hard XFRM_MSG_EXPIRE of our SAs become ExpiryEvents (RFC 4301 4.4.2.1). The
@@ -78,6 +79,13 @@ class KernelDataplane final : public Dataplane {
     std::expected<void, Error> del_route(const RouteKey& key) override;
     std::expected<void, Error> set_mss_clamp(std::uint32_t if_id, std::uint16_t mss) override;
     void set_expiry_handler(ExpiryHandler handler) override { handler_ = std::move(handler); }
+    // MSS clamp on any interface by name (a Direct Connect VLAN): NftMssClamp's interface
+    // clamps, in the same table; 0 removes it. shutdown() removes it with the table.
+    [[nodiscard]] std::expected<void, Error> set_interface_mss_clamp(const std::string& name,
+                                                                     std::uint16_t mss) {
+        return mss_.set_interface_clamp(name, mss);
+    }
+    const NftMssClamp& mss_clamp() const { return mss_; }
 
     // The expiry socket, for the daemon's poll loop (readable: call process_expiry_events()).
     int expiry_fd() const { return expiry_.fd(); }

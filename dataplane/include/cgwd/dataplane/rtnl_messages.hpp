@@ -1,8 +1,9 @@
 // rtnetlink messages (Linux <linux/rtnetlink.h>, <linux/if_link.h>) of the kernel backend:
-// XFRM interfaces (RTM_NEWLINK kind "xfrm" with IFLA_XFRM_IF_ID / IFLA_XFRM_LINK), interface
-// addresses (RTM_NEWADDR), link up, and IPv4 routes with one or more next hops (RTM_NEWROUTE
-// with RTA_MULTIPATH / rtnexthop for ECMP, rtnh_hops = weight - 1). Built without I/O; dumps
-// decoded back into plain structs.
+// XFRM interfaces (RTM_NEWLINK kind "xfrm" with IFLA_XFRM_IF_ID / IFLA_XFRM_LINK), 802.1Q VLAN
+// interfaces (kind "vlan": IFLA_LINK = parent, IFLA_VLAN_ID nested in IFLA_INFO_DATA), interface
+// addresses (RTM_NEWADDR / RTM_DELADDR / dump), link lookup by name (RTM_GETLINK), link up, and
+// IPv4 routes with one or more next hops (RTM_NEWROUTE with RTA_MULTIPATH / rtnexthop for ECMP,
+// rtnh_hops = weight - 1). Built without I/O; dumps decoded back into plain structs.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,18 @@ struct XfrmLink {
     std::uint16_t mtu = 0;                 // 0: kernel default
 };
 nl::NlMessage build_xfrm_link(const XfrmLink& link);  // RTM_NEWLINK, create + excl
+// RTM_NEWLINK kind "vlan", create + excl: IFLA_IFNAME, IFLA_LINK, IFLA_MTU (when nonzero),
+// IFLA_LINKINFO { IFLA_INFO_KIND "vlan", IFLA_INFO_DATA { IFLA_VLAN_ID (u16) } }. The VLAN
+// protocol is the kernel's default, 802.1Q.
+struct VlanLink {
+    std::string name;
+    std::uint32_t parent_ifindex = 0;
+    std::uint16_t vlan_id = 0;  // 1..4094
+    std::uint16_t mtu = 0;      // 0: the parent's
+};
+nl::NlMessage build_vlan_link(const VlanLink& link);
+// RTM_GETLINK of one link by name (IFLA_IFNAME); the reply is one RTM_NEWLINK.
+nl::NlMessage build_link_get(std::string_view name);
 nl::NlMessage build_link_delete(std::uint32_t ifindex);
 nl::NlMessage build_link_up(std::uint32_t ifindex);
 nl::NlMessage build_link_dump();
@@ -34,6 +47,9 @@ struct LinkInfo {
     std::string kind;              // IFLA_INFO_KIND ("xfrm", "veth", ...); empty when none
     std::uint32_t xfrm_if_id = 0;  // kind "xfrm" only
     std::uint32_t mtu = 0;
+    std::uint32_t parent_ifindex = 0;  // IFLA_LINK; 0: none
+    std::uint16_t vlan_id = 0;         // kind "vlan" only
+    bool up = false;                   // IFF_UP in ifi_flags
 };
 std::optional<LinkInfo> parse_link(const nlmsghdr* nlh);
 
@@ -42,6 +58,19 @@ std::optional<LinkInfo> parse_link(const nlmsghdr* nlh);
 // kernel adds the connected prefix route).
 nl::NlMessage build_address(std::uint32_t ifindex, config::Ipv4Address local,
                             std::uint8_t prefix_length);
+// RTM_DELADDR of the same address (same attributes as build_address).
+nl::NlMessage build_address_delete(std::uint32_t ifindex, config::Ipv4Address local,
+                                   std::uint8_t prefix_length);
+nl::NlMessage build_address_dump();  // every IPv4 address
+
+struct AddressInfo {
+    std::uint32_t ifindex = 0;
+    config::Ipv4Address local;  // IFA_LOCAL (IFA_ADDRESS when there is no IFA_LOCAL)
+    std::uint8_t prefix_length = 0;
+    friend bool operator==(const AddressInfo&, const AddressInfo&) = default;
+};
+// Decodes an RTM_NEWADDR dump entry (IPv4 only).
+std::optional<AddressInfo> parse_address(const nlmsghdr* nlh);
 
 // --- routes ---
 struct ResolvedHop {

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Lab test of the Direct Connect pieces of the kernel backend, in a private network namespace,
+# driven by kernel_dp (dataplane/tools/kernel_dp.cpp):
+#   clamp  interface MSS clamps by name in `inet cgwd` (KernelDataplane::set_interface_mss_clamp
+#          and a standalone NftMssClamp::set_interface_clamp) on a veth: rules in forward,
+#          output and input with iifname/oifname, MSS 1379, removed with 0, table gone at the end.
+#   vlan   KernelLinks: VLAN 100 on a veth parent with 192.0.2.1/30 and MTU 1500, checked with
+#          `ip -d -j link` / `ip -j addr`; an idempotent re-create; a conflicting re-create
+#          refused; the interface MSS clamp on the VLAN; delete; nothing left. Needs a kernel
+#          with 802.1Q (CONFIG_VLAN_8021Q): run through tests/kernel/klab where the host lacks it.
+#   dx_links.sh KERNEL_DP clamp|vlan
+set -euo pipefail
+tool=$1 mode=$2
+ns=cgwd-dx-$$
+tmp=$(mktemp -d /tmp/cgwd-dx-XXXXXX)
+cleanup() {
+    ip netns del "$ns" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; cat "$tmp"/*.log >&2 2>/dev/null || true; exit 1; }
+for t in ip nft python3 timeout; do command -v $t >/dev/null || fail "$t is missing"; done
+case "$mode" in clamp|vlan) ;; *) fail "mode must be clamp or vlan" ;; esac
+
+ip netns add "$ns"
+in_ns() { ip netns exec "$ns" "$@"; }
+ip -n "$ns" link set lo up
+ip -n "$ns" link add dxp type veth peer name dxq
+ip -n "$ns" link set dxp up
+ip -n "$ns" link set dxq up
+
+# kernel_dp in the namespace reading commands from a fifo: start LOG, step CMD..., finish.
+pid="" n=0 log=""
+start() {
+    log=$tmp/$1.log
+    rm -f "$tmp/in" && mkfifo "$tmp/in"
+    ip netns exec "$ns" "$tool" <"$tmp/in" >"$log" 2>&1 &
+    pid=$!
+    exec 3>"$tmp/in"
+}
+# step CMD...: sends the commands and waits (bounded) until kernel_dp has run them.
+step() {
+    n=$((n + 1))
+    printf '%s\n' "$@" "touch file=$tmp/step$n" >&3
+    local end=$((SECONDS + 30))
+    until [ -e "$tmp/step$n" ]; do
+        grep -q '^FAIL' "$log" 2>/dev/null && fail "kernel_dp: $(cat "$log")"
+        kill -0 "$pid" 2>/dev/null || fail "kernel_dp exited: $(cat "$log")"
+        [ $SECONDS -lt $end ] || fail "kernel_dp did not finish step $n: $(cat "$log")"
+        sleep 0.1
+    done
+    grep -q '^FAIL' "$log" && fail "kernel_dp: $(cat "$log")"
+    return 0
+}
+finish() {
+    exec 3>&-
+    local status=0
+    timeout 30 tail --pid="$pid" -f /dev/null || fail "kernel_dp did not end"
+    wait "$pid" || status=$?
+    pid=""
+    [ $status = 0 ] || fail "kernel_dp exit status $status: $(cat "$log")"
+}
+# nft_check DEV MSS: the table holds exactly the 4 interface-clamp rules for DEV (forward in+out,
+# output out, input in) with MSS, each marked "cgwd interface".
+nft_check() {
+    local json
+    json=$(in_ns nft -j list table inet cgwd) || fail "no table inet cgwd"
+    NFT=$json python3 - "$1" "$2" <<'PY' || fail "nft table: $(in_ns nft list table inet cgwd)"
+import json, os, sys
+dev, mss = sys.argv[1], int(sys.argv[2])
+rules = [e["rule"] for e in json.loads(os.environ["NFT"])["nftables"] if "rule" in e]
+def shape(r):
+    meta = [x["match"] for x in r["expr"] if "match" in x and "meta" in x["match"]["left"]]
+    key = meta[0]["left"]["meta"]["key"]
+    assert meta[0]["right"] == dev and meta[0]["op"] == "==", r
+    gt = [x["match"] for x in r["expr"] if "match" in x and "tcp option" in x["match"]["left"]]
+    assert gt and gt[0]["op"] == ">" and gt[0]["right"] == mss, r
+    flags = [x["match"] for x in r["expr"] if "match" in x and x["match"]["left"].get("&")]
+    assert flags, r  # tcp flags & (syn | rst) == syn
+    setm = [x["mangle"]["value"] for x in r["expr"] if "mangle" in x]
+    assert setm == [mss], r
+    assert r.get("comment") == "cgwd interface", r
+    return (r["chain"], key)
+got = sorted(shape(r) for r in rules)
+want = sorted([("forward", "iifname"), ("forward", "oifname"), ("output", "oifname"), ("input", "iifname")])
+assert got == want, got
+PY
+}
+no_table() { ! in_ns nft list table inet cgwd >/dev/null 2>&1 || fail "table inet cgwd left: $(in_ns nft list table inet cgwd)"; }
+
+if [ "$mode" = clamp ]; then
+    # Through KernelDataplane: on, change, off; its shutdown at the end leaves no table.
+    start kd
+    step "ifclamp dev=dxp mss=1379"
+    nft_check dxp 1379
+    step "ifclamp dev=dxp mss=1300"
+    nft_check dxp 1300
+    step "ifclamp dev=dxp mss=0"
+    in_ns nft list table inet cgwd 2>/dev/null | grep -q maxseg && fail "rules left after mss=0"
+    step "ifclamp dev=dxq mss=1379"
+    finish
+    no_table
+    # Standalone NftMssClamp (the userspace-mode daemon's): on, off, and the table stays empty
+    # until remove_table (here: kernel_dp's cleanup).
+    start sa
+    step "dxclamp dev=dxp mss=1379"
+    nft_check dxp 1379
+    step "dxclamp dev=dxp mss=0"
+    in_ns nft list table inet cgwd 2>/dev/null | grep -q maxseg && fail "rules left after mss=0"
+    step cleanup
+    finish
+    no_table
+    echo "interface MSS clamp lab passed"
+    exit 0
+fi
+
+# --- vlan ---
+if ! ip -n "$ns" link add link dxp name probe.9 type vlan id 9 2>"$tmp/probe.err"; then
+    fail "this kernel cannot create 802.1Q VLAN interfaces ($(cat "$tmp/probe.err")); run this mode through tests/kernel/klab"
+fi
+ip -n "$ns" link del probe.9
+# check_vlan: dxp.100 is VLAN 100 on dxp, MTU 1500, up, with exactly 192.0.2.1/30.
+check_vlan() {
+    local link addr
+    link=$(ip -n "$ns" -d -j link show dxp.100) || fail "no dxp.100"
+    addr=$(ip -n "$ns" -j addr show dev dxp.100)
+    LINK=$link ADDR=$addr python3 - <<'PY' || fail "dxp.100: $(ip -n "$ns" -d addr show dxp.100)"
+import json, os
+l = json.loads(os.environ["LINK"])[0]
+a = json.loads(os.environ["ADDR"])[0]
+info = l["linkinfo"]
+assert info["info_kind"] == "vlan", info
+assert info["info_data"]["id"] == 100, info
+assert info["info_data"]["protocol"] == "802.1Q", info
+assert l["link"] == "dxp", l
+assert l["mtu"] == 1500, l
+assert "UP" in l["flags"], l
+v4 = [(x["local"], x["prefixlen"]) for x in a["addr_info"] if x["family"] == "inet"]
+assert v4 == [("192.0.2.1", 30)], v4
+PY
+}
+ip -n "$ns" link set dxp mtu 9000
+ip -n "$ns" link set dxq mtu 9000
+start vlan
+step "vlan parent=dxp id=100 mtu=1500 addr=192.0.2.1/30"
+grep -q "^ok vlan ifindex=" "$log" || fail "no ifindex: $(cat "$log")"
+ifindex=$(sed -n 's/^ok vlan ifindex=//p' "$log" | head -1)
+[ "$ifindex" = "$(ip -n "$ns" -j link show dxp.100 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])')" ] \
+    || fail "ifindex $ifindex is not dxp.100's"
+check_vlan
+step "ifindex name=dxp.100"
+grep -q "^ok ifindex ifindex=$ifindex\$" "$log" || fail "ifindex_of: $(cat "$log")"
+# Idempotent: the same request again gives the same interface, one address.
+step "vlan parent=dxp id=100 mtu=1500 addr=192.0.2.1/30"
+[ "$(grep -c "^ok vlan ifindex=$ifindex\$" "$log")" = 2 ] || fail "re-create: $(cat "$log")"
+check_vlan
+# Down and without its address: the re-create restores both.
+ip -n "$ns" addr flush dev dxp.100
+ip -n "$ns" link set dxp.100 down
+step "vlan parent=dxp id=100 mtu=1500 addr=192.0.2.1/30"
+check_vlan
+# The Direct Connect interface clamped to the VPN's MSS.
+step "ifclamp dev=dxp.100 mss=1379"
+nft_check dxp.100 1379
+step "ifclamp dev=dxp.100 mss=0"
+in_ns nft list table inet cgwd 2>/dev/null | grep -q maxseg && fail "rules left after mss=0"
+step "delvlan name=dxp.100"
+ip -n "$ns" link show dxp.100 >/dev/null 2>&1 && fail "dxp.100 still there after delete"
+finish
+# A conflicting re-create (other MTU) is refused and leaves the interface alone.
+ip -n "$ns" link add link dxp name dxp.100 mtu 1400 type vlan id 100
+out=$(printf 'vlan parent=dxp id=100 mtu=1500 addr=192.0.2.1/30\n' | timeout 30 ip netns exec "$ns" "$tool" 2>&1) \
+    && fail "conflicting re-create accepted: $out"
+echo "$out" | grep -q "exists with MTU 1400" || fail "conflict message: $out"
+ip -n "$ns" -j link show dxp.100 | grep -q '"mtu":1400' || fail "conflict changed the interface"
+ip -n "$ns" link del dxp.100
+# Nothing of ours left: no VLAN interface, no table.
+[ "$(ip -n "$ns" -d -j link show type vlan)" = "[]" ] || fail "VLAN left: $(ip -n "$ns" -d link show type vlan)"
+no_table
+echo "Direct Connect VLAN lab passed"
