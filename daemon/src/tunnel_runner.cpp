@@ -245,30 +245,59 @@ void TunnelRunner::install(const ike::ChildSaReady& c) {
         out.encap = dataplane::UdpEncap{c.encap_local_port, c.encap_remote_port};
     }
     auto algorithms = esp_text(c.cipher, c.integ, c.esn);
+    // RFC 7296 section 2.8: as the responder of a rekey, keep sending on the old SA until
+    // the initiator deletes it; the peer may not have installed its inbound half yet.
+    const bool defer_out = !c.exchange_initiator && !children_.empty();
     auto r = dp_.add_sa(in);
-    if (r) {
+    if (r && !defer_out) {
         r = dp_.add_sa(out);
         if (!r) (void)dp_.del_sa(in.key());  // nothing half-installed
     }
     if (!r) {
         ++dataplane_errors_;
         last_error_ = r.error().message;
-        logger("dataplane")
-            ->error("{}: installing CHILD_SA in {:08x} out {:08x}: {}", plan_.key, c.spi_in,
-                    c.spi_out, last_error_);
+        logger("dataplane")->error("{}: installing CHILD_SA in {:08x} out {:08x}: {}", plan_.key,
+                                   c.spi_in, c.spi_out, last_error_);
         return;
     }
     ++child_installs_;
-    children_[c.spi_in] = Child{in.key(), out.key(), algorithms, Clock::now()};
-    logger("dataplane")
-        ->info("{}: CHILD_SA in {:08x} out {:08x} {} {} installed", plan_.key, c.spi_in, c.spi_out,
-               algorithms, out.encap ? "UDP-encapsulated" : "raw ESP");
+    Child child{in.key(), out.key(), algorithms, Clock::now(), std::nullopt};
+    if (defer_out) child.pending_out = out;
+    children_[c.spi_in] = std::move(child);
+    logger("dataplane")->info("{}: CHILD_SA in {:08x} out {:08x} {} {} installed{}", plan_.key,
+                              c.spi_in, c.spi_out, algorithms,
+                              out.encap ? "UDP-encapsulated" : "raw ESP",
+                              defer_out ? " (outbound when the old SA is deleted)" : "");
+}
+
+void TunnelRunner::install_pending_outbound() {
+    for (auto& [spi_in, child] : children_) {
+        if (!child.pending_out) continue;
+        if (auto r = dp_.add_sa(*child.pending_out); !r) {
+            ++dataplane_errors_;
+            last_error_ = r.error().message;
+            logger("dataplane")->error("{}: installing outbound SA {:08x}: {}", plan_.key,
+                                       child.out.spi, last_error_);
+        }
+        child.pending_out.reset();
+    }
 }
 
 void TunnelRunner::remove(std::uint32_t spi_in) {
     auto it = children_.find(spi_in);
     if (it == children_.end()) return;
-    for (const auto& key : {it->second.in, it->second.out})
+    const bool out_installed = !it->second.pending_out;
+    if (out_installed && children_.size() > 1) {
+        // The SA being replaced goes: its successor sends from now on, then the old one is
+        // removed (never a moment without an outbound SA).
+        auto keep = std::move(it->second);
+        children_.erase(it);
+        install_pending_outbound();
+        it = children_.emplace(spi_in, std::move(keep)).first;
+    }
+    std::vector<dataplane::SaKey> keys{it->second.in};
+    if (out_installed) keys.push_back(it->second.out);
+    for (const auto& key : keys)
         if (auto r = dp_.del_sa(key); !r)
             logger("dataplane")
                 ->warn("{}: removing SA {:08x}: {}", plan_.key, key.spi, r.error().message);

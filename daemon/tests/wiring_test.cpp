@@ -131,6 +131,41 @@ TEST_CASE("two tunnel runners negotiate over loopback UDP and install crosswise 
     REQUIRE(out->encap.has_value());
     CHECK(out->encap->dst_port == aws.sockets->natt_port());
 
+    // A rekey we start: both sides end with the new pair only; on each side the new outbound
+    // SA is installed before the old one is removed (make-before-break), and the responder
+    // adds its new outbound half only when the old SA is deleted (RFC 7296 section 2.8).
+    aws.dp.clear_calls();
+    cgw.dp.clear_calls();
+    const auto old_out = static_cast<std::uint32_t>(spi_out);
+    REQUIRE(cgw.runner->rekey());
+    const auto rekey_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < rekey_until &&
+           !(cgw.dp.sa_count() == 2 && aws.dp.sa_count() == 2 &&
+             !cgw.dp.find_sa({old_out, kLoopback})))
+        io.run_for(std::chrono::milliseconds(20));
+    REQUIRE(cgw.dp.sa_count() == 2);
+    REQUIRE(aws.dp.sa_count() == 2);
+    CHECK_FALSE(cgw.dp.find_sa({old_out, kLoopback}));
+    for (auto* side : {&cgw, &aws}) {
+        long add_in = -1, add_out = -1, del_old_out = -1, i = 0;
+        for (const auto& call : side->dp.calls()) {
+            if (auto* a = std::get_if<dataplane::call::AddSa>(&call)) {
+                if (a->sa.direction == dataplane::Direction::inbound && add_in < 0) add_in = i;
+                if (a->sa.direction == dataplane::Direction::outbound && add_out < 0) add_out = i;
+            }
+            if (auto* d = std::get_if<dataplane::call::DelSa>(&call))
+                if (del_old_out < 0 && (d->key.spi == old_out ||
+                                        d->key.spi == static_cast<std::uint32_t>(spi_in)))
+                    del_old_out = i;
+            ++i;
+        }
+        CAPTURE(side == &cgw, add_in, add_out, del_old_out);
+        CHECK(add_in >= 0);
+        CHECK(add_out > add_in);
+        CHECK(del_old_out > add_out);
+    }
+    CHECK(cgw.runner->status()["ike"]["child_rekeys"] == 1);
+
     // stop(): SAs and the interface are gone from our dataplane; the peer hears the Delete.
     cgw.runner->stop();
     CHECK(cgw.dp.sa_count() == 0);

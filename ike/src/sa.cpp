@@ -606,6 +606,7 @@ bool IkeSa::install_child(const ChosenTransforms& t, std::uint32_t spi_in, std::
     c.ts_local = exchange_initiator ? tsi : tsr;
     c.ts_remote = exchange_initiator ? tsr : tsi;
     c.nat_detected = nat_detected_;
+    c.exchange_initiator = exchange_initiator;
     if (floated() && nat_detected_) {
         c.encap_local_port = local_port_;
         c.encap_remote_port = remote_port_;

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,8 @@ class TunnelRunner {
         dataplane::SaKey out;
         std::string algorithms;
         std::chrono::steady_clock::time_point installed;
+        // Responder of a rekey: the outbound half waits for the old SA's deletion.
+        std::optional<dataplane::SaConfig> pending_out;
     };
 
     std::vector<dataplane::Policy> policies() const;
@@ -79,6 +82,7 @@ class TunnelRunner {
     void apply(ike::Action& action);
     void install(const ike::ChildSaReady& c);
     void remove(std::uint32_t spi_in);
+    void install_pending_outbound();
     void arm_timer();
 
     boost::asio::io_context& io_;

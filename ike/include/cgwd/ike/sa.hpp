@@ -189,6 +189,11 @@ struct ChildSaReady {
     // port `encap_local_port` to the peer's `encap_remote_port`: set when the IKE SA floated.
     std::uint16_t encap_local_port = 0;
     std::uint16_t encap_remote_port = 0;
+    // We initiated the exchange that created this SA. When it rekeys an SA and we were the
+    // responder, RFC 7296 section 2.8 says to keep sending on the old SA until the initiator
+    // deletes it (or traffic arrives on the new one): install the inbound half at once and
+    // the outbound half when the old SA goes.
+    bool exchange_initiator = false;
 };
 struct ChildSaDeleted {
     std::uint32_t spi_in = 0;
