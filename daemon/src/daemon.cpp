@@ -15,6 +15,8 @@
 #include "cgwd/daemon/logging.hpp"
 #include "cgwd/daemon/version.hpp"
 #include "cgwd/dataplane/kernel.hpp"
+#include "cgwd/dataplane/links.hpp"
+#include "cgwd/dataplane/nft_mss.hpp"
 #include "cgwd/dataplane/routes.hpp"
 #include "cgwd/dataplane/userspace.hpp"
 
@@ -151,6 +153,7 @@ Daemon::Daemon(asio::io_context& io, std::string config_path, config::DaemonConf
 }
 
 Daemon::~Daemon() {
+    bfd_.clear();
     runners_.clear();
     routing_.reset();
     ike_sockets_.reset();
@@ -185,7 +188,20 @@ json Daemon::status() const {
             routes.push_back({{"prefix", p.to_string()},
                               {"path", "vpn (static)"},
                               {"via", json::array({{{"next_hop", ""}, {"tunnel", conn}}})}});
-    return status_json(cfg_, tunnels, dataplane_mode_, routes);
+    auto doc = status_json(cfg_, tunnels, dataplane_mode_, routes);
+    if (routing_)
+        for (auto& dx : doc["direct_connect"]) {
+            auto name = dx.value("name", std::string());
+            auto b = routing_->peer_status("dx:" + name);
+            if (b.is_object()) dx["bgp"] = b;
+            if (auto it = dx_interfaces_.find(name); it != dx_interfaces_.end())
+                dx["interface"] = it->second;
+            if (auto it = bfd_.find(name); it != bfd_.end()) {
+                dx["bfd"] = it->second->state_text();
+                dx["bfd_detail"] = it->second->status();
+            }
+        }
+    return doc;
 }
 
 TunnelRunner* Daemon::runner(const std::string& key) {
@@ -211,6 +227,34 @@ config::Ipv4Address Daemon::local_outside(const config::Tunnel& t) const {
 namespace {
 
 // The interface holding `address` (the outside interface for XFRM interfaces); "" if none.
+// The first IPv4 address of interface `name`; nullopt if none.
+std::optional<config::Ipv4Address> address_of(const std::string& name) {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return std::nullopt;
+    std::optional<config::Ipv4Address> out;
+    for (auto* i = list; i && !out; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || name != i->ifa_name) continue;
+        sockaddr_in sin{};
+        std::memcpy(&sin, i->ifa_addr, sizeof sin);
+        out = config::Ipv4Address{ntohl(sin.sin_addr.s_addr)};
+    }
+    ::freeifaddrs(list);
+    return out;
+}
+
+// "7224:7300" -> the RFC 1997 community value; nullopt when malformed.
+std::optional<std::uint32_t> parse_community(const std::string& text) {
+    auto colon = text.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    try {
+        auto hi = std::stoul(text.substr(0, colon)), lo = std::stoul(text.substr(colon + 1));
+        if (hi > 0xFFFF || lo > 0xFFFF) return std::nullopt;
+        return static_cast<std::uint32_t>((hi << 16) | lo);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 std::string interface_of(config::Ipv4Address address) {
     ifaddrs* list = nullptr;
     if (::getifaddrs(&list) != 0) return {};
@@ -335,6 +379,102 @@ void Daemon::start_engines() {
     for (const auto& v : cfg_.vpns)
         for (std::size_t i = 0; i < v.connections.size(); ++i)
             start_connection(v, v.connections[i], i);
+    for (const auto& d : cfg_.direct_connect) start_direct_connect(d);
+}
+
+// A Direct Connect virtual interface: BGP to the AWS router over it (TCP-MD5), preferred over
+// the VPN tunnels by local preference; routes through the interface.
+void Daemon::start_direct_connect(const config::DirectConnectPeer& d) {
+    const std::string ifname =
+        d.vlan ? d.interface + "." + std::to_string(*d.vlan) : d.interface;
+    dx_interfaces_[d.name] = ifname;
+    if (d.vlan) {
+        // The 802.1Q interface of the virtual interface, with our /30 (or /31), as configured.
+        auto links = dataplane::KernelLinks::open();
+        dataplane::VlanSpec spec{d.interface, *d.vlan, d.mtu, d.local_address,
+                                 d.local_prefix_len};
+        auto made = links ? links->create_vlan(spec)
+                          : std::expected<std::uint32_t, dataplane::Error>(
+                                std::unexpected(links.error()));
+        if (!made) {
+            logger("dataplane")->error("direct connect {}: creating {}: {}", d.name, ifname,
+                                       made.error().message);
+            return;
+        }
+        dx_vlans_.push_back(ifname);
+        logger("dataplane")->info("direct connect {}: {} (VLAN {} on {}) mtu {}", d.name, ifname,
+                                  *d.vlan, d.interface, d.mtu);
+    }
+    // Flows on DX may fail over to a tunnel: clamp their MSS to the VPN's from the start, so
+    // nothing is black-holed by the smaller tunnel MTU after the move.
+    if (!cfg_.vpns.empty() && cfg_.vpn_mss > 0) {
+        std::expected<void, dataplane::Error> r;
+        if (auto* k = dynamic_cast<dataplane::KernelDataplane*>(dataplane_.get())) {
+            r = k->set_interface_mss_clamp(ifname, cfg_.vpn_mss);
+        } else {
+            if (!nft_) nft_ = std::make_unique<dataplane::NftMssClamp>();
+            r = nft_->set_interface_clamp(ifname, cfg_.vpn_mss);
+        }
+        if (!r)
+            logger("dataplane")->warn("direct connect {}: MSS clamp on {}: {}", d.name, ifname,
+                                      r.error().message);
+        else
+            logger("dataplane")->info("direct connect {}: TCP MSS clamped to {} on {}", d.name,
+                                      cfg_.vpn_mss, ifname);
+    }
+    auto ours = d.local_address ? std::optional(*d.local_address) : address_of(ifname);
+    if (!ours) {
+        logger("bgp")->error("direct connect {}: {} has no IPv4 address; set local_address",
+                             d.name, ifname);
+        return;
+    }
+    BgpPeerPlan bp;
+    bp.key = "dx:" + d.name;
+    bp.direct_connect = true;
+    bp.local_as = d.local_asn ? d.local_asn : (cfg_.asn ? *cfg_.asn : 65000);
+    bp.peer_as = d.neighbor_asn;
+    bp.local_address = *ours;
+    bp.peer_address = d.neighbor;
+    bp.hold_time = d.hold_time;
+    bp.local_preference = d.local_preference;
+    bp.max_prefixes_out = d.max_prefixes_out;
+    bp.interface = ifname;
+    if (!d.md5_key.empty()) bp.md5 = d.md5_key;
+    for (const auto& c : d.communities)
+        if (auto v = parse_community(c)) bp.communities.push_back(*v);
+    bp.port = options_.bgp_port;
+    routing_->add_peer(bp);
+    logger("bgp")->info("direct connect {}: BGP to AS{} {} over {}{}", d.name, d.neighbor_asn,
+                        d.neighbor.to_string(), ifname, bp.md5 ? " with TCP-MD5" : "");
+    routing_->tunnel_up(bp.key, true);
+    if (!d.bfd) return;
+    // BFD (RFC 5880/5881): a path failure takes the session and its routes down at once; when
+    // BFD is up again, BGP starts again.
+    BfdRunnerOptions bo;
+    bo.name = "dx " + d.name;
+    bo.local = *ours;
+    bo.peer = d.neighbor;
+    bo.desired_min_tx_ms = d.bfd_interval_ms;
+    bo.required_min_rx_ms = d.bfd_interval_ms;
+    bo.detect_mult = static_cast<std::uint8_t>(d.bfd_multiplier);
+    try {
+        auto bfd = std::make_unique<BfdRunner>(io_, bo);
+        const auto key = bp.key;
+        bfd->on_down([this, key](bool path_failure, const std::string& why) {
+            logger("bgp")->warn("{}: BFD down ({}){}", key, why,
+                                path_failure ? ": session and routes down now" : "");
+            if (path_failure && routing_) routing_->tunnel_up(key, false);
+            notify_status();
+        });
+        bfd->on_up([this, key] {
+            logger("bgp")->info("{}: BFD up", key);
+            if (routing_) routing_->tunnel_up(key, true);
+        });
+        bfd->start();
+        bfd_[d.name] = std::move(bfd);
+    } catch (const std::exception& e) {
+        logger("bgp")->error("direct connect {}: BFD: {}", d.name, e.what());
+    }
 }
 
 void Daemon::watch_expiry() {
@@ -565,6 +705,7 @@ void Daemon::arm_watchdog() {
 
 void Daemon::stop() {
     sd_notify(0, "STOPPING=1");
+    for (auto& [name, b] : bfd_) b->stop();  // AdminDown: the peer does not count a failure
     if (routing_) routing_->shutdown("cgwd is stopping");
     for (auto& [key, r] : runners_) r->stop();
     runners_.clear();
@@ -572,6 +713,12 @@ void Daemon::stop() {
         for (const auto& p : prefixes)
             (void)dataplane_->del_route({p, cfg_.route_metric, cfg_.route_table});
     static_routes_.clear();
+    if (nft_) (void)nft_->remove_table();
+    nft_.reset();
+    if (!dx_vlans_.empty())
+        if (auto links = dataplane::KernelLinks::open())
+            for (const auto& v : dx_vlans_) (void)links->delete_vlan(v);
+    dx_vlans_.clear();
     if (expiry_fd_) {
         boost::system::error_code ec;
         expiry_fd_->close(ec);

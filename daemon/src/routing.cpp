@@ -3,6 +3,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
+#include "cgwd/bgp/tcp_md5.hpp"
 #include "cgwd/daemon/logging.hpp"
 
 namespace cgwd::daemon {
@@ -199,6 +200,10 @@ class BgpPeerRunner {
         acceptor_.open(tcp::v4(), ec);
         if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
         if (!ec) acceptor_.bind(endpoint_of(plan_.local_address, plan_.port), ec);
+        if (!ec && !apply_md5(acceptor_.native_handle())) {
+            acceptor_.close(ec);
+            return;
+        }
         if (!ec) acceptor_.listen(4, ec);
         if (ec) {
             logger("bgp")->warn("{}: not accepting BGP on {}:{}: {}", plan_.key,
@@ -235,6 +240,7 @@ class BgpPeerRunner {
         boost::system::error_code ec;
         s->open(tcp::v4(), ec);
         if (!ec) s->bind(endpoint_of(plan_.local_address, 0), ec);
+        if (!ec && !apply_md5(s->native_handle())) ec = asio::error::access_denied;
         if (ec) {
             session_.on_tcp_closed(Clock::now());
             return;
@@ -252,6 +258,17 @@ class BgpPeerRunner {
                              }
                              pump();
                          });
+    }
+
+    // TCP-MD5 (RFC 2385) toward the peer on a socket, when the plan has a key.
+    bool apply_md5(int fd) {
+        if (!plan_.md5) return true;
+        auto key = plan_.md5->reveal();
+        auto r = bgp::set_tcp_md5(fd, bgp::IpAddress::v4(plan_.peer_address.value),
+                                  std::span(reinterpret_cast<const std::uint8_t*>(key.data()),
+                                            key.size()));
+        if (!r) logger("bgp")->error("{}: TCP-MD5: {}", plan_.key, r.error());
+        return r.has_value();
     }
 
     void read() {
@@ -327,9 +344,10 @@ void Routing::add_peer(const BgpPeerPlan& plan) {
     for (const auto& p : cfg_.advertise) pl.entries.push_back({true, to_bgp(p), {}, {}});
     exp.prefix_list = pl;
     exp.max_prefix_out = plan.max_prefixes_out;
+    exp.communities = plan.communities;
     pc.export_policy = exp;
     auto id = rib_.add_peer(pc);
-    if_id_of_[id] = plan.if_id;
+    via_[id] = Via{plan.if_id, plan.interface, plan.direct_connect, plan.key};
     peers_[plan.key] = std::make_unique<BgpPeerRunner>(io_, *this, plan, router_id(cfg_), id);
 }
 
@@ -339,7 +357,7 @@ void Routing::remove_peer(const std::string& key, const std::string& why) {
     it->second->disable(why);
     rib_.peer_down(it->second->id());
     rib_.remove_peer(it->second->id());
-    if_id_of_.erase(it->second->id());
+    via_.erase(it->second->id());
     peers_.erase(it);
     flush_fib();
 }
@@ -400,10 +418,11 @@ void Routing::flush_fib() {
         dataplane::Route route{dst, {}, cfg_.route_metric, cfg_.route_table};
         std::string via;
         for (const auto& nh : change.next_hops) {
-            auto it = if_id_of_.find(nh.peer);
-            if (it == if_id_of_.end()) continue;
+            auto it = via_.find(nh.peer);
+            if (it == via_.end()) continue;
             dataplane::NextHop hop;
-            hop.if_id = it->second;
+            hop.if_id = it->second.if_id;
+            hop.interface = it->second.interface;
             hop.gateway = config::Ipv4Address{nh.address.v4_host_order()};
             route.next_hops.push_back(hop);
             via += " " + nh.address.to_string();
@@ -464,13 +483,15 @@ json Routing::routes_status() const {
     json out = json::array();
     for (const auto& [prefix, hops] : fib_) {
         json via = json::array();
+        std::string path = "vpn";
         for (const auto& h : hops) {
-            std::string tunnel;
-            for (const auto& [key, p] : peers_)
-                if (p->id() == h.peer) tunnel = key;
-            via.push_back({{"next_hop", h.address.to_string()}, {"tunnel", tunnel}});
+            auto it = via_.find(h.peer);
+            bool dx = it != via_.end() && it->second.direct_connect;
+            path = dx ? "direct connect" : "vpn";
+            via.push_back({{"next_hop", h.address.to_string()},
+                           {"tunnel", it == via_.end() ? "" : it->second.key}});
         }
-        out.push_back({{"prefix", prefix.to_string()}, {"path", "vpn"}, {"via", via}});
+        out.push_back({{"prefix", prefix.to_string()}, {"path", path}, {"via", via}});
     }
     return out;
 }

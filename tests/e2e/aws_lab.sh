@@ -26,7 +26,9 @@ lab_require() {
 }
 
 # lab_setup CGWD: builds the topology, starts both AWS endpoints, writes the AWS file and
-# cgwd.toml into $LAB (no cgwd yet).
+# cgwd.toml into $LAB (no cgwd yet). Knobs (environment): LAB_DATAPLANE (userspace|kernel),
+# LAB_ADVERTISE (the TOML list body of [bgp] advertise), LAB_CHILD_REKEY / LAB_IKE_REKEY
+# (charon's rekey_time on the AWS side, e.g. 30s).
 lab_setup() {
     CGWD=$(readlink -f "$1")
     [ -x "$CGWD" ] || lab_fail "cgwd not found at $1"
@@ -71,6 +73,7 @@ lab_setup() {
     aws_endpoint $NS_T2 2 203.0.113.14 169.254.22.5 169.254.22.6 "$PSK2" 200
     write_aws_xml >"$LAB/aws-vpn.xml"
     chmod 600 "$LAB/aws-vpn.xml"
+    local advertise=${LAB_ADVERTISE:-'"10.10.0.0/16"'}
     cat >"$LAB/cgwd.toml" <<EOF
 [daemon]
 control_socket = "$LAB/cgwd.sock"
@@ -79,7 +82,7 @@ log_level = "info"
 [outside]
 local_address = "198.51.100.2"
 [bgp]
-advertise = ["10.10.0.0/16"]
+advertise = [$advertise]
 [[vpn]]
 name = "lab"
 aws_file = "$LAB/aws-vpn.xml"
@@ -103,6 +106,8 @@ charon {
     install_routes = no
     plugins { vici { socket = unix://$d/charon.vici } }
     filelog { log { path = $d/charon.log
+                    time_format = %s
+                    time_add_ms = yes
                     default = 1
                     ike = 2 } }
 }
@@ -125,7 +130,13 @@ connections { cgw {
         remote_ts = 0.0.0.0/0
         esp_proposals = aes128-sha1-modp1024,aes128-sha1
         start_action = none
+        ${LAB_CHILD_REKEY:+rekey_time = $LAB_CHILD_REKEY}
+        ${LAB_CHILD_REKEY:+life_time = 300s}
+        ${LAB_CHILD_REKEY:+rand_time = 2s}
     } }
+    ${LAB_IKE_REKEY:+rekey_time = $LAB_IKE_REKEY}
+    ${LAB_IKE_REKEY:+over_time = 300s}
+    ${LAB_IKE_REKEY:+rand_time = 2s}
 } }
 secrets { ike-cgw { id = 198.51.100.2
                     secret = "$psk" } }
@@ -206,6 +217,66 @@ EOF
     echo '</vpn_connection>'
 }
 
+# lab_add_dx: a Direct Connect router `dxr` (BIRD 2, AS 64512, TCP-MD5, BFD 300 ms x 3) on an
+# 802.1Q VLAN 100 over a direct link from cgw (cgwd creates its side, dx0.100 with
+# 192.168.100.2/30, from the [[direct_connect]] it appends to cgwd.toml); dxr reaches the VPC
+# and announces 10.0.0.0/16. The VPC prefers DX for its return traffic and the tunnels when
+# dxr has lost its route (what AWS's gateway does). Call after lab_setup, before cgwd starts.
+lab_add_dx() {
+    NS_DXR=e2e-dxr-$S
+    local d=$LAB/dx
+    mkdir -p "$d"
+    ip netns add $NS_DXR
+    ip -n $NS_DXR link set lo up
+    ip netns exec $NS_DXR sysctl -qw net.ipv4.ip_forward=1
+    ip link add dx0 netns $NS_CGW type veth peer name dx0 netns $NS_DXR
+    ip -n $NS_CGW link set dx0 up
+    ip -n $NS_DXR link set dx0 up
+    ip -n $NS_DXR link add link dx0 name dx0.100 type vlan id 100
+    ip -n $NS_DXR addr add 192.168.100.1/30 dev dx0.100
+    ip -n $NS_DXR link set dx0.100 up
+    ip link add vpc0 netns $NS_DXR type veth peer name p3 netns $NS_VPC
+    ip -n $NS_DXR addr add 10.0.0.3/16 dev vpc0
+    ip -n $NS_DXR link set vpc0 up
+    ip -n $NS_VPC link set p3 master br0
+    ip -n $NS_VPC link set p3 up
+    ip -n $NS_VPC route del 10.10.0.0/16
+    ip -n $NS_VPC route add 10.10.0.0/16 via 10.0.0.3 metric 10
+    ip -n $NS_VPC route add 10.10.0.0/16 metric 100 nexthop via 10.0.0.1 nexthop via 10.0.0.2
+    ip -n $NS_DXR route add 10.10.0.0/16 via 10.0.0.1 metric 1000
+    DX_MD5="dx.md5_$RANDOM$RANDOM"
+    cat >"$d/bird.conf" <<EOF
+router id 192.168.100.1;
+log "$d/bird.log" all;
+protocol device { }
+protocol kernel { ipv4 { export where source = RTS_BGP; }; }
+protocol static vpc { ipv4; route 10.0.0.0/16 via "vpc0"; }
+protocol bfd { interface "dx0.100" { interval 300 ms; multiplier 3; }; }
+protocol bgp dx {
+    local 192.168.100.1 as 64512;
+    neighbor 192.168.100.2 as 65010;
+    password "$DX_MD5";
+    bfd on;
+    hold time 90;
+    ipv4 { import all; export filter { if net = 10.0.0.0/16 then accept; reject; }; };
+}
+EOF
+    ip netns exec $NS_DXR bird -c "$d/bird.conf" -s "$d/bird.ctl" -P "$d/bird.pid" ||
+        lab_fail "bird on dxr did not start"
+    cat >>"$LAB/cgwd.toml" <<EOF
+[[direct_connect]]
+name = "dx1"
+interface = "dx0"
+vlan = 100
+local_address = "192.168.100.2/30"
+neighbor = "192.168.100.1"
+neighbor_asn = 64512
+md5_key = "$DX_MD5"
+bfd_interval_ms = 300
+bfd_multiplier = 3
+EOF
+}
+
 # lab_start_cgwd: runs cgwd in the cgw namespace (log in $LAB/cgwd.log).
 lab_start_cgwd() {
     ip netns exec $NS_CGW "$CGWD" -c "$LAB/cgwd.toml" >"$LAB/cgwd.log" 2>&1 &
@@ -242,6 +313,9 @@ lab_dump() {
         echo "--- aws$n charon.log (tail) ---" >&2; tail -n 25 "$LAB/aws$n/charon.log" >&2 2>/dev/null
         echo "--- aws$n bird.log (tail) ---" >&2; tail -n 10 "$LAB/aws$n/bird.log" >&2 2>/dev/null
     done
+    if [ -n "${NS_DXR:-}" ]; then
+        echo "--- dxr bird.log (tail) ---" >&2; tail -n 15 "$LAB/dx/bird.log" >&2 2>/dev/null
+    fi
     cgwctl status >&2 2>/dev/null || true
 }
 
@@ -254,6 +328,9 @@ lab_cleanup() {
         [ -f "$LAB/aws$n/bird.pid" ] && kill "$(cat "$LAB/aws$n/bird.pid")" 2>/dev/null
     done
     sleep 0.5
-    for ns in $NS_ONPREM $NS_CGW $NS_INET $NS_VPC $NS_T1 $NS_T2; do ip netns del "$ns" 2>/dev/null; done
+    [ -f "$LAB/dx/bird.pid" ] && kill "$(cat "$LAB/dx/bird.pid")" 2>/dev/null
+    for ns in $NS_ONPREM $NS_CGW $NS_INET $NS_VPC $NS_T1 $NS_T2 ${NS_DXR:-}; do
+        ip netns del "$ns" 2>/dev/null
+    done
     [ "${LAB_KEEP:-0}" = 1 ] || rm -rf "$LAB"
 }

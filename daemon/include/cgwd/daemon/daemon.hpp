@@ -20,12 +20,14 @@
 #include <string>
 
 #include "cgwd/config/daemon_config.hpp"
+#include "cgwd/daemon/bfd_runner.hpp"
 #include "cgwd/daemon/control.hpp"
 #include "cgwd/daemon/ike_sockets.hpp"
 #include "cgwd/daemon/routing.hpp"
 #include "cgwd/daemon/status.hpp"
 #include "cgwd/daemon/tunnel_runner.hpp"
 #include "cgwd/dataplane/dataplane.hpp"
+#include "cgwd/dataplane/nft_mss.hpp"
 #include "cgwd/ike/crypto.hpp"
 
 namespace cgwd::daemon {
@@ -84,6 +86,7 @@ class Daemon {
     void start_connection(const config::VpnEntry& vpn, const config::Connection& c,
                           std::size_t index);
     void stop_connection(const std::string& id, const std::string& why);
+    void start_direct_connect(const config::DirectConnectPeer& d);
     void tunnel_changed(const std::string& key, bool up);
     void update_static_routes(const std::string& connection_id);
     config::Ipv4Address local_outside(const config::Tunnel& t) const;
@@ -102,6 +105,10 @@ class Daemon {
     std::unique_ptr<Routing> routing_;
     std::map<std::string, std::unique_ptr<TunnelRunner>> runners_;          // by tunnel key
     std::map<std::string, std::vector<config::Ipv4Prefix>> static_routes_;  // installed, by conn
+    std::map<std::string, std::string> dx_interfaces_;  // Direct Connect name -> interface
+    std::vector<std::string> dx_vlans_;                 // VLAN interfaces we created
+    std::unique_ptr<dataplane::NftMssClamp> nft_;      // userspace mode: DX MSS clamps
+    std::map<std::string, std::unique_ptr<BfdRunner>> bfd_;  // Direct Connect name -> BFD
     std::uint32_t next_if_id_ = 0x63670001;  // inside the kernel backend's ownership range
     bool started_ = false;
     std::unique_ptr<ControlServer> control_;

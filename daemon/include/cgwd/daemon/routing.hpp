@@ -17,6 +17,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
+#include <optional>
+#include <vector>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -29,7 +31,8 @@
 namespace cgwd::daemon {
 
 struct BgpPeerPlan {
-    std::string key;  // the tunnel key "<connection id>/<n>"
+    std::string key;  // the tunnel key "<connection id>/<n>", or "dx:<name>"
+    bool direct_connect = false;
     std::uint32_t local_as = 0;
     std::uint32_t peer_as = 0;
     config::Ipv4Address local_address;  // our inside address
@@ -38,6 +41,9 @@ struct BgpPeerPlan {
     std::uint32_t local_preference = 100;
     std::uint32_t max_prefixes_out = 100;
     std::uint32_t if_id = 0;  // the tunnel routes learned from this peer leave by
+    std::string interface;    // or the interface (Direct Connect), when if_id is 0
+    std::optional<config::Secret> md5;   // TCP-MD5 key (RFC 2385); Direct Connect requires it
+    std::vector<std::uint32_t> communities;  // added to what we advertise (e.g. 7224:7300)
     std::uint16_t port = 179;
 };
 
@@ -51,8 +57,8 @@ class Routing {
     void add_peer(const BgpPeerPlan& plan);
     // Ends the session (CEASE with `why`), withdraws its routes from the FIB, forgets the peer.
     void remove_peer(const std::string& key, const std::string& why);
-    // The tunnel under the peer came up (start the session) or went down (session down, routes
-    // withdrawn at once).
+    // The tunnel (or link) under the peer came up (start the session) or went down (session
+    // down, routes withdrawn at once). Also BFD: down -> the session goes down at once.
     void tunnel_up(const std::string& key, bool up);
     // Sends CEASE / Administrative Shutdown with `why` to every peer and removes every route.
     void shutdown(const std::string& why);
@@ -74,7 +80,13 @@ class Routing {
     dataplane::Dataplane& dp_;
     bgp::Rib rib_;
     std::map<std::string, std::unique_ptr<BgpPeerRunner>> peers_;
-    std::map<bgp::PeerId, std::uint32_t> if_id_of_;
+    struct Via {
+        std::uint32_t if_id = 0;
+        std::string interface;
+        bool direct_connect = false;
+        std::string key;
+    };
+    std::map<bgp::PeerId, Via> via_;
     std::map<bgp::Prefix, std::vector<bgp::NextHop>> fib_;  // as installed
     std::uint64_t fib_errors_ = 0;
 };
