@@ -125,10 +125,23 @@ std::string render_status(const json& s, bool color) {
             o << " " << v.value("next_hop", "") << " (" << v.value("tunnel", "") << ")";
         o << "\n";
     }
-    for (const auto& d : s.value("direct_connect", json::array()))
+    for (const auto& d : s.value("direct_connect", json::array())) {
+        // Before the engines run, "bgp" is a state word; afterwards the session object.
+        const json& b = d.contains("bgp") ? d["bgp"] : json();
+        std::string bgp_state = b.is_object()   ? b.value("state", "?")
+                                : b.is_string() ? b.get<std::string>()
+                                                : "?";
         o << "\ndirect connect " << d.value("name", "") << "  neighbor " << d.value("neighbor", "")
-          << " AS" << d.value("remote_asn", 0) << "  bgp " << d.value("bgp", "") << "  bfd "
-          << d.value("bfd", "") << "\n";
+          << " AS" << d.value("remote_asn", 0);
+        if (d.contains("interface")) o << " on " << d.value("interface", "");
+        o << "  bgp " << bgp_state << "  bfd "
+          << d.value("bfd", "");
+        if (b.is_object() && b.contains("prefixes_received"))
+            o << "  " << b.value("prefixes_received", 0) << " received, "
+              << b.value("prefixes_installed", 0) << " installed, "
+              << b.value("prefixes_advertised", 0) << " advertised";
+        o << "\n";
+    }
     return o.str();
 }
 

@@ -142,3 +142,32 @@ TEST_CASE("control commands: log-level validates its arguments, version answers"
     auto v = json::parse(d.commands().handle(R"({"command": "version"})"));
     CHECK(v["arguments"]["version"] == CGWD_VERSION);
 }
+
+TEST_CASE("cgwctl status renders Direct Connect peers before and after their session runs") {
+    json doc{{"tunnels_up", 0},
+             {"tunnels_total", 0},
+             {"dataplane", "kernel"},
+             {"connections", json::array()},
+             {"direct_connect",
+              json::array({{{"name", "dx1"},
+                            {"neighbor", "192.168.100.1"},
+                            {"remote_asn", 64512},
+                            {"bgp", "idle"},
+                            {"bfd", "down"}},
+                           {{"name", "dx2"},
+                            {"neighbor", "192.168.101.1"},
+                            {"remote_asn", 64512},
+                            {"interface", "eth1.101"},
+                            {"bgp",
+                             {{"state", "Established"},
+                              {"prefixes_received", 3},
+                              {"prefixes_installed", 3},
+                              {"prefixes_advertised", 1}}},
+                            {"bfd", "up"}}})}};
+    auto text = daemon::render_status(doc, false);
+    CHECK(text.find("direct connect dx1  neighbor 192.168.100.1 AS64512  bgp idle  bfd down\n") !=
+          std::string::npos);
+    CHECK(text.find("direct connect dx2  neighbor 192.168.101.1 AS64512 on eth1.101  bgp "
+                    "Established  bfd up  3 received, 3 installed, 1 advertised\n") !=
+          std::string::npos);
+}
