@@ -33,5 +33,5 @@ if(NOT CMAKE_BUILD_TYPE STREQUAL "Asan")
            COMMAND ${CMAKE_SOURCE_DIR}/tests/kernel/klab --timeout 300
                    ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/dx_links.sh $<TARGET_FILE:kernel_dp> vlan
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
-  set_tests_properties("${name}" PROPERTIES LABELS kernel TIMEOUT 600 RUN_SERIAL TRUE)
+  set_tests_properties("${name}" PROPERTIES LABELS kernel TIMEOUT 600)
 endif()
