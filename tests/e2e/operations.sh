@@ -6,7 +6,7 @@
 #      45 s, and we rekey with `cgwctl rekey`, while a 100 pps ping and a TCP stream run
 #      onprem -> vpc: no ping lost, the stream arrives whole.
 #   7. A broken TOML and a broken AWS file on reload: refused with the file and line, the
-#      running tunnels untouched (same CHILD_SA SPIs before and after).
+#      running tunnels untouched (no interface re-made, no IKE SA torn down).
 #   6. cgwd killed with SIGKILL and started again: leftovers cleaned, both tunnels back
 #      (INITIAL_CONTACT), exactly one IKE SA and one CHILD_SA per tunnel on the AWS side.
 #   operations.sh CGWD [userspace|kernel]     (inside the kernel lab)
@@ -112,9 +112,12 @@ fi
 grep -q "CREATE_CHILD_SA" "$LAB/aws1/charon.log" || lab_fail "no CREATE_CHILD_SA in charon's log"
 
 # --- 7: broken files on reload ---------------------------------------------------------------
-before=$(spis)
+# (charon keeps rekeying, so SPIs change anyway: a restart would show as new interfaces and a
+# torn-down IKE SA in cgwd's log.)
+restarts() { grep -c -e "interface lab-t. (if_id" -e "IKE SA down" "$LAB/cgwd.log" || true; }
+before=$(restarts)
 cp "$LAB/cgwd.toml" "$LAB/cgwd.toml.good"
-printf '[daemon]\nlog_level = "info"\nbogus_key = 1\n' >>"$LAB/cgwd.toml"
+printf 'bogus_key = 1\n' >>"$LAB/cgwd.toml"
 if out=$(cgwctl reload 2>&1); then lab_fail "a broken TOML was accepted"; fi
 echo "$out" | grep -q "cgwd.toml:[0-9]*:[0-9]*" || lab_fail "no file:line in: $out"
 echo "broken TOML: $out"
@@ -125,7 +128,8 @@ if out=$(cgwctl reload 2>&1); then lab_fail "a broken AWS file was accepted"; fi
 echo "$out" | grep -q "aws-vpn.xml:[0-9]*" || lab_fail "no file:line in: $out"
 echo "broken AWS file: $out"
 cp "$LAB/aws-vpn.xml.good" "$LAB/aws-vpn.xml"
-[ "$(spis)" = "$before" ] || lab_fail "a refused reload changed the running SAs"
+[ "$(restarts)" = "$before" ] || lab_fail "a refused reload restarted tunnels"
+grep -q "reload refused, running configuration kept" "$LAB/cgwd.log" || lab_fail "no refusal in cgwd's log"
 lab_both_up || lab_fail "tunnels not up after refused reloads"
 ip netns exec $NS_ONPREM ping -c2 -W2 10.0.0.10 >/dev/null || lab_fail "no traffic after refused reloads"
 
