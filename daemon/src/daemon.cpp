@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <set>
 
+#include "cgwd/daemon/capabilities.hpp"
 #include "cgwd/daemon/logging.hpp"
 #include "cgwd/daemon/version.hpp"
 #include "cgwd/dataplane/kernel.hpp"
@@ -374,6 +375,9 @@ void Daemon::start_engines() {
                                  port);
         });
     routing_ = std::make_unique<Routing>(io_, cfg_, *dataplane_);
+    routing_->set_event_sink([this](const std::string& subject, const std::string& text) {
+        events_.add(subject, text);
+    });
     logger("daemon")->info("dataplane {}{}", dataplane_mode_,
                            encap ? " (ESP in UDP, NAT-T forced)" : "");
     for (const auto& v : cfg_.vpns)
@@ -385,25 +389,24 @@ void Daemon::start_engines() {
 // A Direct Connect virtual interface: BGP to the AWS router over it (TCP-MD5), preferred over
 // the VPN tunnels by local preference; routes through the interface.
 void Daemon::start_direct_connect(const config::DirectConnectPeer& d) {
-    const std::string ifname =
-        d.vlan ? d.interface + "." + std::to_string(*d.vlan) : d.interface;
+    const std::string ifname = d.vlan ? d.interface + "." + std::to_string(*d.vlan) : d.interface;
     dx_interfaces_[d.name] = ifname;
     if (d.vlan) {
         // The 802.1Q interface of the virtual interface, with our /30 (or /31), as configured.
         auto links = dataplane::KernelLinks::open();
-        dataplane::VlanSpec spec{d.interface, *d.vlan, d.mtu, d.local_address,
-                                 d.local_prefix_len};
-        auto made = links ? links->create_vlan(spec)
-                          : std::expected<std::uint32_t, dataplane::Error>(
-                                std::unexpected(links.error()));
+        dataplane::VlanSpec spec{d.interface, *d.vlan, d.mtu, d.local_address, d.local_prefix_len};
+        auto made =
+            links ? links->create_vlan(spec)
+                  : std::expected<std::uint32_t, dataplane::Error>(std::unexpected(links.error()));
         if (!made) {
-            logger("dataplane")->error("direct connect {}: creating {}: {}", d.name, ifname,
-                                       made.error().message);
+            logger("dataplane")
+                ->error("direct connect {}: creating {}: {}", d.name, ifname, made.error().message);
             return;
         }
         dx_vlans_.push_back(ifname);
-        logger("dataplane")->info("direct connect {}: {} (VLAN {} on {}) mtu {}", d.name, ifname,
-                                  *d.vlan, d.interface, d.mtu);
+        logger("dataplane")
+            ->info("direct connect {}: {} (VLAN {} on {}) mtu {}", d.name, ifname, *d.vlan,
+                   d.interface, d.mtu);
     }
     // Flows on DX may fail over to a tunnel: clamp their MSS to the VPN's from the start, so
     // nothing is black-holed by the smaller tunnel MTU after the move.
@@ -416,16 +419,17 @@ void Daemon::start_direct_connect(const config::DirectConnectPeer& d) {
             r = nft_->set_interface_clamp(ifname, cfg_.vpn_mss);
         }
         if (!r)
-            logger("dataplane")->warn("direct connect {}: MSS clamp on {}: {}", d.name, ifname,
-                                      r.error().message);
+            logger("dataplane")
+                ->warn("direct connect {}: MSS clamp on {}: {}", d.name, ifname, r.error().message);
         else
-            logger("dataplane")->info("direct connect {}: TCP MSS clamped to {} on {}", d.name,
-                                      cfg_.vpn_mss, ifname);
+            logger("dataplane")
+                ->info("direct connect {}: TCP MSS clamped to {} on {}", d.name, cfg_.vpn_mss,
+                       ifname);
     }
     auto ours = d.local_address ? std::optional(*d.local_address) : address_of(ifname);
     if (!ours) {
-        logger("bgp")->error("direct connect {}: {} has no IPv4 address; set local_address",
-                             d.name, ifname);
+        logger("bgp")->error("direct connect {}: {} has no IPv4 address; set local_address", d.name,
+                             ifname);
         return;
     }
     BgpPeerPlan bp;
@@ -463,11 +467,13 @@ void Daemon::start_direct_connect(const config::DirectConnectPeer& d) {
         bfd->on_down([this, key](bool path_failure, const std::string& why) {
             logger("bgp")->warn("{}: BFD down ({}){}", key, why,
                                 path_failure ? ": session and routes down now" : "");
+            events_.add(key, "BFD down: " + why);
             if (path_failure && routing_) routing_->tunnel_up(key, false);
             notify_status();
         });
         bfd->on_up([this, key] {
             logger("bgp")->info("{}: BFD up", key);
+            events_.add(key, "BFD up");
             if (routing_) routing_->tunnel_up(key, true);
         });
         bfd->start();
@@ -519,6 +525,7 @@ void Daemon::start_connection(const config::VpnEntry& vpn, const config::Connect
             std::make_unique<TunnelRunner>(io_, std::move(plan), *dataplane_, *ike_sockets_, rng_,
                                            [this, key](bool up) { tunnel_changed(key, up); });
         auto* raw = r.get();
+        raw->set_event_sink([this, key](const std::string& text) { events_.add(key, text); });
         runners_[key] = std::move(r);
         raw->start();
     }
@@ -540,7 +547,15 @@ void Daemon::stop_connection(const std::string& id, const std::string& why) {
     }
 }
 
+std::string Daemon::metrics() const {
+    MetricCounters c;
+    c.route_changes = routing_ ? routing_->route_changes() : 0;
+    c.events = events_.last();
+    return prometheus_text(status(), c);
+}
+
 void Daemon::tunnel_changed(const std::string& key, bool up) {
+    events_.add(key, up ? "tunnel up" : "tunnel down");
     if (routing_) routing_->tunnel_up(key, up);
     update_static_routes(key.substr(0, key.find('/')));
     notify_status();
@@ -589,6 +604,12 @@ void Daemon::register_commands() {
     });
     commands_.add("reload", "Re-read the configuration; a bad file changes nothing.",
                   [this](const json&) { return reload(); });
+    commands_.add("events",
+                  "State changes numbered above {\"since\": N} (cgwctl events follows them).",
+                  [this](const json& a) {
+                      auto since = a.value("since", std::uint64_t{0});
+                      return Response{ResultCode::success, "events", events_.since(since)};
+                  });
     commands_.add("rekey", "Rekey a tunnel's CHILD_SA now: {\"tunnel\": \"vpn-.../1\"}.",
                   [this](const json& a) { return tunnel_command(a, true); });
     commands_.add("reset", "Tear a tunnel down and initiate it again: {\"tunnel\": ...}.",
@@ -631,6 +652,7 @@ Response Daemon::reload() {
     if (!fresh) {
         logger("config")->error("reload refused, running configuration kept: {}",
                                 fresh.error().to_string());
+        events_.add("daemon", "reload refused: " + fresh.error().to_string());
         return {ResultCode::error, "reload refused, nothing changed: " + fresh.error().to_string(),
                 json::object()};
     }
@@ -649,6 +671,7 @@ Response Daemon::reload() {
     }
     set_log_level("all", cfg_.log_level);
     logger("config")->info("{}", plan.summary());
+    events_.add("daemon", plan.summary());
     notify_status();
     json args{{"unchanged", plan.unchanged},
               {"changed", plan.changed},
@@ -669,6 +692,19 @@ void Daemon::start() {
     logger("daemon")->info("cgwd {} listening on {}", version(), cfg_.control_socket);
     if (options_.engines) start_engines();
     started_ = true;
+    if (!cfg_.metrics_listen.empty()) {
+        metrics_ =
+            std::make_unique<MetricsServer>(io_, cfg_.metrics_listen, [this] { return metrics(); });
+        logger("daemon")->info("Prometheus metrics on http://{}/metrics", cfg_.metrics_listen);
+    }
+    events_.add("daemon", "started, dataplane " + dataplane_mode_);
+    if (options_.drop_capabilities) {
+        if (auto r = keep_only_network_capabilities(); !r)
+            throw std::runtime_error("dropping capabilities: " + r.error());
+        logger("daemon")->info(
+            "capabilities: only CAP_NET_ADMIN, CAP_NET_RAW, "
+            "CAP_NET_BIND_SERVICE kept");
+    }
     signals_.add(SIGHUP);
     signals_.add(SIGTERM);
     signals_.add(SIGINT);
@@ -724,6 +760,7 @@ void Daemon::stop() {
         expiry_fd_->close(ec);
     }
     dataplane_.reset();  // the kernel backend removes what it made; userspace stops its threads
+    metrics_.reset();
     if (control_) control_->close();
     boost::system::error_code ec;
     signals_.cancel(ec);

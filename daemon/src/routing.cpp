@@ -151,6 +151,7 @@ class BgpPeerRunner {
                 established_since_ = Clock::now();
                 logger("bgp")->info("{}: BGP established with AS{} {} (hold {} s)", plan_.key,
                                     e->peer_as, plan_.peer_address.to_string(), e->hold_time);
+                routing_.event(plan_.key, "BGP established with AS" + std::to_string(e->peer_as));
                 routing_.on_established(*this, *e);
             } else if (auto* r = std::get_if<bgp::RoutesReceived>(&ev)) {
                 routing_.on_routes(*this, r->update);
@@ -164,6 +165,7 @@ class BgpPeerRunner {
                 if (was_up) ++flaps_;
                 logger("bgp")->log(was_up ? spdlog::level::warn : spdlog::level::debug,
                                    "{}: BGP session down: {}", plan_.key, last_down_);
+                if (was_up) routing_.event(plan_.key, "BGP down: " + last_down_);
                 close_socket();
                 routing_.on_down(*this);
                 schedule_restart();
@@ -264,9 +266,9 @@ class BgpPeerRunner {
     bool apply_md5(int fd) {
         if (!plan_.md5) return true;
         auto key = plan_.md5->reveal();
-        auto r = bgp::set_tcp_md5(fd, bgp::IpAddress::v4(plan_.peer_address.value),
-                                  std::span(reinterpret_cast<const std::uint8_t*>(key.data()),
-                                            key.size()));
+        auto r = bgp::set_tcp_md5(
+            fd, bgp::IpAddress::v4(plan_.peer_address.value),
+            std::span(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()));
         if (!r) logger("bgp")->error("{}: TCP-MD5: {}", plan_.key, r.error());
         return r.has_value();
     }
@@ -413,6 +415,7 @@ void Routing::flush_fib() {
             }
             fib_.erase(change.prefix);
             logger("bgp")->info("route {} withdrawn", dst.to_string());
+            event("routes", dst.to_string() + " withdrawn");
             continue;
         }
         dataplane::Route route{dst, {}, cfg_.route_metric, cfg_.route_table};
@@ -435,6 +438,14 @@ void Routing::flush_fib() {
         } else {
             logger("bgp")->info("route {} via{}", dst.to_string(), via);
         }
+        if (auto old = fib_.find(change.prefix);
+            old != fib_.end() && old->second != change.next_hops)
+            ++route_changes_;
+        std::string path;
+        for (const auto& nh : change.next_hops)
+            if (auto v = via_.find(nh.peer); v != via_.end())
+                path += (path.empty() ? "" : ", ") + v->second.key;
+        event("routes", dst.to_string() + " via" + via + " (" + path + ")");
         fib_[change.prefix] = change.next_hops;
     }
 }

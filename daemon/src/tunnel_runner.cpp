@@ -200,12 +200,14 @@ void TunnelRunner::apply(ike::Action& action) {
                       "/" + config::prf_name(u->transforms.prf) + "/" +
                       config::dh_name(u->transforms.dh),
                   u->nat_detected ? ", NAT detected" : "");
+        if (event_) event_("IKE SA up" + std::string(u->nat_detected ? ", NAT detected" : ""));
         if (!ike_up_) {
             ike_up_ = true;
             if (on_up_) on_up_(true);
         }
     } else if (auto* down = std::get_if<ike::IkeSaDown>(&action)) {
         log->warn("{}: IKE SA down: {}", plan_.key, down->reason);
+        if (event_) event_("IKE SA down: " + down->reason);
         while (!children_.empty()) remove(children_.begin()->first);
         if (ike_up_) {
             ike_up_ = false;
@@ -256,18 +258,22 @@ void TunnelRunner::install(const ike::ChildSaReady& c) {
     if (!r) {
         ++dataplane_errors_;
         last_error_ = r.error().message;
-        logger("dataplane")->error("{}: installing CHILD_SA in {:08x} out {:08x}: {}", plan_.key,
-                                   c.spi_in, c.spi_out, last_error_);
+        logger("dataplane")
+            ->error("{}: installing CHILD_SA in {:08x} out {:08x}: {}", plan_.key, c.spi_in,
+                    c.spi_out, last_error_);
         return;
     }
     ++child_installs_;
+    if (event_)
+        event_("CHILD_SA in " + hex_spi(c.spi_in, 8) + " out " + hex_spi(c.spi_out, 8) + " " +
+               algorithms + (children_.empty() ? "" : " (rekey)"));
     Child child{in.key(), out.key(), algorithms, Clock::now(), std::nullopt};
     if (defer_out) child.pending_out = out;
     children_[c.spi_in] = std::move(child);
-    logger("dataplane")->info("{}: CHILD_SA in {:08x} out {:08x} {} {} installed{}", plan_.key,
-                              c.spi_in, c.spi_out, algorithms,
-                              out.encap ? "UDP-encapsulated" : "raw ESP",
-                              defer_out ? " (outbound when the old SA is deleted)" : "");
+    logger("dataplane")
+        ->info("{}: CHILD_SA in {:08x} out {:08x} {} {} installed{}", plan_.key, c.spi_in,
+               c.spi_out, algorithms, out.encap ? "UDP-encapsulated" : "raw ESP",
+               defer_out ? " (outbound when the old SA is deleted)" : "");
 }
 
 void TunnelRunner::install_pending_outbound() {
@@ -276,8 +282,9 @@ void TunnelRunner::install_pending_outbound() {
         if (auto r = dp_.add_sa(*child.pending_out); !r) {
             ++dataplane_errors_;
             last_error_ = r.error().message;
-            logger("dataplane")->error("{}: installing outbound SA {:08x}: {}", plan_.key,
-                                       child.out.spi, last_error_);
+            logger("dataplane")
+                ->error("{}: installing outbound SA {:08x}: {}", plan_.key, child.out.spi,
+                        last_error_);
         }
         child.pending_out.reset();
     }

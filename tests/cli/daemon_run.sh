@@ -16,6 +16,7 @@ install -m 600 "$fixtures/vgw-bgp.xml" "$work/vgw-bgp.xml"
 cat >"$work/cgwd.toml" <<EOT
 [daemon]
 control_socket = "$work/run/cgwd.sock"
+metrics_listen = "127.0.0.1:9469"
 [[vpn]]
 name = "lab"
 aws_file = "vgw-bgp.xml"
@@ -54,6 +55,22 @@ ctl log-level bgp debug | grep -qx "bgp logs at debug" || fail "log-level"
 if ctl log-level bgp loud 2>/dev/null; then fail "bad log level accepted"; fi
 echo "ok: cgwctl status, status --json, check (exit 2), log-level"
 
+# Capabilities after start-up: CAP_NET_BIND_SERVICE (10), CAP_NET_ADMIN (12), CAP_NET_RAW (13).
+for set in CapEff CapPrm; do
+    v=$(sed -n "s/^$set:\t//p" /proc/$pid/status)
+    [ "$v" = 0000000000003400 ] || fail "$set is $v, want 0000000000003400"
+done
+echo "ok: only CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE kept"
+# The Prometheus endpoint (in cgwd's network namespace) and the event log.
+nsenter -t "$pid" -n python3 -c '
+import urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:9469/metrics", timeout=5).read().decode()
+assert "cgwd_tunnel_up{connection=\"vpn-0a1b2c3d4e5f60718\",tunnel=\"1\"} 0" in body, body
+assert "cgwd_events_total" in body, body' || fail "metrics endpoint"
+ctl tunnels | grep -q "^vpn-0a1b2c3d4e5f60718/1  connecting  lab-t1" || fail "tunnels: $(ctl tunnels)"
+ctl events --no-follow | grep -q "daemon  started, dataplane userspace" || fail "events: $(ctl events --no-follow)"
+echo "ok: /metrics, cgwctl tunnels, cgwctl events"
+
 # SIGHUP with a broken file: refused, still running, same state.
 cp "$work/cgwd.toml" "$work/good.toml"
 printf '[daemon]\nnope = 1\n' >"$work/cgwd.toml"
@@ -64,6 +81,7 @@ kill -0 "$pid" || fail "cgwd died on a bad reload"
 ctl status | grep -q "0/2 tunnels up" || fail "state changed after a refused reload"
 cp "$work/good.toml" "$work/cgwd.toml"
 ctl reload | grep -qx "reloaded: 1 unchanged, 0 changed, 0 added, 0 removed" || fail "reload"
+ctl events --no-follow | grep -q "daemon  reload refused: $work/cgwd.toml:2:1" || fail "refused reload not in events"
 echo "ok: a bad reload changes nothing; a good one reports what changed"
 
 start=$(date +%s%N)

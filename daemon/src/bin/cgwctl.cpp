@@ -2,8 +2,11 @@
 // commands talk to a running cgwd over its control socket.
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include <unistd.h>
 #include "cgwd/config/aws_import.hpp"
@@ -77,6 +80,12 @@ int main(int argc, char** argv) {
     routes->add_flag("--json", as_json, "As JSON");
     auto* bgp = app.add_subcommand("bgp", "BGP sessions: state, uptime, prefixes");
     bgp->add_flag("--json", as_json, "As JSON");
+    auto* tunnels = app.add_subcommand("tunnels", "One line per tunnel: state, interface, SAs");
+    tunnels->add_flag("--json", as_json, "As JSON");
+    bool no_follow = false;
+    auto* events = app.add_subcommand(
+        "events", "State changes (tunnels, IKE, BGP, BFD, routes, reloads), then follows new ones");
+    events->add_flag("--no-follow", no_follow, "Print what is logged so far and exit");
     std::string tunnel;
     auto* rekey = app.add_subcommand("rekey", "Rekey a tunnel's CHILD_SA now");
     rekey->add_option("TUNNEL", tunnel, "<connection id>/<1|2>, as `cgwctl status --json` names it")
@@ -158,6 +167,50 @@ int main(int argc, char** argv) {
                       << b.value("prefixes_received", 0) << " received, "
                       << b.value("prefixes_advertised", 0) << " advertised\n";
         return 0;
+    }
+    if (tunnels->parsed()) {
+        auto r = ask("status", nlohmann::json::object());
+        if (!r) return 1;
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& c : (*r)["arguments"].value("connections", nlohmann::json::array()))
+            for (auto t : c.value("tunnels", nlohmann::json::array())) {
+                t["tunnel"] = c.value("id", "") + "/" + std::to_string(t.value("number", 0));
+                list.push_back(t);
+            }
+        if (as_json) {
+            std::cout << list.dump(2) << "\n";
+            return 0;
+        }
+        for (const auto& t : list) {
+            std::cout << t.value("tunnel", "") << "  " << t.value("state", "") << "  "
+                      << t.value("interface", "-") << "  " << t.value("local_outside", "") << " -> "
+                      << t.value("remote_outside", "");
+            for (const auto& sa : t.value("child_sas", nlohmann::json::array()))
+                std::cout << "  esp " << sa.value("spi_in", "") << "/" << sa.value("spi_out", "");
+            if (t.contains("bgp") && t["bgp"].is_object())
+                std::cout << "  bgp " << t["bgp"].value("state", "");
+            std::cout << "\n";
+        }
+        return 0;
+    }
+    if (events->parsed()) {
+        std::uint64_t since = 0;
+        for (;;) {
+            auto r = ask("events", {{"since", since}});
+            if (!r) return 1;
+            const auto& a = (*r)["arguments"];
+            for (const auto& e : a.value("events", nlohmann::json::array())) {
+                std::time_t t = e.value("unix_ms", std::int64_t{0}) / 1000;
+                char when[32];
+                std::strftime(when, sizeof when, "%F %T", std::localtime(&t));
+                std::cout << when << "  " << e.value("subject", "") << "  " << e.value("text", "")
+                          << "\n";
+            }
+            std::cout.flush();
+            since = a.value("last", since);
+            if (no_follow) return 0;
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
     }
     if (rekey->parsed() || reset->parsed()) {
         auto r = ask(rekey->parsed() ? "rekey" : "reset", {{"tunnel", tunnel}});

@@ -14,12 +14,16 @@ namespace {
 
 // cgwd.toml(5) in roff, from the same table.
 void print_man() {
-    std::cout << ".TH CGWD.TOML 5 \"\" \"cgwd " << cgwd::daemon::version() << "\" \"File Formats\"\n"
+    std::cout << ".TH CGWD.TOML 5 \"\" \"cgwd " << cgwd::daemon::version()
+              << "\" \"File Formats\"\n"
               << ".SH NAME\ncgwd.toml \\- settings of the cgwd customer gateway daemon\n"
               << ".SH DESCRIPTION\nA TOML file that names the AWS VPN configuration files (XML, "
-                 "describe-vpn-connections JSON or Generic text) and holds the local settings AWS does not "
-                 "know. Unknown keys are errors reported as file:line:column. Files holding keys (the AWS "
-                 "files, key files, and this file when it has a key inline) must have mode 0600. Validate "
+                 "describe-vpn-connections JSON or Generic text) and holds the local settings AWS "
+                 "does not "
+                 "know. Unknown keys are errors reported as file:line:column. Files holding keys "
+                 "(the AWS "
+                 "files, key files, and this file when it has a key inline) must have mode 0600. "
+                 "Validate "
                  "with \\fBcgwd \\-\\-check\\-config\\fR \\fIFILE\\fR.\n";
     std::string table;
     for (const auto& d : cgwd::config::option_docs()) {
@@ -28,8 +32,9 @@ void print_man() {
             bool array = table == "vpn" || table == "direct_connect";
             std::cout << ".SH " << (array ? "[[" : "[") << table << (array ? "]]" : "]") << "\n";
         }
-        std::cout << ".TP\n.B " << d.key << "\n(" << d.type << ", default " << d.default_value << ")\n" << d.doc
-                  << "\n";
+        std::cout << ".TP\n.B " << d.key << "\n(" << d.type << ", default " << d.default_value
+                  << ")\n"
+                  << d.doc << "\n";
     }
     std::cout << ".SH SEE ALSO\n.BR cgwd (8),\n.BR cgwctl (8)\n";
 }
@@ -60,14 +65,17 @@ int main(int argc, char** argv) {
         ->type_name("FILE");
     app.add_option("-c,--config", config_path, "Settings file to run with")->capture_default_str();
     bool reference = false, man = false;
-    app.add_flag("--config-man", man, "Print cgwd.toml(5), the manual page of the TOML keys, and exit");
+    app.add_flag("--config-man", man,
+                 "Print cgwd.toml(5), the manual page of the TOML keys, and exit");
     app.add_flag("--config-reference", reference,
                  "Print the reference of every TOML key (Markdown) and exit");
     app.footer(
         "Signals: SIGHUP reloads the configuration (a bad file changes nothing), SIGTERM stops.\n"
-        "The TOML keys are described in cgwd.toml(5). In this build the daemon loads and serves "
-        "its\n"
-        "configuration and status over the control socket; tunnels are not brought up yet.");
+        "The TOML keys are described in cgwd.toml(5). cgwd brings up both tunnels of every VPN\n"
+        "connection in the AWS files (IKEv2, ESP in the kernel or in userspace), runs BGP over\n"
+        "them and over Direct Connect (MD5, BFD), installs the routes, and serves status on the\n"
+        "control socket (cgwctl). After start-up it keeps only CAP_NET_ADMIN, CAP_NET_RAW and\n"
+        "CAP_NET_BIND_SERVICE.");
     CLI11_PARSE(app, argc, argv);
 
     if (man) {
@@ -96,7 +104,9 @@ int main(int argc, char** argv) {
     cgwd::daemon::init_logging(cfg->log_level);
     try {
         boost::asio::io_context io;
-        cgwd::daemon::Daemon daemon(io, config_path, std::move(*cfg));
+        cgwd::daemon::DaemonOptions options;
+        options.drop_capabilities = true;
+        cgwd::daemon::Daemon daemon(io, config_path, std::move(*cfg), options);
         daemon.start();
         io.run();
     } catch (const std::exception& e) {

@@ -23,6 +23,7 @@
 #include "cgwd/daemon/bfd_runner.hpp"
 #include "cgwd/daemon/control.hpp"
 #include "cgwd/daemon/ike_sockets.hpp"
+#include "cgwd/daemon/observe.hpp"
 #include "cgwd/daemon/routing.hpp"
 #include "cgwd/daemon/status.hpp"
 #include "cgwd/daemon/tunnel_runner.hpp"
@@ -50,6 +51,9 @@ struct DaemonOptions {
     std::uint16_t natt_port = 4500;
     std::uint16_t bgp_port = 179;
     bool engines = true;  // false: control surface only (no sockets, no dataplane)
+    // After start-up keep only CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE (cgwd does;
+    // tests running the daemon in their own process do not).
+    bool drop_capabilities = false;
 };
 
 class Daemon {
@@ -71,6 +75,10 @@ class Daemon {
     const CommandRegistry& commands() const { return commands_; }
     const config::DaemonConfig& config() const { return cfg_; }
     nlohmann::json status() const;
+    const EventLog& events() const { return events_; }
+    std::string metrics() const;
+    // The bound metrics port (0: none), for tests with port 0.
+    std::uint16_t metrics_port() const { return metrics_ ? metrics_->port() : 0; }
 
     // Tunnel keys: "<connection id>/<n>".
     TunnelRunner* runner(const std::string& key);
@@ -105,10 +113,12 @@ class Daemon {
     std::unique_ptr<Routing> routing_;
     std::map<std::string, std::unique_ptr<TunnelRunner>> runners_;          // by tunnel key
     std::map<std::string, std::vector<config::Ipv4Prefix>> static_routes_;  // installed, by conn
-    std::map<std::string, std::string> dx_interfaces_;  // Direct Connect name -> interface
-    std::vector<std::string> dx_vlans_;                 // VLAN interfaces we created
-    std::unique_ptr<dataplane::NftMssClamp> nft_;      // userspace mode: DX MSS clamps
+    std::map<std::string, std::string> dx_interfaces_;       // Direct Connect name -> interface
+    std::vector<std::string> dx_vlans_;                      // VLAN interfaces we created
+    std::unique_ptr<dataplane::NftMssClamp> nft_;            // userspace mode: DX MSS clamps
     std::map<std::string, std::unique_ptr<BfdRunner>> bfd_;  // Direct Connect name -> BFD
+    EventLog events_;
+    std::unique_ptr<MetricsServer> metrics_;
     std::uint32_t next_if_id_ = 0x63670001;  // inside the kernel backend's ownership range
     bool started_ = false;
     std::unique_ptr<ControlServer> control_;

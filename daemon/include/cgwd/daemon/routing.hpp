@@ -16,12 +16,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <map>
-#include <optional>
-#include <vector>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "cgwd/bgp/rib.hpp"
 #include "cgwd/bgp/session.hpp"
@@ -40,9 +41,9 @@ struct BgpPeerPlan {
     std::uint16_t hold_time = 30;
     std::uint32_t local_preference = 100;
     std::uint32_t max_prefixes_out = 100;
-    std::uint32_t if_id = 0;  // the tunnel routes learned from this peer leave by
-    std::string interface;    // or the interface (Direct Connect), when if_id is 0
-    std::optional<config::Secret> md5;   // TCP-MD5 key (RFC 2385); Direct Connect requires it
+    std::uint32_t if_id = 0;                 // the tunnel routes learned from this peer leave by
+    std::string interface;                   // or the interface (Direct Connect), when if_id is 0
+    std::optional<config::Secret> md5;       // TCP-MD5 key (RFC 2385); Direct Connect requires it
     std::vector<std::uint32_t> communities;  // added to what we advertise (e.g. 7224:7300)
     std::uint16_t port = 179;
 };
@@ -62,6 +63,15 @@ class Routing {
     void tunnel_up(const std::string& key, bool up);
     // Sends CEASE / Administrative Shutdown with `why` to every peer and removes every route.
     void shutdown(const std::string& why);
+
+    // BGP sessions up/down and route changes, one line each, for cgwctl events.
+    using EventSink = std::function<void(const std::string& subject, const std::string& text)>;
+    void set_event_sink(EventSink sink) { event_ = std::move(sink); }
+    void event(const std::string& subject, const std::string& text) const {
+        if (event_) event_(subject, text);
+    }
+    // Installed routes whose next hops changed (a failover from one path to another).
+    std::uint64_t route_changes() const { return route_changes_; }
 
     nlohmann::json peer_status(const std::string& key) const;  // null when no such peer
     nlohmann::json routes_status() const;
@@ -89,6 +99,8 @@ class Routing {
     std::map<bgp::PeerId, Via> via_;
     std::map<bgp::Prefix, std::vector<bgp::NextHop>> fib_;  // as installed
     std::uint64_t fib_errors_ = 0;
+    std::uint64_t route_changes_ = 0;
+    EventSink event_;
 };
 
 }  // namespace cgwd::daemon

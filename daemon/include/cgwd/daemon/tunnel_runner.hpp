@@ -61,6 +61,9 @@ class TunnelRunner {
     bool rekey();  // `cgwctl rekey`: CHILD_SA rekey now
     void reset();  // `cgwctl reset`: tear down and initiate again
 
+    // State changes worth an operator's attention (cgwctl events), one line each.
+    void set_event_sink(std::function<void(const std::string&)> sink) { event_ = std::move(sink); }
+
     const TunnelPlan& plan() const { return plan_; }
     bool up() const { return ike_up_; }
     bool owns_spi(std::uint32_t spi_in) const { return children_.count(spi_in) != 0; }
@@ -91,6 +94,7 @@ class TunnelRunner {
     IkeSockets& sockets_;
     ike::crypto::Random& rng_;
     UpHandler on_up_;
+    std::function<void(const std::string&)> event_;
     std::unique_ptr<ike::IkeSa> sa_;
     boost::asio::steady_timer timer_;
     bool interface_made_ = false;

@@ -1,0 +1,182 @@
+#include "cgwd/daemon/observe.hpp"
+
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <sstream>
+#include <stdexcept>
+
+namespace cgwd::daemon {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using nlohmann::json;
+
+void EventLog::add(std::string subject, std::string text) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    events_.push_back({next_++, ms, std::move(subject), std::move(text)});
+    while (events_.size() > capacity_) events_.pop_front();
+}
+
+json EventLog::since(std::uint64_t since) const {
+    json list = json::array();
+    for (const auto& e : events_)
+        if (e.seq > since)
+            list.push_back(
+                {{"seq", e.seq}, {"unix_ms", e.unix_ms}, {"subject", e.subject}, {"text", e.text}});
+    return json{{"events", list}, {"last", last()}};
+}
+
+namespace {
+
+// A label value in the exposition format: backslash, quote and newline escaped.
+std::string label(const std::string& v) {
+    std::string out;
+    for (char ch : v) {
+        if (ch == '\\' || ch == '"') out += '\\';
+        if (ch == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += ch;
+    }
+    return out;
+}
+
+struct Family {
+    std::string name, type, help;
+    std::vector<std::string> samples;
+};
+
+}  // namespace
+
+std::string prometheus_text(const json& s, const MetricCounters& c) {
+    Family up{"cgwd_tunnel_up", "gauge", "1 when the tunnel's IKE SA and a CHILD_SA are up.", {}};
+    Family bytes{"cgwd_tunnel_sa_bytes",
+                 "gauge",
+                 "Inner bytes through the tunnel's current CHILD_SAs (reset by a rekey).",
+                 {}};
+    Family rekeys{"cgwd_tunnel_rekeys", "gauge", "Rekeys on the tunnel's current IKE SA.", {}};
+    Family bgp_up{"cgwd_bgp_session_up", "gauge", "1 when the BGP session is Established.", {}};
+    Family rx{"cgwd_bgp_prefixes_received", "gauge", "Prefixes accepted from the peer.", {}};
+    Family tx{"cgwd_bgp_prefixes_advertised", "gauge", "Prefixes advertised to the peer.", {}};
+    Family bfd{"cgwd_bfd_up", "gauge", "1 when BFD is up on the Direct Connect peer.", {}};
+    auto bgp_samples = [&](const std::string& labels, const json& b) {
+        if (!b.is_object()) return;
+        bgp_up.samples.push_back("{" + labels + "} " +
+                                 (b.value("state", "") == "Established" ? "1" : "0"));
+        rx.samples.push_back("{" + labels + "} " + std::to_string(b.value("prefixes_received", 0)));
+        tx.samples.push_back("{" + labels + "} " +
+                             std::to_string(b.value("prefixes_advertised", 0)));
+    };
+    for (const auto& conn : s.value("connections", json::array())) {
+        for (const auto& t : conn.value("tunnels", json::array())) {
+            const std::string labels = "connection=\"" + label(conn.value("id", "")) +
+                                       "\",tunnel=\"" + std::to_string(t.value("number", 0)) + "\"";
+            up.samples.push_back("{" + labels + "} " + (t.value("state", "") == "up" ? "1" : "0"));
+            std::uint64_t in = 0, out = 0;
+            for (const auto& sa : t.value("child_sas", json::array())) {
+                in += sa.value("bytes_in", std::uint64_t{0});
+                out += sa.value("bytes_out", std::uint64_t{0});
+            }
+            bytes.samples.push_back("{" + labels + ",direction=\"in\"} " + std::to_string(in));
+            bytes.samples.push_back("{" + labels + ",direction=\"out\"} " + std::to_string(out));
+            if (t.contains("ike")) {
+                rekeys.samples.push_back("{" + labels + ",kind=\"child\"} " +
+                                         std::to_string(t["ike"].value("child_rekeys", 0)));
+                rekeys.samples.push_back("{" + labels + ",kind=\"ike\"} " +
+                                         std::to_string(t["ike"].value("ike_rekeys", 0)));
+            }
+            if (t.contains("bgp")) bgp_samples(labels, t["bgp"]);
+        }
+    }
+    for (const auto& d : s.value("direct_connect", json::array())) {
+        const std::string labels = "direct_connect=\"" + label(d.value("name", "")) + "\"";
+        if (d.contains("bgp")) bgp_samples(labels, d["bgp"]);
+        if (d.contains("bfd") && d["bfd"].is_string() && d["bfd"] != "off")
+            bfd.samples.push_back("{" + labels + "} " + (d["bfd"] == "up" ? "1" : "0"));
+    }
+    std::ostringstream o;
+    for (const auto* f : {&up, &bytes, &rekeys, &bgp_up, &rx, &tx, &bfd}) {
+        if (f->samples.empty()) continue;
+        o << "# HELP " << f->name << " " << f->help << "\n# TYPE " << f->name << " " << f->type
+          << "\n";
+        for (const auto& sample : f->samples) o << f->name << sample << "\n";
+    }
+    o << "# HELP cgwd_route_changes_total Installed routes whose next hops changed (failovers).\n"
+         "# TYPE cgwd_route_changes_total counter\ncgwd_route_changes_total "
+      << c.route_changes << "\n";
+    o << "# HELP cgwd_events_total State changes logged (cgwctl events).\n"
+         "# TYPE cgwd_events_total counter\ncgwd_events_total "
+      << c.events << "\n";
+    return o.str();
+}
+
+MetricsServer::MetricsServer(asio::io_context& io, const std::string& listen, Source source)
+    : acceptor_(io), source_(std::move(source)) {
+    auto colon = listen.rfind(':');
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(listen.substr(0, colon), ec);
+    int port = -1;
+    if (!ec && colon != std::string::npos) {
+        try {
+            port = std::stoi(listen.substr(colon + 1));
+        } catch (const std::exception&) {
+        }
+    }
+    if (ec || port < 0 || port > 65535)
+        throw std::runtime_error("metrics_listen \"" + listen + "\": not ADDRESS:PORT");
+    tcp::endpoint ep(address, static_cast<std::uint16_t>(port));
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(8, ec);
+    if (ec) throw std::runtime_error("metrics_listen " + listen + ": " + ec.message());
+    accept();
+}
+
+MetricsServer::~MetricsServer() {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+}
+
+std::uint16_t MetricsServer::port() const {
+    boost::system::error_code ec;
+    return acceptor_.local_endpoint(ec).port();
+}
+
+void MetricsServer::accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+        if (ec) return;
+        auto sock = std::make_shared<tcp::socket>(std::move(s));
+        auto buf = std::make_shared<asio::streambuf>(8192);  // bounded request
+        asio::async_read_until(
+            *sock, *buf, "\r\n\r\n", [this, sock, buf](boost::system::error_code rec, std::size_t) {
+                if (rec) return;
+                std::string first;
+                std::istream in(buf.get());
+                std::getline(in, first);
+                auto reply = std::make_shared<std::string>();
+                if (first.rfind("GET /metrics ", 0) == 0) {
+                    auto body = source_();
+                    *reply =
+                        "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                        "Content-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body;
+                } else {
+                    *reply = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+                }
+                asio::async_write(*sock, asio::buffer(*reply),
+                                  [sock, reply](boost::system::error_code, std::size_t) {
+                                      boost::system::error_code cec;
+                                      sock->shutdown(tcp::socket::shutdown_both, cec);
+                                  });
+            });
+        accept();
+    });
+}
+
+}  // namespace cgwd::daemon
