@@ -36,19 +36,24 @@ echo "DX up: $(dx_state); 10.0.0.0/16 via $(path_now)"
 cgwctl routes
 
 # MSS: a SYN from on-prem crossing DX arrives at the VPC with at most the VPN's MSS.
-ip netns exec $NS_VPC timeout 20 tcpdump -l -n -i br0 -c 1 'tcp[tcpflags] & tcp-syn != 0 and dst port 5003' \
-    >"$LAB/syn.txt" 2>/dev/null &
+ip netns exec $NS_VPC timeout 60 tcpdump -l -n -i br0 -c 1 'tcp[tcpflags] & tcp-syn != 0 and dst port 5003' \
+    >"$LAB/syn.txt" 2>"$LAB/tcpdump.err" &
 dump=$!
-sleep 1
-ip netns exec $NS_VPC timeout 10 python3 -c '
+for _ in $(seq 100); do grep -q "listening on" "$LAB/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
+ip netns exec $NS_VPC timeout 30 python3 -c '
 import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.0.0.10", 5003)); s.listen(1); c, _ = s.accept(); c.close()' &
+s.bind(("10.0.0.10", 5003)); s.listen(4); s.settimeout(25)
+for _ in range(3):
+    c, _ = s.accept(); c.close()' &
 sleep 0.5
-ip netns exec $NS_ONPREM timeout 5 python3 -c '
-import socket; socket.create_connection(("10.0.0.10", 5003), timeout=4).close()' || true
+for _ in 1 2 3; do
+    ip netns exec $NS_ONPREM timeout 5 python3 -c '
+import socket; socket.create_connection(("10.0.0.10", 5003), timeout=4).close()' && break
+    sleep 1
+done
 wait $dump || true
 mss=$(sed -n 's/.*mss \([0-9]*\).*/\1/p' "$LAB/syn.txt")
-[ -n "$mss" ] && [ "$mss" -le 1379 ] || lab_fail "SYN over DX carries mss '${mss}' (want <= 1379): $(cat "$LAB/syn.txt")"
+[ -n "$mss" ] && [ "$mss" -le 1379 ] || lab_fail "SYN over DX carries mss '${mss}' (want <= 1379): $(cat "$LAB/syn.txt" "$LAB/tcpdump.err")"
 echo "MSS over DX: $mss"
 
 # A long TCP stream and a 100 pps ping across the failover.
