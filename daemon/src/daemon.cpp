@@ -227,20 +227,26 @@ config::Ipv4Address Daemon::local_outside(const config::Tunnel& t) const {
 
 namespace {
 
-// The interface holding `address` (the outside interface for XFRM interfaces); "" if none.
-// The first IPv4 address of interface `name`; nullopt if none.
-std::optional<config::Ipv4Address> address_of(const std::string& name) {
+// Every (interface, IPv4 address) pair of this network namespace, in getifaddrs order.
+std::vector<std::pair<std::string, config::Ipv4Address>> ipv4_addresses() {
+    std::vector<std::pair<std::string, config::Ipv4Address>> out;
     ifaddrs* list = nullptr;
-    if (::getifaddrs(&list) != 0) return std::nullopt;
-    std::optional<config::Ipv4Address> out;
-    for (auto* i = list; i && !out; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || name != i->ifa_name) continue;
+    if (::getifaddrs(&list) != 0) return out;
+    for (auto* i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
         sockaddr_in sin{};
         std::memcpy(&sin, i->ifa_addr, sizeof sin);
-        out = config::Ipv4Address{ntohl(sin.sin_addr.s_addr)};
+        out.emplace_back(i->ifa_name, config::Ipv4Address{ntohl(sin.sin_addr.s_addr)});
     }
     ::freeifaddrs(list);
     return out;
+}
+
+// The first IPv4 address of interface `name`; nullopt if none.
+std::optional<config::Ipv4Address> address_of(const std::string& name) {
+    for (const auto& [ifname, address] : ipv4_addresses())
+        if (ifname == name) return address;
+    return std::nullopt;
 }
 
 // "7224:7300" -> the RFC 1997 community value; nullopt when malformed.
@@ -256,21 +262,11 @@ std::optional<std::uint32_t> parse_community(const std::string& text) {
     }
 }
 
+// The interface holding `address` (the outside interface for XFRM interfaces); "" if none.
 std::string interface_of(config::Ipv4Address address) {
-    ifaddrs* list = nullptr;
-    if (::getifaddrs(&list) != 0) return {};
-    std::string name;
-    for (auto* i = list; i; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
-        sockaddr_in sin{};
-        std::memcpy(&sin, i->ifa_addr, sizeof sin);
-        if (ntohl(sin.sin_addr.s_addr) == address.value) {
-            name = i->ifa_name;
-            break;
-        }
-    }
-    ::freeifaddrs(list);
-    return name;
+    for (const auto& [ifname, a] : ipv4_addresses())
+        if (a == address) return ifname;
+    return {};
 }
 
 }  // namespace
@@ -287,12 +283,12 @@ void Daemon::start_engines() {
     } else {
         kernel = cfg_.dataplane == config::DataplaneMode::kernel;
         if (cfg_.dataplane == config::DataplaneMode::auto_detect) {
-            auto support = dataplane::probe_kernel();
-            kernel = dataplane::kernel_has_esp();
+            const auto support = dataplane::probe_kernel();
+            kernel = support.complete();
             logger("dataplane")
-                ->info("auto: the kernel {} ESP with XFRM interfaces: {} dataplane",
-                       kernel ? "has" : "lacks", kernel ? "kernel" : "userspace");
-            (void)support;
+                ->info("auto: the kernel {} ESP with XFRM interfaces{}: {} dataplane",
+                       kernel ? "has" : "lacks", kernel ? "" : " (" + support.detail + ")",
+                       kernel ? "kernel" : "userspace");
         }
     }
     if (!dataplane_ && kernel) {

@@ -392,8 +392,7 @@ KernelSupport probe_kernel() {
 }
 
 bool kernel_has_esp() {
-    const KernelSupport s = probe_kernel();
-    return s.esp_cbc && s.esp_gcm && s.xfrm_interface;
+    return probe_kernel().complete();
 }
 
 }  // namespace cgwd::dataplane

@@ -144,6 +144,8 @@ struct KernelSupport {
     bool esp_gcm = false;         // accepts an ESP SA with rfc4106(gcm(aes))
     bool xfrm_interface = false;  // can create a link of kind "xfrm"
     std::string detail;           // why not (for the log)
+    // Everything the kernel backend needs.
+    bool complete() const { return esp_cbc && esp_gcm && xfrm_interface; }
 };
 // Tries throwaway objects (SPIs 0x6367fff0/1 to 192.0.2.255, interface "cgwdprobe<n>"), deletes
 // them again. Needs CAP_NET_ADMIN; without it everything reports false.
