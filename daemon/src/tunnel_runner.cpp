@@ -37,10 +37,14 @@ TunnelRunner::TunnelRunner(asio::io_context& io, TunnelPlan plan, dataplane::Dat
       rng_(rng),
       on_up_(std::move(on_up)),
       timer_(io) {
+    sa_ = make_sa();
+}
+
+std::unique_ptr<ike::IkeSa> TunnelRunner::make_sa() {
     auto settings = ike::SaSettings::from_tunnel(plan_.tunnel, plan_.local_outside);
     settings.force_encap = plan_.force_encap;
     settings.natt_port = plan_.natt_port;
-    sa_ = std::make_unique<ike::IkeSa>(std::move(settings), rng);
+    return std::make_unique<ike::IkeSa>(std::move(settings), rng_);
 }
 
 TunnelRunner::~TunnelRunner() {
@@ -135,11 +139,8 @@ void TunnelRunner::reset() {
     sa_->stop(Clock::now());
     pump();
     while (!children_.empty()) remove(children_.begin()->first);
-    auto settings = ike::SaSettings::from_tunnel(plan_.tunnel, plan_.local_outside);
-    settings.force_encap = plan_.force_encap;
-    settings.natt_port = plan_.natt_port;
     // The engine does not re-initiate after stop(): a fresh one starts over.
-    sa_ = std::make_unique<ike::IkeSa>(std::move(settings), rng_);
+    sa_ = make_sa();
     detail_ = "reset by operator";
     sa_->start(Clock::now());
     pump();

@@ -80,6 +80,7 @@ class TunnelRunner {
         std::optional<dataplane::SaConfig> pending_out;
     };
 
+    std::unique_ptr<ike::IkeSa> make_sa();  // the IKE SA for this plan
     std::vector<dataplane::Policy> policies() const;
     void pump();
     void apply(ike::Action& action);
