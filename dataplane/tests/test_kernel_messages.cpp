@@ -23,6 +23,7 @@
 #include "cgwd/dataplane/routes.hpp"
 #include "cgwd/dataplane/rtnl_messages.hpp"
 #include "cgwd/dataplane/xfrm_messages.hpp"
+#include "netlink_decode.hpp"
 #include "test_util.hpp"
 
 using namespace cgwd::dataplane;
@@ -32,110 +33,9 @@ namespace integ = cgwd::config::integ;
 namespace encr = cgwd::config::encr;
 using test::Bytes;
 using test::hex;
+using namespace test::nl;
 
 namespace {
-
-// --- a small decoder: the message as mnl sees it ---
-struct Attr {
-    std::uint16_t type = 0;
-    bool nested_flag = false;
-    Bytes payload;
-};
-
-struct Decoded {
-    std::uint16_t type = 0;
-    std::uint16_t flags = 0;
-    Bytes header;  // the fixed family header
-    std::vector<Attr> attrs;
-
-    const Attr* find(std::uint16_t t) const {
-        for (const auto& a : attrs)
-            if (a.type == t) return &a;
-        return nullptr;
-    }
-    std::vector<std::uint16_t> types() const {
-        std::vector<std::uint16_t> v;
-        for (const auto& a : attrs) v.push_back(a.type);
-        return v;
-    }
-    template <class T>
-    T header_as() const {
-        REQUIRE(header.size() == sizeof(T));
-        T t;
-        std::memcpy(&t, header.data(), sizeof t);
-        return t;
-    }
-};
-
-int collect(const nlattr* a, void* data) {
-    auto* out = static_cast<std::vector<Attr>*>(data);
-    const auto* p = static_cast<const std::uint8_t*>(mnl_attr_get_payload(a));
-    out->push_back(Attr{mnl_attr_get_type(a), (a->nla_type & NLA_F_NESTED) != 0,
-                        Bytes(p, p + mnl_attr_get_payload_len(a))});
-    return MNL_CB_OK;
-}
-
-// Decodes one message: exactly one nlmsghdr spanning the whole buffer, a fixed header of
-// `header_size` bytes, then attributes that exactly fill the rest.
-Decoded decode(std::span<const std::uint8_t> bytes, std::size_t header_size) {
-    Bytes copy(bytes.begin(), bytes.end());
-    const auto* nlh = static_cast<const nlmsghdr*>(static_cast<const void*>(copy.data()));
-    REQUIRE(mnl_nlmsg_ok(nlh, static_cast<int>(copy.size())));
-    REQUIRE(nlh->nlmsg_len == copy.size());
-    Decoded d;
-    d.type = nlh->nlmsg_type;
-    d.flags = nlh->nlmsg_flags;
-    const auto* payload = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh));
-    d.header.assign(payload, payload + header_size);
-    REQUIRE(mnl_attr_parse(nlh, static_cast<unsigned>(header_size), collect, &d.attrs) >= 0);
-    // Attributes fill the message exactly (no trailing garbage).
-    std::size_t used = MNL_ALIGN(header_size);
-    for (const auto& a : d.attrs) used += MNL_ALIGN(MNL_ATTR_HDRLEN + a.payload.size());
-    CHECK(used == mnl_nlmsg_get_payload_len(nlh));
-    return d;
-}
-
-std::vector<Attr> decode_nested(const Attr& nest) {
-    std::vector<Attr> out;
-    std::size_t at = 0;
-    while (at < nest.payload.size()) {
-        REQUIRE(at + 4 <= nest.payload.size());
-        nlattr h{};
-        std::memcpy(&h, nest.payload.data() + at, 4);
-        REQUIRE(h.nla_len >= 4);
-        REQUIRE(at + h.nla_len <= nest.payload.size());
-        out.push_back(Attr{static_cast<std::uint16_t>(h.nla_type & NLA_TYPE_MASK),
-                           (h.nla_type & NLA_F_NESTED) != 0,
-                           Bytes(nest.payload.begin() + static_cast<long>(at) + 4,
-                                 nest.payload.begin() + static_cast<long>(at) + h.nla_len)});
-        at += MNL_ALIGN(h.nla_len);
-    }
-    CHECK(at == nest.payload.size());
-    return out;
-}
-
-std::uint32_t u32_of(const Attr& a) {
-    REQUIRE(a.payload.size() == 4);
-    std::uint32_t v = 0;
-    std::memcpy(&v, a.payload.data(), 4);
-    return v;
-}
-std::string str_of(const Attr& a) {
-    REQUIRE(!a.payload.empty());
-    CHECK(a.payload.back() == 0);
-    return std::string(a.payload.begin(), a.payload.end() - 1);
-}
-Bytes tail(const Attr& a, std::size_t from) {
-    REQUIRE(a.payload.size() >= from);
-    return Bytes(a.payload.begin() + static_cast<long>(from), a.payload.end());
-}
-template <class T>
-T struct_of(const Attr& a, std::size_t expected_size = sizeof(T)) {
-    REQUIRE(a.payload.size() == expected_size);
-    T t;
-    std::memcpy(&t, a.payload.data(), sizeof t);
-    return t;
-}
 
 Ipv4Address ip(const char* s) {
     return *Ipv4Address::parse(s);

@@ -22,98 +22,16 @@
 #include "cgwd/dataplane/links.hpp"
 #include "cgwd/dataplane/nft_mss.hpp"
 #include "cgwd/dataplane/rtnl_messages.hpp"
+#include "netlink_decode.hpp"
 #include "test_util.hpp"
 
 using namespace cgwd::dataplane;
 using cgwd::config::Ipv4Address;
 using test::Bytes;
+using namespace test::nl;
 
 namespace {
 
-struct Attr {
-    std::uint16_t type = 0;
-    Bytes payload;
-};
-
-struct Decoded {
-    std::uint16_t type = 0;
-    std::uint16_t flags = 0;
-    Bytes header;
-    std::vector<Attr> attrs;
-    std::vector<std::uint16_t> types() const {
-        std::vector<std::uint16_t> v;
-        for (const auto& a : attrs) v.push_back(a.type);
-        return v;
-    }
-    const Attr& get(std::uint16_t t) const {
-        for (const auto& a : attrs)
-            if (a.type == t) return a;
-        FAIL("no attribute " << t);
-        return attrs.front();
-    }
-    template <class T>
-    T header_as() const {
-        REQUIRE(header.size() == sizeof(T));
-        T t;
-        std::memcpy(&t, header.data(), sizeof t);
-        return t;
-    }
-};
-
-std::vector<Attr> walk(const std::uint8_t* p, std::size_t size) {
-    std::vector<Attr> out;
-    std::size_t at = 0;
-    while (at < size) {
-        REQUIRE(at + 4 <= size);
-        nlattr h{};
-        std::memcpy(&h, p + at, 4);
-        REQUIRE(h.nla_len >= 4);
-        REQUIRE(at + h.nla_len <= size);
-        out.push_back(Attr{static_cast<std::uint16_t>(h.nla_type & NLA_TYPE_MASK),
-                           Bytes(p + at + 4, p + at + h.nla_len)});
-        at += MNL_ALIGN(h.nla_len);
-    }
-    CHECK(at == size);  // attributes fill the block exactly
-    return out;
-}
-
-// One message spanning the whole buffer: header of `header_size` bytes, then attributes.
-Decoded decode(std::span<const std::uint8_t> bytes, std::size_t header_size) {
-    const Bytes copy(bytes.begin(), bytes.end());
-    const auto* nlh = static_cast<const nlmsghdr*>(static_cast<const void*>(copy.data()));
-    REQUIRE(mnl_nlmsg_ok(nlh, static_cast<int>(copy.size())));
-    REQUIRE(nlh->nlmsg_len == copy.size());
-    Decoded d;
-    d.type = nlh->nlmsg_type;
-    d.flags = nlh->nlmsg_flags;
-    const auto* payload = static_cast<const std::uint8_t*>(mnl_nlmsg_get_payload(nlh));
-    const std::size_t payload_len = mnl_nlmsg_get_payload_len(nlh);
-    REQUIRE(payload_len >= MNL_ALIGN(header_size));
-    d.header.assign(payload, payload + header_size);
-    d.attrs = walk(payload + MNL_ALIGN(header_size), payload_len - MNL_ALIGN(header_size));
-    return d;
-}
-
-std::vector<Attr> nested(const Attr& a) {
-    return walk(a.payload.data(), a.payload.size());
-}
-std::uint32_t u32_of(const Attr& a) {
-    REQUIRE(a.payload.size() == 4);
-    std::uint32_t v = 0;
-    std::memcpy(&v, a.payload.data(), 4);
-    return v;
-}
-std::uint16_t u16_of(const Attr& a) {
-    REQUIRE(a.payload.size() == 2);
-    std::uint16_t v = 0;
-    std::memcpy(&v, a.payload.data(), 2);
-    return v;
-}
-std::string str_of(const Attr& a) {
-    REQUIRE(!a.payload.empty());
-    CHECK(a.payload.back() == 0);
-    return std::string(a.payload.begin(), a.payload.end() - 1);
-}
 Ipv4Address ip(const char* s) {
     return *Ipv4Address::parse(s);
 }
@@ -179,9 +97,9 @@ class FakeTransport final : public LinkTransport {
                 if (k_.links.contains(n)) return nl::errno_error(EEXIST, what);
                 FakeLink l;
                 l.ifindex = k_.next_ifindex++;
-                l.kind = str_of(nested(d.get(IFLA_LINKINFO))[0]);
+                l.kind = str_of(decode_nested(d.get(IFLA_LINKINFO))[0]);
                 l.parent = u32_of(d.get(IFLA_LINK));
-                l.vlan = u16_of(nested(nested(d.get(IFLA_LINKINFO))[1])[0]);
+                l.vlan = u16_of(decode_nested(decode_nested(d.get(IFLA_LINKINFO))[1])[0]);
                 l.mtu = u32_of(d.get(IFLA_MTU));
                 k_.links[n] = l;
                 return {};
@@ -280,12 +198,12 @@ TEST_CASE("RTM_NEWLINK kind vlan: name, IFLA_LINK parent, MTU, IFLA_VLAN_ID u16 
     CHECK(str_of(d.get(IFLA_IFNAME)) == "eth1.100");
     CHECK(u32_of(d.get(IFLA_LINK)) == 3);
     CHECK(u32_of(d.get(IFLA_MTU)) == 1500);
-    const auto info = nested(d.get(IFLA_LINKINFO));
+    const auto info = decode_nested(d.get(IFLA_LINKINFO));
     REQUIRE(info.size() == 2);
     CHECK(info[0].type == IFLA_INFO_KIND);
     CHECK(str_of(info[0]) == "vlan");
     CHECK(info[1].type == IFLA_INFO_DATA);
-    const auto data = nested(info[1]);
+    const auto data = decode_nested(info[1]);
     REQUIRE(data.size() == 1);
     CHECK(data[0].type == IFLA_VLAN_ID);
     CHECK(u16_of(data[0]) == 100);  // 2 bytes, host order (NLA_U16)
@@ -303,7 +221,7 @@ TEST_CASE("RTM_NEWLINK kind vlan: name, IFLA_LINK parent, MTU, IFLA_VLAN_ID u16 
     auto bare = rtnl::build_vlan_link({"eth1.4094", 3, 4094, 0});
     const Decoded b = decode(bare.bytes(), sizeof(ifinfomsg));
     CHECK(b.types() == std::vector<std::uint16_t>{IFLA_IFNAME, IFLA_LINK, IFLA_LINKINFO});
-    CHECK(u16_of(nested(nested(b.get(IFLA_LINKINFO))[1])[0]) == 4094);
+    CHECK(u16_of(decode_nested(decode_nested(b.get(IFLA_LINKINFO))[1])[0]) == 4094);
 }
 
 TEST_CASE("RTM_GETLINK by name, RTM_DELADDR, the address dump and its decoding") {
