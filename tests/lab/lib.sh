@@ -26,3 +26,22 @@ veth_pair() {
     ip -n "$ns_a" link set "$if_a" up
     ip -n "$ns_b" link set "$if_b" up
 }
+
+# stop_pid PID: SIGTERM, then up to 5 s for the process to go (fine if it is already gone).
+stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+
+# bird_lab_cleanup: the exit trap of the BIRD scripts. Stops bgp_peer ($peer_pid) and the BIRD
+# whose pid is in $tmp/bird.pid, deletes the namespaces $ns_bird and $ns_us, and $tmp.
+bird_lab_cleanup() {
+    set +e
+    [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
+    [ -s "$tmp/bird.pid" ] && stop_pid "$(cat "$tmp/bird.pid")"
+    ip netns del "$ns_bird" 2>/dev/null
+    ip netns del "$ns_us" 2>/dev/null
+    rm -rf "$tmp"
+}

@@ -27,20 +27,7 @@ veth_us=vbu$id
 tmp=$(mktemp -d /tmp/cgwd-lab-bgp-bird.XXXXXX)
 peer_pid=""
 
-cleanup() {
-    set +e
-    [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
-    if [ -s "$tmp/bird.pid" ]; then
-        local bird_pid
-        bird_pid=$(cat "$tmp/bird.pid")
-        kill "$bird_pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$bird_pid" 2>/dev/null || break; sleep 0.1; done
-    fi
-    ip netns del "$ns_bird" 2>/dev/null
-    ip netns del "$ns_us" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap bird_lab_cleanup EXIT
 
 dump() {
     echo "--- bgp_peer output"; cat "$tmp/peer.out" 2>/dev/null

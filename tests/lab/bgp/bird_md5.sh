@@ -25,20 +25,7 @@ ns_us=cgwd-md5p-$id
 tmp=$(mktemp -d /tmp/cgwd-lab-bgp-md5.XXXXXX)
 peer_pid=""
 
-cleanup() {
-    set +e
-    [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
-    if [ -s "$tmp/bird.pid" ]; then
-        local bird_pid
-        bird_pid=$(cat "$tmp/bird.pid")
-        kill "$bird_pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$bird_pid" 2>/dev/null || break; sleep 0.1; done
-    fi
-    ip netns del "$ns_bird" 2>/dev/null
-    ip netns del "$ns_us" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap bird_lab_cleanup EXIT
 
 dump() {
     for f in "$tmp"/peer-*.out; do echo "--- $f"; cat "$f"; done 2>/dev/null

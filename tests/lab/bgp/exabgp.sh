@@ -43,8 +43,7 @@ cleanup() {
     set +e
     [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
     if [ -n "$exa_pid" ]; then
-        kill "$exa_pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$exa_pid" 2>/dev/null || break; sleep 0.1; done
+        stop_pid "$exa_pid"
         kill -9 "$exa_pid" 2>/dev/null
         wait "$exa_pid" 2>/dev/null
     fi

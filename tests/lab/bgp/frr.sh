@@ -33,10 +33,7 @@ cleanup() {
     [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
     for d in bgpd bfdd zebra; do
         [ -s "$tmp/$d.pid" ] || continue
-        local pid
-        pid=$(cat "$tmp/$d.pid")
-        kill "$pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        stop_pid "$(cat "$tmp/$d.pid")"
     done
     ip netns del "$ns_frr" 2>/dev/null
     ip netns del "$ns_us" 2>/dev/null
