@@ -146,6 +146,60 @@ void Rib::peer_down(PeerId peer) {
     p.up = false;
 }
 
+namespace {
+AfiSafi family_of(const Prefix& p) {
+    return p.afi == Afi::Ipv4 ? kIpv4Unicast : kIpv6Unicast;
+}
+bool contains(const std::vector<AfiSafi>& v, AfiSafi af) {
+    return std::find(v.begin(), v.end(), af) != v.end();
+}
+}  // namespace
+
+void Rib::peer_down_graceful(PeerId peer, const std::vector<AfiSafi>& retained) {
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return;
+    auto& p = it->second;
+    for (auto r = p.adj_in.begin(); r != p.adj_in.end();) {
+        if (contains(retained, family_of(r->first))) {
+            r->second.stale = true;
+            ++r;
+        } else {
+            mark_dirty(r->first);
+            r = p.adj_in.erase(r);
+        }
+    }
+    p.adj_out.clear();
+    p.export_dirty.clear();
+    p.held_back.clear();
+    p.over_limit_reported = false;
+    p.up = false;
+}
+
+std::size_t Rib::flush_stale(PeerId peer, const std::vector<AfiSafi>& families) {
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return 0;
+    std::size_t removed = 0;
+    auto& adj_in = it->second.adj_in;
+    for (auto r = adj_in.begin(); r != adj_in.end();) {
+        if (r->second.stale && contains(families, family_of(r->first))) {
+            mark_dirty(r->first);
+            r = adj_in.erase(r);
+            ++removed;
+        } else {
+            ++r;
+        }
+    }
+    return removed;
+}
+
+std::size_t Rib::stale_count(PeerId peer) const {
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return 0;
+    return static_cast<std::size_t>(std::count_if(it->second.adj_in.begin(),
+                                                  it->second.adj_in.end(),
+                                                  [](const auto& e) { return e.second.stale; }));
+}
+
 void Rib::mark_dirty(const Prefix& prefix) {
     dirty_.insert(prefix);
 }

@@ -16,6 +16,14 @@ bool connected(SessionState s) {
            s == SessionState::Established;
 }
 
+bool contains(const std::vector<AfiSafi>& v, AfiSafi af) {
+    return std::find(v.begin(), v.end(), af) != v.end();
+}
+
+Notification collision_cease() {
+    return Notification::make(ErrorCode::Cease, cease::kConnectionCollisionResolution);
+}
+
 }  // namespace
 
 const char* to_string(SessionState s) {
@@ -36,10 +44,29 @@ const char* to_string(SessionState s) {
     return "?";
 }
 
+const char* to_string(StaleReason r) {
+    switch (r) {
+        case StaleReason::EndOfRib:
+            return "end-of-rib";
+        case StaleReason::RestartTimerExpired:
+            return "restart-timer-expired";
+        case StaleReason::StaleTimerExpired:
+            return "stale-timer-expired";
+        case StaleReason::NotPreserved:
+            return "not-preserved";
+        case StaleReason::SessionFailed:
+            return "session-failed";
+    }
+    return "?";
+}
+
 Session::Session(SessionConfig config) : config_(std::move(config)) {}
 
 Bytes Session::take_output() {
     return std::exchange(output_, {});
+}
+Bytes Session::take_second_output() {
+    return std::exchange(second_output_, {});
 }
 std::vector<SessionEvent> Session::take_events() {
     return std::exchange(events_, {});
@@ -47,7 +74,7 @@ std::vector<SessionEvent> Session::take_events() {
 
 std::optional<TimePoint> Session::next_deadline() const {
     std::optional<TimePoint> best;
-    for (const auto& t : {connect_retry_at_, hold_at_, keepalive_at_}) {
+    for (const auto& t : {connect_retry_at_, hold_at_, keepalive_at_, restart_at_, stale_at_}) {
         if (t && (!best || *t < *best)) best = t;
     }
     return best;
@@ -98,7 +125,7 @@ void Session::start(TimePoint now) {
     enter_connect_or_active(now, config_.passive ? SessionState::Active : SessionState::Connect);
 }
 
-void Session::stop(TimePoint, std::string_view communication) {
+void Session::stop(TimePoint now, std::string_view communication) {
     if (state_ == SessionState::Idle) return;
     if (connected(state_)) {
         Notification n =
@@ -106,26 +133,22 @@ void Session::stop(TimePoint, std::string_view communication) {
                 ? Notification::make(ErrorCode::Cease, cease::kAdministrativeShutdown)
                 : make_shutdown_notification(cease::kAdministrativeShutdown, communication);
         send(encode_notification(n));
-        go_down(DownReason::Stopped, std::move(n));
+        go_down(DownReason::Stopped, std::move(n), now);
         return;
     }
-    go_down(DownReason::Stopped, std::nullopt);
+    go_down(DownReason::Stopped, std::nullopt, now);
 }
 
-void Session::terminate(Notification n, TimePoint) {
+void Session::terminate(Notification n, TimePoint now) {
     if (state_ == SessionState::Idle) return;
     if (!connected(state_)) {
-        go_down(DownReason::LocalReset, std::nullopt);
+        go_down(DownReason::LocalReset, std::nullopt, now);
         return;
     }
-    fail(std::move(n), DownReason::LocalReset);
+    fail(std::move(n), DownReason::LocalReset, now);
 }
 
-void Session::on_tcp_connected(TimePoint now) {
-    if (state_ != SessionState::Connect && state_ != SessionState::Active) return;
-    framer_ = Framer{};
-    connect_retry_at_.reset();
-    keepalive_at_.reset();
+Open Session::make_open() const {
     Open open;
     open.local_as = config_.local_as;
     open.hold_time = config_.hold_time;
@@ -134,12 +157,81 @@ void Session::on_tcp_connected(TimePoint now) {
     open.capabilities.route_refresh = config_.route_refresh;
     if (config_.four_octet_as) open.capabilities.four_octet_as = config_.local_as;
     open.capabilities.graceful_restart = config_.graceful_restart;
-    send(encode_open(open));
-    hold_at_ = now + config_.open_sent_hold;
-    state_ = SessionState::OpenSent;
+    return open;
 }
 
-void Session::on_tcp_closed(TimePoint now) {
+// RFC 4271 section 6.8: the connection initiated by the speaker with the higher BGP Identifier
+// (compared as host-order unsigned integers) survives.
+bool Session::keep_outgoing(std::uint32_t peer_identifier) const {
+    return config_.bgp_identifier > peer_identifier;
+}
+
+ConnectionSlot Session::on_tcp_connected(TimePoint now, ConnectionDirection dir) {
+    if (state_ == SessionState::Connect || state_ == SessionState::Active) {
+        framer_ = Framer{};
+        first_dir_ = dir;
+        connect_retry_at_.reset();
+        keepalive_at_.reset();
+        send(encode_open(make_open()));
+        hold_at_ = now + config_.open_sent_hold;
+        state_ = SessionState::OpenSent;
+        return ConnectionSlot::First;
+    }
+    if (second_) return ConnectionSlot::Refused;  // a third one: nowhere to put it
+    second_output_.clear();
+    if (!connected(state_) || state_ == SessionState::Established || dir == first_dir_) {
+        // Idle, Established (RFC 4271 section 6.8: the Established connection wins), or the
+        // same direction twice: refuse the new one.
+        second_output_ = encode_notification(collision_cease());
+        events_.emplace_back(CloseSecond{});
+        return ConnectionSlot::Second;
+    }
+    second_ = Second{dir, Framer{}};
+    second_output_ = encode_open(make_open());
+    if (state_ == SessionState::OpenConfirm) {
+        // The peer's identifier is known already: resolve now.
+        const auto winner = keep_outgoing(pending_established_->peer_identifier)
+                                ? ConnectionDirection::Outgoing
+                                : ConnectionDirection::Incoming;
+        if (first_dir_ == winner) {
+            drop_second(collision_cease());
+        } else {
+            promote_second(encode_notification(collision_cease()), now);
+        }
+    }
+    return ConnectionSlot::Second;
+}
+
+void Session::drop_second(Notification n) {
+    second_output_ = encode_notification(n);
+    second_.reset();
+    events_.emplace_back(CloseSecond{});
+}
+
+void Session::promote_second(Bytes first_last_words, TimePoint now) {
+    framer_ = std::move(second_->framer);
+    first_dir_ = second_->dir;
+    second_.reset();
+    output_ = std::exchange(second_output_, {});  // its OPEN, if not taken yet
+    state_ = SessionState::OpenSent;
+    hold_time_ = 0;
+    keepalive_at_.reset();
+    connect_retry_at_.reset();
+    pending_established_.reset();
+    hold_at_ = now + config_.open_sent_hold;
+    events_.emplace_back(PromoteSecond{std::move(first_last_words)});
+}
+
+void Session::on_tcp_closed(TimePoint now, ConnectionSlot slot) {
+    if (slot == ConnectionSlot::Second) {
+        second_.reset();
+        second_output_.clear();
+        return;
+    }
+    if (second_ && (state_ == SessionState::OpenSent || state_ == SessionState::OpenConfirm)) {
+        promote_second({}, now);  // the other connection carries on
+        return;
+    }
     switch (state_) {
         case SessionState::Idle:
             return;
@@ -151,18 +243,32 @@ void Session::on_tcp_closed(TimePoint now) {
             return;
         case SessionState::OpenConfirm:
         case SessionState::Established:
-            go_down(DownReason::TcpClosed, std::nullopt);
+            go_down(DownReason::TcpClosed, std::nullopt, now);
             return;
     }
 }
 
-void Session::on_bytes(ByteView bytes, TimePoint now) {
+void Session::on_bytes(ByteView bytes, TimePoint now, ConnectionSlot slot) {
+    if (slot == ConnectionSlot::Second) {
+        if (!second_) return;
+        second_->framer.feed(bytes);
+        while (second_) {
+            auto next = second_->framer.next();
+            if (!next) {
+                drop_second(next.error());
+                return;
+            }
+            if (!*next) return;
+            handle_second(**next, now);
+        }
+        return;
+    }
     if (!connected(state_)) return;
     framer_.feed(bytes);
     while (connected(state_)) {
         auto next = framer_.next();
         if (!next) {
-            fail(next.error(), DownReason::ProtocolError);
+            fail(next.error(), DownReason::ProtocolError, now);
             return;
         }
         if (!*next) return;
@@ -171,12 +277,20 @@ void Session::on_bytes(ByteView bytes, TimePoint now) {
 }
 
 void Session::on_timer(TimePoint now) {
+    if (restart_at_ && *restart_at_ <= now) {
+        restart_at_.reset();
+        flush_stale(stale_, StaleReason::RestartTimerExpired);
+    }
+    if (stale_at_ && *stale_at_ <= now) {
+        stale_at_.reset();
+        flush_stale(stale_, StaleReason::StaleTimerExpired);
+    }
     if (connect_retry_at_ && *connect_retry_at_ <= now) {
         // Connect: retry the attempt; Active: start one (RFC 4271 section 8.2.2).
         enter_connect_or_active(now, SessionState::Connect);
     }
     if (hold_at_ && *hold_at_ <= now) {
-        fail(Notification::make(ErrorCode::HoldTimerExpired, 0), DownReason::HoldTimerExpired);
+        fail(Notification::make(ErrorCode::HoldTimerExpired, 0), DownReason::HoldTimerExpired, now);
         return;
     }
     if (keepalive_at_ && *keepalive_at_ <= now) send_keepalive(now);
@@ -197,27 +311,126 @@ bool Session::send_route_refresh(const RouteRefresh& rr, TimePoint) {
     return true;
 }
 
-void Session::fail(Notification n, DownReason reason) {
-    send(encode_notification(n));
-    go_down(reason, std::move(n));
+bool Session::send_end_of_rib(TimePoint now) {
+    if (state_ != SessionState::Established) return false;
+    for (const AfiSafi& af : config_.families) {
+        if (peer_capabilities_.supports(af)) send(encode_end_of_rib(af));
+    }
+    arm_keepalive(now);
+    return true;
 }
 
-void Session::go_down(DownReason reason, std::optional<Notification> n) {
+void Session::fail(Notification n, DownReason reason, TimePoint now) {
+    send(encode_notification(n));
+    go_down(reason, std::move(n), now);
+}
+
+void Session::flush_stale(std::vector<AfiSafi> families, StaleReason why) {
+    std::erase_if(families, [this](AfiSafi af) { return !contains(stale_, af); });
+    if (families.empty()) return;
+    std::erase_if(stale_, [&families](AfiSafi af) { return contains(families, af); });
+    if (stale_.empty()) {
+        restart_at_.reset();
+        stale_at_.reset();
+    }
+    events_.emplace_back(StaleRoutesExpired{std::move(families), why});
+}
+
+void Session::go_down(DownReason reason, std::optional<Notification> n, TimePoint now) {
     const bool had_connection = connected(state_);
+    const bool was_established = state_ == SessionState::Established;
     state_ = SessionState::Idle;
     connect_retry_at_.reset();
     hold_at_.reset();
     keepalive_at_.reset();
     hold_time_ = 0;
     pending_established_.reset();
-    events_.emplace_back(SessionDown{reason, std::move(n)});
+    if (second_) {
+        second_.reset();
+        events_.emplace_back(CloseSecond{});
+    }
+    SessionDown down{reason, std::move(n), {}};
+    // RFC 4724 section 4.2: the session ended without a NOTIFICATION exchange (hold timer expiry
+    // sends one, but a restarting peer cannot read it).
+    const bool silent = reason == DownReason::TcpClosed || reason == DownReason::HoldTimerExpired;
+    const auto& peer_gr = peer_capabilities_.graceful_restart;
+    if (silent && was_established && config_.graceful_restart && peer_gr &&
+        peer_gr->restart_time > 0) {
+        std::vector<AfiSafi> keep;
+        for (const auto& f : peer_gr->families) {
+            if (contains(config_.families, f.af) && peer_capabilities_.supports(f.af) &&
+                !contains(keep, f.af)) {
+                keep.push_back(f.af);
+            }
+        }
+        if (!keep.empty()) {
+            stale_ = keep;  // families no longer listed go with the non-retained routes
+            restart_at_ = now + std::chrono::seconds(peer_gr->restart_time);
+            stale_at_.reset();
+            down.stale_families = std::move(keep);
+        }
+    }
+    if (!silent) flush_stale(stale_, StaleReason::SessionFailed);
+    events_.emplace_back(std::move(down));
     if (had_connection) events_.emplace_back(CloseRequested{});
+}
+
+// The restarted peer's OPEN (RFC 4724 section 4.2): the restart timer stops; families it no
+// longer preserves are flushed now, the rest once its End-of-RIB arrives (or stale_time).
+void Session::stale_after_open(const Open& open, TimePoint now) {
+    if (stale_.empty()) return;
+    restart_at_.reset();
+    std::vector<AfiSafi> gone;
+    const auto& gr = open.capabilities.graceful_restart;
+    for (const AfiSafi af : stale_) {
+        const bool preserved =
+            gr && std::any_of(gr->families.begin(), gr->families.end(),
+                              [af](const auto& f) { return f.af == af && f.forwarding_preserved; });
+        if (!preserved) gone.push_back(af);
+    }
+    flush_stale(std::move(gone), StaleReason::NotPreserved);
+    if (!stale_.empty()) stale_at_ = now + config_.stale_time;
+}
+
+void Session::handle_second(const RawMessage& msg, TimePoint now) {
+    if (msg.type == MessageType::Notification) {
+        second_.reset();  // the peer resolved the collision its way
+        second_output_.clear();
+        events_.emplace_back(CloseSecond{});
+        return;
+    }
+    if (msg.type != MessageType::Open) {
+        drop_second(Notification::make(ErrorCode::FsmError, kFsmUnexpectedInOpenSent));
+        return;
+    }
+    auto open = decode_open(msg.body);
+    if (!open) {
+        drop_second(std::move(open.error()));
+        return;
+    }
+    const OpenPolicy policy{config_.peer_as, config_.bgp_identifier, config_.hold_time};
+    if (auto ok = validate_open(*open, policy); !ok) {
+        drop_second(std::move(ok.error()));
+        return;
+    }
+    const auto winner = keep_outgoing(open->bgp_identifier) ? ConnectionDirection::Outgoing
+                                                            : ConnectionDirection::Incoming;
+    if (second_->dir != winner) {
+        drop_second(collision_cease());
+        return;
+    }
+    promote_second(encode_notification(collision_cease()), now);
+    accept_open(*open, now);
 }
 
 void Session::handle_message(const RawMessage& msg, TimePoint now) {
     if (msg.type == MessageType::Notification) {
+        if (second_ && state_ != SessionState::Established) {
+            promote_second({}, now);  // e.g. the peer closed this one to resolve a collision
+            return;
+        }
         auto n = decode_notification(msg.body);
-        go_down(DownReason::NotificationReceived, n ? std::optional(*n) : std::nullopt);
+        go_down(DownReason::NotificationReceived, n ? std::optional(*n) : std::nullopt, now);
         return;
     }
     switch (state_) {
@@ -226,7 +439,7 @@ void Session::handle_message(const RawMessage& msg, TimePoint now) {
                 handle_open(msg, now);
             } else {
                 fail(Notification::make(ErrorCode::FsmError, kFsmUnexpectedInOpenSent),
-                     DownReason::ProtocolError);
+                     DownReason::ProtocolError, now);
             }
             return;
         case SessionState::OpenConfirm:
@@ -237,7 +450,7 @@ void Session::handle_message(const RawMessage& msg, TimePoint now) {
                 pending_established_.reset();
             } else {
                 fail(Notification::make(ErrorCode::FsmError, kFsmUnexpectedInOpenConfirm),
-                     DownReason::ProtocolError);
+                     DownReason::ProtocolError, now);
             }
             return;
         case SessionState::Established:
@@ -253,7 +466,12 @@ void Session::handle_message(const RawMessage& msg, TimePoint now) {
             arm_hold(now);
             auto update = decode_update(msg.body, update_ctx_);
             if (!update) {
-                fail(std::move(update.error().notification), DownReason::ProtocolError);
+                fail(std::move(update.error().notification), DownReason::ProtocolError, now);
+                return;
+            }
+            if (auto eor = update->end_of_rib()) {
+                events_.emplace_back(EndOfRibReceived{*eor});
+                flush_stale({*eor}, StaleReason::EndOfRib);
                 return;
             }
             events_.emplace_back(RoutesReceived{std::move(*update)});
@@ -271,7 +489,7 @@ void Session::handle_message(const RawMessage& msg, TimePoint now) {
         }
         default:
             fail(Notification::make(ErrorCode::FsmError, kFsmUnexpectedInEstablished),
-                 DownReason::ProtocolError);
+                 DownReason::ProtocolError, now);
             return;
     }
 }
@@ -279,21 +497,36 @@ void Session::handle_message(const RawMessage& msg, TimePoint now) {
 void Session::handle_open(const RawMessage& msg, TimePoint now) {
     auto open = decode_open(msg.body);
     if (!open) {
-        fail(std::move(open.error()), DownReason::ProtocolError);
+        fail(std::move(open.error()), DownReason::ProtocolError, now);
         return;
     }
     const OpenPolicy policy{config_.peer_as, config_.bgp_identifier, config_.hold_time};
     if (auto ok = validate_open(*open, policy); !ok) {
-        fail(std::move(ok.error()), DownReason::ProtocolError);
+        fail(std::move(ok.error()), DownReason::ProtocolError, now);
         return;
     }
-    hold_time_ = negotiate_hold_time(config_.hold_time, open->hold_time);
+    if (second_) {
+        // RFC 4271 section 6.8, resolved with the identifier from this OPEN.
+        const auto winner = keep_outgoing(open->bgp_identifier) ? ConnectionDirection::Outgoing
+                                                                : ConnectionDirection::Incoming;
+        if (first_dir_ != winner && second_->dir == winner) {
+            promote_second(encode_notification(collision_cease()), now);
+            return;
+        }
+        drop_second(collision_cease());
+    }
+    accept_open(*open, now);
+}
+
+void Session::accept_open(const Open& open, TimePoint now) {
+    hold_time_ = negotiate_hold_time(config_.hold_time, open.hold_time);
     update_ctx_.four_octet_as =
-        config_.four_octet_as && open->capabilities.four_octet_as.has_value();
-    update_ctx_.external = open->effective_as() != config_.local_as;
-    peer_capabilities_ = open->capabilities;
-    pending_established_ = SessionEstablished{hold_time_, open->bgp_identifier,
-                                              open->effective_as(), open->capabilities};
+        config_.four_octet_as && open.capabilities.four_octet_as.has_value();
+    update_ctx_.external = open.effective_as() != config_.local_as;
+    peer_capabilities_ = open.capabilities;
+    pending_established_ =
+        SessionEstablished{hold_time_, open.bgp_identifier, open.effective_as(), open.capabilities};
+    stale_after_open(open, now);
     send_keepalive(now);
     if (hold_time_ == 0) {
         hold_at_.reset();

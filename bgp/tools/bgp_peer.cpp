@@ -19,6 +19,19 @@
 // BFD going Down on a path failure takes the BGP session down at once with
 // Session::terminate(Cease) -- a peer's BFD AdminDown does not (RFC 5882 section 3.2).
 // --wait-bfd-down: stay up after the expectations are met until BFD takes BGP down; exit 0 then.
+//
+// --graceful-restart SECONDS: advertise the RFC 4724 capability (helper) with that Restart Time;
+// a peer's silent restart keeps its routes stale. --reconnect: start the session again after it
+// goes down instead of exiting. --until-eor N / --until-established N: also wait for N End-of-RIB
+// markers / N times Established. Lines:
+//   gr-stale ipv4 ipv6 routes 2          (session down, routes kept as stale)
+//   eor ipv4
+//   stale-flush ipv4 reason end-of-rib removed 1
+// --gtsm: RFC 5082 on every socket (TTL 255 out, TTL < 254 dropped by the kernel).
+// --connect and --listen together: both sides open; --collide: once the peer's connection is
+// accepted, connect to it as well, so that RFC 4271 section 6.8 collision resolution runs:
+//   collision close-second | collision promote-second
+//   connection outgoing | incoming     (after Established: who opened the surviving connection)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -27,8 +40,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -39,6 +54,7 @@
 #include <vector>
 
 #include "bfd_socket.hpp"
+#include "cgwd/bgp/gtsm.hpp"
 #include "cgwd/bgp/policy.hpp"
 #include "cgwd/bgp/rib.hpp"
 #include "cgwd/bgp/session.hpp"
@@ -141,6 +157,17 @@ const char* reason_text(DownReason r) {
     return "?";
 }
 
+std::string families_text(const std::vector<AfiSafi>& families) {
+    std::string out;
+    for (const auto& f : families) {
+        if (!out.empty()) out += ' ';
+        out += f == kIpv4Unicast   ? "ipv4"
+               : f == kIpv6Unicast ? "ipv6"
+                                   : "afi-" + std::to_string(f.afi);
+    }
+    return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -156,6 +183,9 @@ int main(int argc, char** argv) {
     bool bfd = false, wait_bfd_down = false;
     unsigned bfd_interval_ms = 300;
     unsigned bfd_mult = 3;
+    std::optional<std::uint16_t> gr_time;
+    bool reconnect = false, gtsm = false, collide = false;
+    unsigned until_eor = 0, until_established = 0, established_count = 0;
     app.add_option("--local-as", local_as)->required();
     app.add_option("--peer-as", peer_as)->required();
     app.add_option("--router-id", router_id_text)->required();
@@ -181,11 +211,27 @@ int main(int argc, char** argv) {
     app.add_option("--bfd-mult", bfd_mult, "BFD detect multiplier")->check(CLI::Range(1, 255));
     app.add_flag("--wait-bfd-down", wait_bfd_down,
                  "after the expectations, wait until BFD takes the session down");
+    app.add_option("--graceful-restart", gr_time,
+                   "advertise Graceful Restart (RFC 4724, helper) with this restart time, s")
+        ->check(CLI::Range(1, 4095));
+    app.add_flag("--reconnect", reconnect, "start the session again after it goes down");
+    app.add_option("--until-eor", until_eor, "also wait for this many End-of-RIB markers");
+    app.add_option("--until-established", until_established,
+                   "also wait until the session was Established this many times");
+    app.add_flag("--gtsm", gtsm, "GTSM (RFC 5082): send TTL 255, drop TTL < 254");
+    app.add_flag("--collide", collide,
+                 "with --connect and --listen: connect as well once the peer's connection is in");
     CLI11_PARSE(app, argc, argv);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
-    if (connect_to.empty() == listen_on.empty()) {
-        std::fprintf(stderr, "exactly one of --connect / --listen\n");
+    if (connect_to.empty() && listen_on.empty()) {
+        std::fprintf(stderr, "--connect and/or --listen\n");
+        return 2;
+    }
+    const bool both = !connect_to.empty() && !listen_on.empty();
+    sockaddr_in listen_endpoint{};
+    if (both && !parse_endpoint(listen_on, listen_endpoint)) {
+        std::fprintf(stderr, "bad --listen address\n");
         return 2;
     }
     const auto rid = parse_address(router_id_text);
@@ -212,6 +258,12 @@ int main(int argc, char** argv) {
         if (!md5_key) return 2;
     }
     auto apply_md5 = [&](int sock) {
+        if (gtsm) {
+            if (auto r = set_gtsm(sock); !r) {
+                std::fprintf(stderr, "%s\n", r.error().c_str());
+                return false;
+            }
+        }
         if (!md5_key) return true;
         const auto key = md5_key->reveal();
         auto r = set_tcp_md5(sock, peer_address,
@@ -244,7 +296,10 @@ int main(int argc, char** argv) {
     sc.bgp_identifier = rid->v4_host_order();
     sc.hold_time = hold;
     sc.connect_retry = std::chrono::seconds(2);
-    sc.passive = !listen_on.empty();
+    sc.passive = connect_to.empty() || collide;
+    if (gr_time) {
+        sc.graceful_restart = GracefulRestart{false, false, *gr_time, {{kIpv4Unicast, false}}};
+    }
     std::optional<IpAddress> local_v6;
     if (!local_v6_text.empty()) {
         local_v6 = parse_address(local_v6_text);
@@ -252,6 +307,7 @@ int main(int argc, char** argv) {
             return std::fprintf(stderr, "bad --local-address-v6\n"), 2;
         }
         sc.families = {kIpv4Unicast, kIpv6Unicast};
+        if (sc.graceful_restart) sc.graceful_restart->families.push_back({kIpv6Unicast, false});
     }
     Session session(sc);
 
@@ -272,7 +328,8 @@ int main(int argc, char** argv) {
         const int one = 1;
         ::setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (!apply_md5(listen_fd)) return 1;
-        if (::bind(listen_fd, reinterpret_cast<sockaddr*>(&endpoint), sizeof endpoint) != 0 ||
+        sockaddr_in& where = both ? listen_endpoint : endpoint;
+        if (::bind(listen_fd, reinterpret_cast<sockaddr*>(&where), sizeof where) != 0 ||
             ::listen(listen_fd, 1) != 0) {
             std::perror("listen");
             return 1;
@@ -300,6 +357,9 @@ int main(int argc, char** argv) {
     }
 
     int fd = -1;
+    int fd2 = -1;  // a colliding second connection (RFC 4271 section 6.8)
+    bool fd_outgoing = false, fd2_outgoing = false;
+    unsigned eor_seen = 0;
     std::map<Prefix, bool> seen;  // expected prefix -> matched
     std::set<Prefix> received, withdrawn_after_seen;
     const auto give_up = Clock::now() + std::chrono::seconds(timeout_s);
@@ -314,10 +374,39 @@ int main(int argc, char** argv) {
         for (const auto& p : expect_withdraw) {
             if (!withdrawn_after_seen.contains(p)) return false;
         }
+        if (eor_seen < until_eor || established_count < until_established) return false;
         return !wait_bfd_down || bfd_took_down;
+    };
+    auto print_fib = [&] {
+        for (const auto& c : rib.take_fib_changes()) {
+            std::string hops;
+            for (const auto& h : c.next_hops) hops += " " + h.address.to_string();
+            std::printf("fib %s %s%s\n", c.prefix.to_string().c_str(),
+                        c.next_hops.empty() ? "remove" : "via", hops.c_str());
+        }
+    };
+    auto connect_out = [&]() -> int {
+        int s = ::socket(AF_INET, SOCK_STREAM, 0);
+        // Bounded connect: a peer that drops our SYNs (wrong TCP-MD5 key, GTSM) must not hang
+        // the loop for the kernel's two-minute SYN retry budget.
+        const timeval connect_timeout{3, 0};
+        ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &connect_timeout, sizeof connect_timeout);
+        if (!apply_md5(s)) {
+            ::close(s);
+            return -2;
+        }
+        if (::connect(s, reinterpret_cast<sockaddr*>(&endpoint), sizeof endpoint) != 0) {
+            std::printf("connect failed: %s\n", std::strerror(errno));
+            ::close(s);
+            return -1;
+        }
+        return s;
     };
 
     auto flush = [&] {
+        if (const Bytes out2 = session.take_second_output(); fd2 >= 0 && !out2.empty()) {
+            (void)send_all(fd2, out2);
+        }
         const Bytes out = session.take_output();
         if (fd >= 0 && !out.empty() && !send_all(fd, out)) {
             ::close(fd);
@@ -329,29 +418,50 @@ int main(int argc, char** argv) {
     while (exit_code < 0) {
         for (auto& ev : session.take_events()) {
             const auto now = Clock::now();
-            if (std::holds_alternative<ConnectRequested>(ev) && listen_fd < 0) {
-                fd = ::socket(AF_INET, SOCK_STREAM, 0);
-                // Bounded connect: a peer that drops our SYNs (wrong TCP-MD5 key) must not hang
-                // the loop for the kernel's two-minute SYN retry budget.
-                const timeval connect_timeout{3, 0};
-                ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &connect_timeout, sizeof connect_timeout);
-                if (!apply_md5(fd)) return 1;
-                if (::connect(fd, reinterpret_cast<sockaddr*>(&endpoint), sizeof endpoint) == 0) {
-                    session.on_tcp_connected(now);
+            if (std::holds_alternative<ConnectRequested>(ev) && !connect_to.empty()) {
+                if (fd >= 0) continue;  // the peer's connection came first
+                const int s = connect_out();
+                if (s == -2) return 1;
+                if (s >= 0) {
+                    fd = s;
+                    fd_outgoing = true;
+                    session.on_tcp_connected(now, ConnectionDirection::Outgoing);
                 } else {
-                    ::close(fd);
-                    fd = -1;
                     session.on_tcp_closed(now);
                 }
+            } else if (std::holds_alternative<CloseSecond>(ev)) {
+                std::printf("collision close-second\n");
+                flush();
+                if (fd2 >= 0) ::close(fd2);
+                fd2 = -1;
+            } else if (auto* pr = std::get_if<PromoteSecond>(&ev)) {
+                std::printf("collision promote-second\n");
+                if (fd >= 0) {
+                    (void)send_all(fd, pr->first_last_words);
+                    ::close(fd);
+                }
+                fd = fd2;
+                fd_outgoing = fd2_outgoing;
+                fd2 = -1;
+            } else if (auto* eor = std::get_if<EndOfRibReceived>(&ev)) {
+                std::printf("eor %s\n", families_text({eor->family}).c_str());
+                ++eor_seen;
+            } else if (auto* stale = std::get_if<StaleRoutesExpired>(&ev)) {
+                const std::size_t n = rib.flush_stale(peer, stale->families);
+                std::printf("stale-flush %s reason %s removed %zu\n",
+                            families_text(stale->families).c_str(), to_string(stale->reason), n);
+                print_fib();
             } else if (auto* est = std::get_if<SessionEstablished>(&ev)) {
                 std::printf("state Established peer-as %u peer-id %s hold %u\n", est->peer_as,
                             IpAddress::v4(est->peer_identifier).to_string().c_str(),
                             est->hold_time);
+                ++established_count;
+                if (both) std::printf("connection %s\n", fd_outgoing ? "outgoing" : "incoming");
                 rib.peer_up(peer, *est);
                 for (const auto& u : rib.take_updates(peer).updates) {
                     if (!session.send_update(u, now)) std::printf("error update-too-large\n");
                 }
-                (void)session.send_update(Update{}, now);  // End-of-RIB (RFC 4724 section 2)
+                (void)session.send_end_of_rib(now);  // RFC 4724 section 2
             } else if (auto* rr = std::get_if<RoutesReceived>(&ev)) {
                 const Update& u = rr->update;
                 for (const auto& err : u.errors) {
@@ -393,12 +503,7 @@ int main(int argc, char** argv) {
                 }
                 const auto report = rib.apply_update(peer, u);
                 if (report.reset) session.terminate(*report.reset, now);
-                for (const auto& c : rib.take_fib_changes()) {
-                    std::string hops;
-                    for (const auto& h : c.next_hops) hops += " " + h.address.to_string();
-                    std::printf("fib %s %s%s\n", c.prefix.to_string().c_str(),
-                                c.next_hops.empty() ? "remove" : "via", hops.c_str());
-                }
+                print_fib();
             } else if (auto* down = std::get_if<SessionDown>(&ev)) {
                 std::printf("down %s", reason_text(down->reason));
                 if (down->notification) {
@@ -406,8 +511,21 @@ int main(int argc, char** argv) {
                                 down->notification->subcode);
                 }
                 std::printf("\n");
-                rib.peer_down(peer);
-                session_down = true;
+                if (!down->stale_families.empty()) {
+                    rib.peer_down_graceful(peer, down->stale_families);
+                    std::printf("gr-stale %s routes %zu\n",
+                                families_text(down->stale_families).c_str(), rib.stale_count(peer));
+                } else {
+                    rib.peer_down(peer);
+                }
+                print_fib();
+                if (fd2 >= 0) ::close(fd2);
+                fd2 = -1;
+                if (reconnect) {
+                    session.start(now);
+                } else {
+                    session_down = true;
+                }
                 if (bfd_took_down) std::printf("bfd-took-bgp-down wall-ms %lld\n", wall_ms());
             } else if (std::holds_alternative<CloseRequested>(ev)) {
                 flush();
@@ -470,9 +588,40 @@ int main(int argc, char** argv) {
         const auto ms =
             std::chrono::ceil<std::chrono::milliseconds>(std::max(wake - now, Clock::duration{}))
                 .count();
-        pollfd pfds[2] = {{fd >= 0 ? fd : listen_fd, POLLIN, 0},
-                          {bfd_session ? bfd_socket.receive_fd() : -1, POLLIN, 0}};
-        int n = ::poll(pfds, 2, static_cast<int>(ms));
+        // In both-ways mode the listener stays polled while a connection is up (collisions).
+        const int first_fd = fd >= 0 ? fd : listen_fd;
+        const int accept_fd = both && fd >= 0 && fd2 < 0 ? listen_fd : -1;
+        pollfd pfds[4] = {{first_fd, POLLIN, 0},
+                          {bfd_session ? bfd_socket.receive_fd() : -1, POLLIN, 0},
+                          {fd2, POLLIN, 0},
+                          {accept_fd, POLLIN, 0}};
+        int n = ::poll(pfds, 4, static_cast<int>(ms));
+        if (n > 0 && fd2 >= 0 && (pfds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+            std::uint8_t buf[4096];
+            const ssize_t got = ::recv(fd2, buf, sizeof buf, 0);
+            if (got <= 0) {
+                ::close(fd2);
+                fd2 = -1;
+                session.on_tcp_closed(Clock::now(), ConnectionSlot::Second);
+            } else {
+                session.on_bytes(ByteView(buf, static_cast<std::size_t>(got)), Clock::now(),
+                                 ConnectionSlot::Second);
+            }
+            continue;
+        }
+        if (n > 0 && accept_fd >= 0 && (pfds[3].revents & POLLIN)) {
+            const int s = ::accept(listen_fd, nullptr, nullptr);
+            if (s >= 0) {
+                if (session.on_tcp_connected(Clock::now(), ConnectionDirection::Incoming) ==
+                    ConnectionSlot::Second) {
+                    fd2 = s;
+                    fd2_outgoing = false;
+                } else {
+                    ::close(s);
+                }
+            }
+            continue;
+        }
         if (n > 0 && (pfds[1].revents & POLLIN)) {
             --n;
             while (auto dg = bfd_socket.receive()) {
@@ -491,10 +640,23 @@ int main(int argc, char** argv) {
             }
         }
         if (bfd_session) bfd_session->on_timer(Clock::now());
-        if (n > 0 && fd < 0 && listen_fd >= 0) {
+        if (n > 0 && fd < 0 && listen_fd >= 0 && (pfds[0].revents & POLLIN)) {
             fd = ::accept(listen_fd, nullptr, nullptr);
-            if (fd >= 0) session.on_tcp_connected(Clock::now());
-        } else if (n > 0) {
+            fd_outgoing = false;
+            if (fd >= 0 &&
+                session.on_tcp_connected(Clock::now(), ConnectionDirection::Incoming) ==
+                    ConnectionSlot::First &&
+                collide) {
+                // Open the other direction too: both connections are up at once.
+                const int s = connect_out();
+                if (s == -2) return 1;
+                if (s >= 0) {
+                    fd2 = s;
+                    fd2_outgoing = true;
+                    (void)session.on_tcp_connected(Clock::now(), ConnectionDirection::Outgoing);
+                }
+            }
+        } else if (n > 0 && (pfds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             std::uint8_t buf[4096];
             const ssize_t got = ::recv(fd, buf, sizeof buf, 0);
             if (got <= 0) {
@@ -508,6 +670,7 @@ int main(int argc, char** argv) {
         session.on_timer(Clock::now());
     }
     if (fd >= 0) ::close(fd);
+    if (fd2 >= 0) ::close(fd2);
     if (listen_fd >= 0) ::close(listen_fd);
     return exit_code;
 }

@@ -128,6 +128,10 @@ class BgpPeerRunner {
         c.bgp_identifier = rid;
         c.hold_time = p.hold_time;
         c.connect_retry = std::chrono::seconds(5);
+        if (p.graceful_restart_time > 0) {
+            c.graceful_restart = bgp::GracefulRestart{
+                false, false, p.graceful_restart_time, {{bgp::kIpv4Unicast, false}}};
+        }
         return c;
     }
 
@@ -167,8 +171,13 @@ class BgpPeerRunner {
                                    "{}: BGP session down: {}", plan_.key, last_down_);
                 if (was_up) routing_.event(plan_.key, "BGP down: " + last_down_);
                 close_socket();
-                routing_.on_down(*this);
+                routing_.on_down(*this, d->stale_families);
                 schedule_restart();
+            } else if (auto* st = std::get_if<bgp::StaleRoutesExpired>(&ev)) {
+                routing_.on_stale_expired(*this, *st);
+            } else if (auto* eor = std::get_if<bgp::EndOfRibReceived>(&ev)) {
+                logger("bgp")->debug("{}: End-of-RIB received (AFI {})", plan_.key,
+                                     eor->family.afi);
             }
         }
     }
@@ -371,7 +380,9 @@ void Routing::tunnel_up(const std::string& key, bool up) {
         it->second->enable();
     } else {
         it->second->disable("tunnel down");
-        if (rib_.is_up(it->second->id())) rib_.peer_down(it->second->id());
+        // Also drops routes kept stale for a graceful restart (the session will not come back).
+        if (rib_.is_up(it->second->id()) || rib_.stale_count(it->second->id()) > 0)
+            rib_.peer_down(it->second->id());
         flush_fib();
     }
 }
@@ -388,6 +399,11 @@ void Routing::shutdown(const std::string& why) {
 void Routing::on_established(BgpPeerRunner& peer, const bgp::SessionEstablished& e) {
     rib_.peer_up(peer.id(), e);
     flush_exports();
+    // RFC 4724 section 2: End-of-RIB after the initial advertisement, to peers that know it.
+    if (e.peer_capabilities.graceful_restart) {
+        (void)peer.session().send_end_of_rib(Clock::now());
+        peer.pump();
+    }
 }
 
 void Routing::on_routes(BgpPeerRunner& peer, const bgp::Update& u) {
@@ -399,8 +415,21 @@ void Routing::on_routes(BgpPeerRunner& peer, const bgp::Update& u) {
     flush_exports();
 }
 
-void Routing::on_down(BgpPeerRunner& peer) {
-    if (rib_.is_up(peer.id())) rib_.peer_down(peer.id());
+void Routing::on_down(BgpPeerRunner& peer, const std::vector<bgp::AfiSafi>& stale) {
+    if (!stale.empty()) {
+        rib_.peer_down_graceful(peer.id(), stale);  // kernel routes stay until the flush
+        logger("bgp")->info("{}: graceful restart: {} routes kept as stale", peer.plan().key,
+                            rib_.stale_count(peer.id()));
+    } else if (rib_.is_up(peer.id())) {
+        rib_.peer_down(peer.id());
+    }
+    flush_fib();
+}
+
+void Routing::on_stale_expired(BgpPeerRunner& peer, const bgp::StaleRoutesExpired& e) {
+    auto n = rib_.flush_stale(peer.id(), e.families);
+    logger("bgp")->info("{}: graceful restart: {} stale routes removed ({})", peer.plan().key, n,
+                        bgp::to_string(e.reason));
     flush_fib();
 }
 
@@ -485,6 +514,7 @@ json Routing::peer_status(const std::string& key) const {
     for (const auto& [prefix, hops] : fib_)
         for (const auto& h : hops) used += h.peer == p.id();
     j["prefixes_installed"] = used;
+    if (auto stale = rib_.stale_count(p.id()); stale > 0) j["prefixes_stale"] = stale;
     auto held = rib_.held_back(p.id());
     if (!held.empty()) j["prefixes_held_back"] = held.size();
     return j;

@@ -33,3 +33,26 @@ add_test(NAME "lab: bgp RFC 7606 treat-as-withdraw with ExaBGP malformed UPDATEs
          COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/bgp/exabgp.sh $<TARGET_FILE:bgp_peer>)
 set_tests_properties("lab: bgp RFC 7606 treat-as-withdraw with ExaBGP malformed UPDATEs"
                      PROPERTIES LABELS lab TIMEOUT 90)
+
+# Graceful restart (RFC 4724), bgp_peer as helper: BIRD restarts (SIGKILL + `bird -R`, or
+# `birdc graceful restart`): routes kept stale, only the one not re-announced flushed after
+# End-of-RIB; with GR off in BIRD the routes go at once. GTSM (RFC 5082) both ways and ours only.
+# Connection collision (RFC 4271 section 6.8) with either side's identifier higher.
+foreach(mode on birdc off)
+    add_test(NAME "lab: bgp graceful restart helper with BIRD 2 (${mode})"
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/bgp/bird_gr.sh $<TARGET_FILE:bgp_peer> ${mode})
+    set_tests_properties("lab: bgp graceful restart helper with BIRD 2 (${mode})"
+                         PROPERTIES LABELS lab TIMEOUT 90)
+endforeach()
+foreach(mode both ours-only ours-only-listen)
+    add_test(NAME "lab: bgp GTSM with BIRD 2 (${mode})"
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/bgp/bird_gtsm.sh $<TARGET_FILE:bgp_peer> ${mode})
+    set_tests_properties("lab: bgp GTSM with BIRD 2 (${mode})" PROPERTIES LABELS lab TIMEOUT 60)
+endforeach()
+foreach(mode higher lower)
+    add_test(NAME "lab: bgp connection collision with BIRD 2 (our identifier ${mode})"
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/bgp/bird_collision.sh $<TARGET_FILE:bgp_peer>
+                     ${mode})
+    set_tests_properties("lab: bgp connection collision with BIRD 2 (our identifier ${mode})"
+                         PROPERTIES LABELS lab TIMEOUT 60)
+endforeach()

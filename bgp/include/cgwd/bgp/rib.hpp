@@ -23,6 +23,11 @@
 // the peer's Adj-RIB-Out in line with the Loc-RIB, grouped by identical attributes and split to
 // fit 4096 octets.
 //
+// Graceful restart, helper side (RFC 4724 section 4.2): peer_down_graceful keeps the peer's routes
+// of the retained families as stale (still candidates, still forwarded) and withdraws the rest;
+// a re-announcement clears the stale mark; flush_stale removes what is still stale (End-of-RIB,
+// restart or stale timer expiry -- the Session says when).
+//
 // Adj-RIB-In holds the routes accepted by the import policy (post-policy); a policy change takes
 // effect on the routes the peer sends next (send a ROUTE-REFRESH after changing it). Prefixes
 // dropped by max-prefix drop-excess are not promoted later when room frees up.
@@ -94,6 +99,7 @@ struct Route {
     PeerId peer = kLocalPeer;
     PathAttributes attributes;  // AS_PATH is the effective (AS4-merged) path; LOCAL_PREF set
     std::optional<IpAddress> next_hop;
+    bool stale = false;  // kept across the peer's graceful restart, not re-announced yet
 };
 
 // One Loc-RIB entry.
@@ -117,6 +123,12 @@ class Rib {
     void peer_up(PeerId peer, const SessionEstablished& established);
     // Session went down: everything learned from the peer is withdrawn; Adj-RIB-Out cleared.
     void peer_down(PeerId peer);
+    // Session went down with graceful restart in effect (SessionDown::stale_families): routes of
+    // `retained` families stay as stale, the others are withdrawn; Adj-RIB-Out cleared.
+    void peer_down_graceful(PeerId peer, const std::vector<AfiSafi>& retained);
+    // Removes the peer's stale routes of `families` (StaleRoutesExpired); returns how many.
+    std::size_t flush_stale(PeerId peer, const std::vector<AfiSafi>& families);
+    [[nodiscard]] std::size_t stale_count(PeerId peer) const;
     [[nodiscard]] bool is_up(PeerId peer) const;
 
     [[nodiscard]] ImportReport apply_update(PeerId peer, const Update& update);

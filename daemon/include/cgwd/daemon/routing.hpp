@@ -46,6 +46,10 @@ struct BgpPeerPlan {
     std::optional<config::Secret> md5;       // TCP-MD5 key (RFC 2385); Direct Connect requires it
     std::vector<std::uint32_t> communities;  // added to what we advertise (e.g. 7224:7300)
     std::uint16_t port = 179;
+    // RFC 4724 graceful restart, helper mode: advertise the capability with this restart time;
+    // when AWS restarts silently its routes stay installed (stale) until its End-of-RIB or its
+    // restart time. 0: not advertised, routes withdrawn as soon as the session drops.
+    std::uint16_t graceful_restart_time = 0;
 };
 
 class BgpPeerRunner;
@@ -79,7 +83,9 @@ class Routing {
     // Called by the peers.
     void on_established(BgpPeerRunner& peer, const bgp::SessionEstablished& e);
     void on_routes(BgpPeerRunner& peer, const bgp::Update& u);
-    void on_down(BgpPeerRunner& peer);
+    // `stale`: graceful restart, keep those families' routes (and their kernel routes) as stale.
+    void on_down(BgpPeerRunner& peer, const std::vector<bgp::AfiSafi>& stale);
+    void on_stale_expired(BgpPeerRunner& peer, const bgp::StaleRoutesExpired& e);
 
   private:
     void flush_fib();
