@@ -76,6 +76,14 @@ void IkeSa::emit_reply(Bytes bytes) {
     outgoing_.push_back(OutDatagram{std::move(bytes), rx_local_port_, rx_remote_port_, false});
 }
 
+void IkeSa::emit(const Datagrams& datagrams) {
+    for (const Bytes& d : datagrams) emit(d);
+}
+
+void IkeSa::emit_reply(const Datagrams& datagrams) {
+    for (const Bytes& d : datagrams) emit_reply(d);
+}
+
 // RFC 7296 section 2.23: after an authenticated message, use the ports it came on. Once on
 // natt_port we stay there (a stray message on port 500 does not move us back); the peer's port
 // is followed (NAT rebinding).
@@ -87,6 +95,12 @@ void IkeSa::follow_ports() {
     } else if (!floated()) {
         local_port_ = rx_local_port_;
         remote_port_ = rx_remote_port_;
+    }
+}
+
+void IkeSa::on_peer_traffic(TimePoint now) {
+    if (state_ == SaState::established && (!last_received_ || now > *last_received_)) {
+        last_received_ = now;
     }
 }
 
@@ -131,6 +145,7 @@ void IkeSa::reset_sa() {
     ike_selection_ = {};
     keys_.reset();
     nat_detected_ = false;
+    fragmentation_ = false;
     natt_peer_ = nat_local_ = nat_remote_ = false;
     local_port_ = settings_.local_port;
     remote_port_ = settings_.remote_port;
@@ -203,11 +218,11 @@ Header IkeSa::header(ExchangeType exchange, bool response, std::uint32_t message
     return h;
 }
 
-void IkeSa::send_request(Bytes bytes, ExchangeType exchange, TimePoint now, bool liveness) {
-    emit(bytes);
+void IkeSa::send_request(Datagrams datagrams, ExchangeType exchange, TimePoint now, bool liveness) {
+    emit(datagrams);
     const std::size_t max =
         liveness ? std::size_t{1} + settings_.dpd_retries : settings_.retransmit_timeouts.size();
-    pending_ = Pending{std::move(bytes),
+    pending_ = Pending{std::move(datagrams),
                        exchange,
                        next_request_id_,
                        1,
@@ -217,10 +232,10 @@ void IkeSa::send_request(Bytes bytes, ExchangeType exchange, TimePoint now, bool
     ++next_request_id_;
 }
 
-void IkeSa::send_response(const Header& request, Bytes bytes) {
-    emit_reply(bytes);
+void IkeSa::send_response(const Header& request, Datagrams datagrams) {
+    emit_reply(datagrams);
     cached_response_ = Cached{request.spi_i, request.spi_r, request.message_id, request.exchange,
-                              std::move(bytes)};
+                              std::move(datagrams)};
 }
 
 void IkeSa::respond_encrypted(const Header& request, const std::vector<Payload>& inner) {
@@ -232,7 +247,7 @@ void IkeSa::on_timer(TimePoint now) {
     now_ = now;
     if (pending_ && now >= pending_->deadline) {
         if (pending_->transmissions < pending_->max_transmissions) {
-            emit(pending_->bytes);
+            emit(pending_->datagrams);  // all fragments again (RFC 7383 section 2.6.1)
             const auto& t = settings_.retransmit_timeouts;
             pending_->deadline = now + t[std::min(pending_->transmissions, t.size() - 1)];
             ++pending_->transmissions;
@@ -345,11 +360,12 @@ void IkeSa::handle_response(const Header& h, std::span<const std::uint8_t> datag
 }
 
 void IkeSa::handle_request(const Header& h, std::span<const std::uint8_t> datagram, TimePoint now) {
-    // A retransmitted request: the same answer again (RFC 7296 section 2.1).
+    // A retransmitted request: the same answer again (RFC 7296 section 2.1), for a fragmented
+    // request once, on its fragment 1 (RFC 7383 section 2.6.1).
     if (cached_response_ && cached_response_->spi_i == h.spi_i &&
         cached_response_->spi_r == h.spi_r && cached_response_->message_id == h.message_id &&
         cached_response_->exchange == h.exchange) {
-        emit_reply(cached_response_->bytes);
+        if (fragment_number(datagram) <= 1) emit_reply(cached_response_->datagrams);
         return;
     }
     if (h.exchange == ExchangeType::ike_sa_init) {
@@ -393,11 +409,11 @@ bool IkeSa::derive_keys(const crypto::SecretBytes& shared) {
     auto out = crypto::SkCipher::create(t.cipher, t.integ, e_out.reveal(), a_out.reveal());
     auto in = crypto::SkCipher::create(t.cipher, t.integ, e_in.reveal(), a_in.reveal());
     if (!out || !in) return false;
-    keys_.reset(new Keys{std::move(*ike), std::move(*out), std::move(*in)});
+    keys_.reset(new Keys{std::move(*ike), std::move(*out), std::move(*in), {}, {}});
     return true;
 }
 
-std::optional<Bytes> IkeSa::seal(const Header& h, const std::vector<Payload>& inner) {
+std::optional<IkeSa::Datagrams> IkeSa::seal(const Header& h, const std::vector<Payload>& inner) {
     if (!keys_) return std::nullopt;
     return seal(*keys_, h, inner);
 }
@@ -407,48 +423,8 @@ std::optional<std::vector<Payload>> IkeSa::open(std::span<const std::uint8_t> da
     return open(*keys_, datagram);
 }
 
-std::optional<Bytes> IkeSa::seal(Keys& keys, const Header& h, const std::vector<Payload>& inner) {
-    Bytes plaintext;
-    if (!inner.empty()) {
-        auto p = encode_payloads(inner);
-        if (!p) return std::nullopt;
-        plaintext = std::move(*p);
-    }
-    Message m;
-    m.header = h;
-    m.payloads.push_back(Payload{PayloadType::sk, false,
-                                 SkPayload{inner.empty() ? PayloadType::none : inner.front().type,
-                                           Bytes(keys.out.sealed_size(plaintext.size()))}});
-    auto bytes = encode_message(m);
-    if (!bytes) return std::nullopt;
-    auto layout = encrypted_layout(*bytes);
-    if (!layout) return std::nullopt;
-    const std::span<const std::uint8_t> ad(bytes->data(), layout->body_offset);
-    auto body = keys.out.seal(ad, plaintext, rng_);
-    if (!body || body->size() != bytes->size() - layout->body_offset) return std::nullopt;
-    std::copy(body->begin(), body->end(),
-              bytes->begin() + static_cast<std::ptrdiff_t>(layout->body_offset));
-    return std::move(*bytes);
-}
-
-std::optional<std::vector<Payload>> IkeSa::open(const Keys& keys,
-                                                std::span<const std::uint8_t> datagram) {
-    auto m = decode_message(datagram);
-    if (!m || m->payloads.empty()) return std::nullopt;
-    const auto* sk = m->payloads.back().get<SkPayload>();
-    if (!sk) return std::nullopt;  // SKF (fragmentation) is not supported
-    auto layout = encrypted_layout(datagram);
-    if (!layout) return std::nullopt;
-    auto plaintext =
-        keys.in.open(datagram.first(layout->body_offset), datagram.subspan(layout->body_offset));
-    if (!plaintext) return std::nullopt;
-    auto inner = decode_payloads(sk->first_inner, *plaintext, layout->body_offset);
-    if (!inner) return std::nullopt;
-    return std::move(*inner);
-}
-
 Bytes IkeSa::id_body() const {
-    const std::uint32_t a = settings_.local.value;
+    const std::uint32_t a = settings_.local_id.value_or(settings_.local).value;
     return {static_cast<std::uint8_t>(IdType::ipv4_addr),
             0,
             0,
@@ -571,6 +547,10 @@ SaInfo IkeSa::info() const {
     i.ike_rekeys = ike_rekeys_;
     i.child_rekeys = child_rekeys_;
     i.last_dpd_sent = last_dpd_sent_;
+    i.fragmentation = fragmentation_;
+    i.fragments_sent = fragments_sent_;
+    i.fragments_received = fragments_received_;
+    i.fragments_dropped = fragments_dropped_;
     return i;
 }
 

@@ -118,7 +118,7 @@ std::unique_ptr<IkeSa::Keys> IkeSa::make_keys(const ChosenTransforms& t, crypto:
     auto out = crypto::SkCipher::create(t.cipher, t.integ, e_out.reveal(), a_out.reveal());
     auto in = crypto::SkCipher::create(t.cipher, t.integ, e_in.reveal(), a_in.reveal());
     if (!out || !in) return nullptr;
-    return std::unique_ptr<Keys>(new Keys{std::move(ike), std::move(*out), std::move(*in)});
+    return std::unique_ptr<Keys>(new Keys{std::move(ike), std::move(*out), std::move(*in), {}, {}});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -663,7 +663,7 @@ void IkeSa::retired_handle(IkeCtx& ctx, const Header& h, std::span<const std::ui
     }
     if (ctx.cached && ctx.cached->message_id == h.message_id &&
         ctx.cached->exchange == h.exchange) {
-        emit_reply(ctx.cached->bytes);
+        if (fragment_number(datagram) <= 1) emit_reply(ctx.cached->datagrams);
         return;
     }
     if (h.message_id != ctx.peer_next_id) return;
@@ -711,7 +711,7 @@ void IkeSa::retired_timers(TimePoint now) {
         IkeCtx& c = **it;
         if (c.pending && now >= c.pending->deadline) {
             if (c.pending->transmissions < c.pending->max_transmissions) {
-                emit(c.pending->bytes);
+                emit(c.pending->datagrams);
                 const auto& t = settings_.retransmit_timeouts;
                 c.pending->deadline = now + t[std::min(c.pending->transmissions, t.size() - 1)];
                 ++c.pending->transmissions;

@@ -55,6 +55,20 @@ std::string offered_text(const SaPayload& sa) {
     return out;
 }
 
+// RFC 7383 section 2.3: N(IKEV2_FRAGMENTATION_SUPPORTED), protocol 0, no SPI, no data.
+Payload fragmentation_supported() {
+    return Payload{
+        PayloadType::notify, false,
+        NotifyPayload{ProtocolId::none, {}, NotifyType::ikev2_fragmentation_supported, {}}};
+}
+
+bool announces_fragmentation(const Message& m) {
+    return std::any_of(m.payloads.begin(), m.payloads.end(), [](const Payload& p) {
+        const auto* n = p.get<NotifyPayload>();
+        return n && n->type == NotifyType::ikev2_fragmentation_supported;
+    });
+}
+
 template <class T>
 const T* find_body(const Message& m, PayloadType type) {
     const Payload* p = m.find(type);
@@ -95,6 +109,7 @@ void IkeSa::init_send_request(std::uint16_t group, TimePoint now) {
     m.payloads.push_back(Payload{PayloadType::ke, false, KePayload{group, ke->public_value()}});
     m.payloads.push_back(Payload{PayloadType::nonce, false, NoncePayload{ni_}});
     for (auto& p : natd_payloads(spi_i_, 0)) m.payloads.push_back(std::move(p));
+    if (settings_.fragmentation) m.payloads.push_back(fragmentation_supported());
     ke_.emplace(std::move(*ke));
     auto bytes = encode_message(m);
     if (!bytes) {
@@ -103,7 +118,7 @@ void IkeSa::init_send_request(std::uint16_t group, TimePoint now) {
     }
     init_request_ = *bytes;
     next_request_id_ = 0;
-    send_request(std::move(*bytes), ExchangeType::ike_sa_init, now);
+    send_request(Datagrams{std::move(*bytes)}, ExchangeType::ike_sa_init, now);
     set_state(SaState::init_sent, "IKE_SA_INIT sent (KE " + group_text(group) + ")");
 }
 
@@ -172,6 +187,7 @@ void IkeSa::init_handle_response(const Message& m, std::span<const std::uint8_t>
         return;
     }
     check_natd(m);
+    fragmentation_ = settings_.fragmentation && announces_fragmentation(m);
     // RFC 7296 section 2.23: with a NAT (or forced encapsulation) move to natt_port for
     // IKE_AUTH and everything after.
     if (natt_peer_ && (nat_detected_ || settings_.force_encap) && !floated()) {
@@ -216,7 +232,7 @@ void IkeSa::init_resend_with_cookie(const NotifyPayload& cookie, TimePoint now) 
     ++cookie_retries_;
     init_request_ = *bytes;
     next_request_id_ = 0;
-    send_request(std::move(*bytes), ExchangeType::ike_sa_init, now);
+    send_request(Datagrams{std::move(*bytes)}, ExchangeType::ike_sa_init, now);
     set_state(SaState::init_sent, "COOKIE from peer: IKE_SA_INIT resent with it (" +
                                       std::to_string(cookie_retries_) + " of " +
                                       std::to_string(settings_.max_cookie_retries) + ")");
@@ -270,6 +286,8 @@ void IkeSa::init_handle_request(const Message& m, std::span<const std::uint8_t> 
         return;
     }
     check_natd(m);
+    // RFC 7383 section 2.3: announced back only to an initiator that announced it.
+    fragmentation_ = settings_.fragmentation && announces_fragmentation(m);
 
     Message r;
     r.header = header(ExchangeType::ike_sa_init, true, 0);
@@ -278,6 +296,7 @@ void IkeSa::init_handle_request(const Message& m, std::span<const std::uint8_t> 
         Payload{PayloadType::ke, false, KePayload{ke->group, our_ke->public_value()}});
     r.payloads.push_back(Payload{PayloadType::nonce, false, NoncePayload{nr_}});
     for (auto& p : natd_payloads(spi_i_, spi_r_)) r.payloads.push_back(std::move(p));
+    if (fragmentation_) r.payloads.push_back(fragmentation_supported());
     auto bytes = encode_message(r);
     if (!bytes) {
         fail(std::string("cannot encode IKE_SA_INIT response: ") + to_string(bytes.error()), now);
@@ -286,7 +305,7 @@ void IkeSa::init_handle_request(const Message& m, std::span<const std::uint8_t> 
     init_request_.assign(datagram.begin(), datagram.end());
     init_response_ = *bytes;
     peer_next_id_ = 1;
-    send_response(m.header, std::move(*bytes));
+    send_response(m.header, Datagrams{std::move(*bytes)});
     half_open_deadline_ = now + settings_.half_open_timeout;
     set_state(SaState::init_replied, "IKE_SA_INIT answered, waiting for IKE_AUTH");
 }

@@ -184,3 +184,30 @@ TEST_CASE("info: the status snapshot after a handshake", "[engine][info]") {
     CHECK(z.ike_transforms.empty());
     CHECK_FALSE(z.child);
 }
+
+TEST_CASE("dpd: ESP from the peer postpones the check; silence brings it back", "[engine][dpd]") {
+    SaSettings si = without_rekey(settings(true, aes128_sha1_dh2()));
+    SaSettings sr = without_rekey(settings(false, aes128_sha1_dh2()));
+    sr.dpd_interval = Millis{0};
+    SeededRandom rng_i(75), rng_r(76);
+    IkeSa i(si, rng_i);
+    IkeSa r(sr, rng_r);
+    Link link{i, r};
+    i.start(link.now);
+    link.pump();
+    const TimePoint t0 = link.now;
+    const std::size_t before = link.sent_i.size();
+    // The dataplane reports inbound ESP at 4 s and 12 s: no liveness check until 22 s.
+    i.on_peer_traffic(t0 + seconds(4));
+    CHECK(i.next_deadline() == t0 + seconds(14));
+    link.advance_to(t0 + seconds(12));
+    i.on_peer_traffic(t0 + seconds(12));
+    link.advance_to(t0 + seconds(22) - milliseconds(1));
+    CHECK(link.sent_i.size() == before);
+    link.advance_to(t0 + seconds(22));
+    REQUIRE(link.sent_i.size() == before + 1);
+    CHECK(is_liveness_request(link.sent_i.back()));
+    // An older report changes nothing.
+    i.on_peer_traffic(t0 + seconds(1));
+    CHECK(i.info().last_dpd_sent == t0 + seconds(22));
+}

@@ -316,3 +316,14 @@ TEST_CASE("Names for payloads, exchanges, notifies", "[ike][message]") {
     CHECK(is_error(NotifyType::ts_unacceptable));
     CHECK_FALSE(is_error(NotifyType::cookie));
 }
+
+TEST_CASE("IKEV2_FRAGMENTATION_SUPPORTED notify: protocol 0, no SPI, no data", "[ike][message]") {
+    // RFC 7383 section 2.3 / 3: Notify Message Type 16430 (0x402E), Protocol ID 0, SPI Size 0,
+    // empty Notification Data.
+    const std::vector<Payload> chain = {
+        make(PayloadType::notify,
+             NotifyPayload{ProtocolId::none, {}, NotifyType::ikev2_fragmentation_supported, {}})};
+    const Bytes expected = hex("00 00 00 08 00 00 40 2e");
+    CHECK(encode_chain(chain) == expected);
+    CHECK(decode_chain(PayloadType::notify, expected) == chain);
+}

@@ -11,6 +11,7 @@
 //   child-deleted spi_in 0x... spi_out 0x...
 //   ike-rekeyed spi_i 0x... spi_r 0x...
 //   summary ike_rekeys N child_rekeys N child spi_in 0x... spi_out 0x... ports L R
+//   fragments negotiated <0|1> sent N received N dropped N   (RFC 7383, at exit)
 //   done | timeout | down <reason>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -90,6 +91,8 @@ int main(int argc, char** argv) {
     int hold_s = 0, rekey_child_after = 0, rekey_ike_after = 0;
     std::uint32_t esp_lifetime = 3600, ike_lifetime = 28800, margin_s = 270;
     bool force_encap = false;
+    std::size_t fragment_size = 1280;
+    bool no_fragmentation = false;
     app.add_option("--hold", hold_s, "seconds to keep the SA after the first CHILD_SA");
     app.add_option("--rekey-child-after", rekey_child_after,
                    "seconds after the first CHILD_SA: rekey it (once)");
@@ -99,6 +102,10 @@ int main(int argc, char** argv) {
     app.add_option("--ike-lifetime", ike_lifetime, "seconds");
     app.add_option("--rekey-margin", margin_s, "seconds");
     app.add_flag("--force-encap", force_encap, "fake a NAT: UDP encapsulation on 4500");
+    app.add_option("--fragment-size", fragment_size,
+                   "largest IP datagram for an encrypted IKE message (RFC 7383 fragments)");
+    app.add_flag("--no-fragmentation", no_fragmentation,
+                 "do not announce IKEV2_FRAGMENTATION_SUPPORTED");
     CLI11_PARSE(app, argc, argv);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
@@ -132,6 +139,8 @@ int main(int argc, char** argv) {
     settings.ike_lifetime_s = ike_lifetime;
     settings.rekey_margin = std::chrono::seconds(margin_s);
     settings.rekey_fuzz = 0.2;
+    settings.fragment_size = fragment_size;
+    settings.fragmentation = !no_fragmentation;
 
     auto open_socket = [&](std::uint16_t port) {
         const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
@@ -266,6 +275,12 @@ int main(int argc, char** argv) {
         }
         sa_engine.on_timer(now);
     }
+    const SaInfo final_info = sa_engine.info();
+    std::printf("fragments negotiated %d sent %llu received %llu dropped %llu\n",
+                final_info.fragmentation ? 1 : 0,
+                static_cast<unsigned long long>(final_info.fragments_sent),
+                static_cast<unsigned long long>(final_info.fragments_received),
+                static_cast<unsigned long long>(final_info.fragments_dropped));
     if (result == 0) std::printf("done\n");
     ::close(fd);
     ::close(fd_natt);

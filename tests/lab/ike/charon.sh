@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lab: IKEv2 interop between ike_probe (ike/tools/ike_probe.cpp: our IkeSa as initiator) and
 # strongSwan's charon (Debian package) as responder, PSK authentication.
-#   charon.sh <path-to-ike_probe> <family 1..4> [ok|wrong-psk|invalid-ke|rekey|encap]
+#   charon.sh <path-to-ike_probe> <family 1..4> [ok|wrong-psk|invalid-ke|rekey|encap|frag]
 # Families (AWS): 1 AES-128-CBC/SHA1/MODP-1024, 2 AES-256-CBC/SHA2-256/MODP-2048,
 #                 3 AES-256-GCM-16/PRF-SHA384/ECP-384, 4 AES-256-CBC/SHA2-512/MODP-2048-256.
 # ok:         the CHILD_SA must come up and charon must list the same SPIs crosswise.
@@ -14,14 +14,22 @@
 #             probe must never go down, and charon's final CHILD_SA must be the probe's.
 # encap:      the probe forces UDP encapsulation (fake NAT): both must float to 4500 and
 #             charon must install the CHILD_SA as ESP-in-UDP.
+# frag:       IKE fragmentation (RFC 7383) both ways: charon with `fragmentation = force` and
+#             charon.fragment_size 200, the probe with --fragment-size 200; the probe rekeys the
+#             CHILD_SA after 2 s. charon's log must show our IKE_AUTH and CREATE_CHILD_SA
+#             requests arriving as EF fragments and reassembled, and its own responses split
+#             into fragments; a capture dissected by tshark must show SKF payloads (type 53)
+#             from both sides in both exchanges, ours within 200 octets; the probe must have
+#             negotiated fragmentation, sent and accepted fragments and dropped none.
 # Two network namespaces joined by a veth pair; charon runs in its own mount namespace with a
 # private /run (its pid file is fixed at /var/run/charon.pid) and its strongswan.conf,
 # swanctl.conf and vici socket in a temp dir; kernel-libipsec (userspace ESP) so no XFRM
 # algorithms are needed. Needs root, iproute2, util-linux (unshare), strongswan-charon,
-# strongswan-swanctl, libcharon-extra-plugins. Fails (never skips) when something is missing.
+# strongswan-swanctl, libcharon-extra-plugins (frag: tcpdump, tshark). Fails (never skips) when
+# something is missing.
 set -euo pipefail
 
-tool=${1:?usage: charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke|rekey|encap]}
+tool=${1:?usage: charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke|rekey|encap|frag]}
 family=${2:?family 1..4}
 mode=${3:-ok}
 charon=/usr/lib/ipsec/charon
@@ -53,9 +61,11 @@ ip_aws=10.211.0.2
 ip_cgw=10.211.0.1
 tmp=$(mktemp -d /tmp/cgwd-lab-ike-charon.XXXXXX)
 charon_pid=""
+tcpdump_pid=""
 
 cleanup() {
     set +e
+    [ -n "$tcpdump_pid" ] && kill "$tcpdump_pid" 2>/dev/null && wait "$tcpdump_pid" 2>/dev/null
     if [ -n "$charon_pid" ]; then
         kill "$charon_pid" 2>/dev/null
         for _ in $(seq 50); do kill -0 "$charon_pid" 2>/dev/null || break; sleep 0.1; done
@@ -85,6 +95,12 @@ ip -n "$ns_cgw" link set "$veth_cgw" up
 
 ike_extra=""
 child_extra=""
+charon_extra=""
+frag_size=200  # complete IP datagram, as charon.fragment_size and --fragment-size count it
+if [ "$mode" = frag ]; then
+    ike_extra="fragmentation = force"
+    charon_extra="fragment_size = $frag_size"
+fi
 if [ "$mode" = rekey ]; then
     ike_extra="rekey_time = 12s
         rand_time = 0"
@@ -104,12 +120,14 @@ charon {
     install_routes = no
     install_virtual_ip = no
     retransmit_tries = 2
+    $charon_extra
     filelog {
         log {
             path = $tmp/charon.log
             default = 1
             ike = 2
             cfg = 2
+            enc = 2
         }
     }
     plugins {
@@ -180,11 +198,26 @@ args=(--local "$ip_cgw" --remote "$ip_aws" --psk-file "$tmp/psk" --family "$fami
 [ "$mode" = invalid-ke ] && args+=(--guess-dh 14)
 [ "$mode" = rekey ] && args+=(--hold 40 --rekey-child-after 3 --rekey-ike-after 18)
 [ "$mode" = encap ] && args+=(--force-encap --hold 3)
+[ "$mode" = frag ] && args+=(--fragment-size "$frag_size" --hold 5 --rekey-child-after 2)
+if [ "$mode" = frag ]; then
+    # A capture on our side of the link, dissected by tshark afterwards.
+    for c in tcpdump tshark; do command -v "$c" >/dev/null || fail "$c not installed"; done
+    ip netns exec "$ns_cgw" tcpdump -i "$veth_cgw" -U -n -w "$tmp/ike.pcap" \
+        udp port 500 or udp port 4500 >"$tmp/tcpdump.out" 2>&1 &
+    tcpdump_pid=$!
+    for _ in $(seq 50); do grep -q "listening on" "$tmp/tcpdump.out" && break; sleep 0.1; done
+    grep -q "listening on" "$tmp/tcpdump.out" || fail "tcpdump did not start"
+fi
 set +e
 ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1
 rc=$?
 set -e
 cat "$tmp/probe.out"
+if [ -n "$tcpdump_pid" ]; then
+    kill -INT "$tcpdump_pid" 2>/dev/null || true
+    wait "$tcpdump_pid" 2>/dev/null || true
+    tcpdump_pid=""
+fi
 
 case $mode in
     wrong-psk)
@@ -235,8 +268,54 @@ if [ "$mode" = encap ]; then
     grep -q "in-UDP" "$tmp/sas.out" || { keep_log=1; fail "charon's CHILD_SA is not UDP-encapsulated"; }
     grep -q "\[4500\]" "$tmp/sas.out" || fail "charon's IKE SA is not on port 4500"
 fi
-their_in=$(sed -n 's/.*in  *\([0-9a-f]\{8\}\).*/\1/p' "$tmp/sas.out" | head -n1)
-their_out=$(sed -n 's/.*out *\([0-9a-f]\{8\}\).*/\1/p' "$tmp/sas.out" | head -n1)
+if [ "$mode" = frag ]; then
+    log=$tmp/charon.log
+    # Our requests arrived in fragments and were reassembled by charon.
+    grep -Eq "parsed IKE_AUTH request 1 \[ EF\(1/[0-9]+\) \]" "$log" ||
+        { keep_log=1; fail "charon did not receive our IKE_AUTH request as fragments"; }
+    grep -Eq "parsed CREATE_CHILD_SA request [0-9]+ \[ EF\(1/[0-9]+\) \]" "$log" ||
+        { keep_log=1; fail "charon did not receive our CREATE_CHILD_SA request as fragments"; }
+    n_in=$(grep -c "reassembled fragmented IKE message" "$log" || true)
+    [ "$n_in" -ge 2 ] || { keep_log=1; fail "charon reassembled $n_in of our messages, want >= 2"; }
+    grep -Eq "parsed IKE_AUTH request 1 \[ IDi N\(INIT_CONTACT\) AUTH SA TSi TSr \]" "$log" ||
+        { keep_log=1; fail "charon's reassembled IKE_AUTH request is not what we sent"; }
+    # charon's responses went out in fragments.
+    grep -Eq "generating IKE_AUTH response 1 \[ EF\(1/[0-9]+\) \]" "$log" ||
+        { keep_log=1; fail "charon did not fragment its IKE_AUTH response"; }
+    grep -Eq "generating CREATE_CHILD_SA response [0-9]+ \[ EF\(1/[0-9]+\) \]" "$log" ||
+        { keep_log=1; fail "charon did not fragment its CREATE_CHILD_SA response"; }
+    grep -E "splitting IKE message|reassembled fragmented" "$log" | sed 's/^/charon: /'
+    # On the wire (tshark): SKF payloads (type 53) of IKE_AUTH (35) and CREATE_CHILD_SA (36)
+    # from each side, our IP datagrams within the fragment size, nothing malformed.
+    tshark -r "$tmp/ike.pcap" -Y isakmp.frag.number -T fields -e ip.src -e ip.len \
+        -e isakmp.exchangetype -e isakmp.frag.number -e isakmp.frag.total \
+        >"$tmp/skf.txt" 2>/dev/null || fail "tshark could not read the capture"
+    sed 's/^/skf: /' "$tmp/skf.txt"
+    for who in "$ip_cgw" "$ip_aws"; do
+        for x in 35 36; do
+            n=$(awk -v s="$who" -v x="$x" '$1 == s && $3 == x' "$tmp/skf.txt" | wc -l)
+            [ "$n" -ge 2 ] || fail "$who sent $n SKF fragments in exchange $x, want >= 2"
+        done
+    done
+    big=$(awk -v s="$ip_cgw" -v m="$frag_size" '$1 == s && $2 > m' "$tmp/skf.txt" | wc -l)
+    [ "$big" -eq 0 ] || fail "$big of our fragments exceed $frag_size octets"
+    bad=$(tshark -r "$tmp/ike.pcap" -Y '_ws.malformed || _ws.expert.severity >= "warning"' 2>/dev/null | wc -l)
+    [ "$bad" -eq 0 ] || fail "tshark flags $bad packets as malformed or with warnings"
+    read -r neg sent received dropped < <(sed -n \
+        's/^fragments negotiated \([01]\) sent \([0-9]*\) received \([0-9]*\) dropped \([0-9]*\)$/\1 \2 \3 \4/p' \
+        "$tmp/probe.out")
+    [ "${neg:-0}" = 1 ] || fail "the probe did not negotiate fragmentation"
+    [ "${sent:-0}" -ge 4 ] || fail "the probe sent only ${sent:-0} fragments"
+    [ "${received:-0}" -ge 4 ] || fail "the probe accepted only ${received:-0} fragments"
+    [ "${dropped:-1}" -eq 0 ] || fail "the probe dropped $dropped fragments"
+    our_in=$(sed -n 's/^summary .* child spi_in 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
+    our_out=$(sed -n 's/^summary .* spi_out 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
+    [ -n "$our_in" ] || fail "no summary line from the probe"
+    grep -q "^summary ike_rekeys 0 child_rekeys 1 " "$tmp/probe.out" || fail "the CHILD_SA was not rekeyed once"
+fi
+# The SPIs of charon's first INSTALLED CHILD_SA (a rekeyed one may still be listed as DELETED).
+their_in=$(sed -n '/INSTALLED/,$ s/.*in  *\([0-9a-f]\{8\}\).*/\1/p' "$tmp/sas.out" | head -n1)
+their_out=$(sed -n '/INSTALLED/,$ s/.*out *\([0-9a-f]\{8\}\).*/\1/p' "$tmp/sas.out" | head -n1)
 [ "$((16#$our_in))" -eq "$((16#$their_out))" ] || fail "our inbound SPI $our_in != charon's outbound $their_out"
 [ "$((16#$our_out))" -eq "$((16#$their_in))" ] || fail "our outbound SPI $our_out != charon's inbound $their_in"
 echo "PASS: family $family ($ike / $esp) mode $mode: CHILD_SA up, SPIs match charon's"

@@ -43,6 +43,20 @@
 //       never); rekey_child() / rekey_ike() on demand; on_child_expired() for dataplane soft
 //       (rekey now) and hard (ChildSaDeleted, Delete to the peer) expiry.
 //
+// IKE fragmentation (RFC 7383, sa_fragment.cpp): both sides announce
+// N(IKEV2_FRAGMENTATION_SUPPORTED) in IKE_SA_INIT (`fragmentation`, default on); only when both
+// did, an encrypted message (IKE_AUTH and later) whose IP datagram would exceed `fragment_size`
+// goes out as N Encrypted Fragment (SKF) payloads, each its own datagram, encrypted and
+// integrity protected on its own; fragment 1's Next Payload names the first inner payload
+// (2.5). Retransmissions and cached responses are the whole fragment set; a retransmitted
+// fragmented request gets the cached response on its fragment 1 only (2.6.1). Received
+// fragments are authenticated one by one before they are kept, per IKE SA and direction
+// (requests / responses): duplicates are ignored, a set with more Total Fragments or a newer
+// message ID replaces an incomplete one, one with fewer fragments is dropped (2.6), at most
+// `max_fragments` fragments and `max_reassembly_size` octets of plaintext; the completed
+// message is handled exactly like an unfragmented SK message. Every fragment dropped (not
+// negotiated, malformed, not authentic, over a limit) is counted (SaInfo::fragments_dropped).
+//
 // Message IDs (2.3): window 1 in both directions. Our one outstanding request is retransmitted
 // on the `retransmit_timeouts` schedule (default 1, 2, 4, 8, 16 s; then IkeSaDown). Responses
 // are never retransmitted on a timer; a request with the previous message ID gets the cached
@@ -91,7 +105,7 @@
 // Not implemented: additional CHILD_SAs (one per IKE SA), IKE SA collisions during
 // IKE_SA_INIT (a request during InitSent/AuthSent, or a new IKE_SA_INIT while Established, is
 // dropped), updating the encapsulation port of installed CHILD_SAs after NAT rebinding,
-// certificates, EAP, fragmentation, IPv6, MOBIKE.
+// certificates, EAP, IPv6, MOBIKE; path MTU discovery for IKE fragments (optional in RFC 7383).
 #pragma once
 
 #include <chrono>
@@ -123,7 +137,10 @@ enum class SaState : std::uint8_t {
 [[nodiscard]] const char* to_string(SaState);
 
 struct SaSettings {
-    config::Ipv4Address local;   // our outside address (IDi/IDr, NAT detection)
+    config::Ipv4Address local;   // our outside address (NAT detection, and the ID by default)
+    // The ID we send (ID_IPV4_ADDR) when it is not `local`: behind a NAT, the public address
+    // the peer knows us by (AWS's customer gateway address), while `local` is the private one.
+    std::optional<config::Ipv4Address> local_id;
     config::Ipv4Address remote;  // the peer's outside address
     std::uint16_t local_port = 500;
     std::uint16_t remote_port = 500;
@@ -162,6 +179,20 @@ struct SaSettings {
     // [0, rekey_margin * rekey_fuzz) before its lifetime ends (strongSwan's rekey_time/rand_time).
     Millis rekey_margin{270000};
     double rekey_fuzz = 1.0;
+
+    // IKE fragmentation (RFC 7383). `fragmentation`: announce IKEV2_FRAGMENTATION_SUPPORTED
+    // and fragment when the peer did too. `fragment_size`: the largest IPv4 datagram we send
+    // for an encrypted IKE message, IP (20) + UDP (8) + non-ESP marker (4, on natt_port) + IKE
+    // message, as RFC 7383 section 2.5.1 and strongSwan's charon.fragment_size count it. 2.5.1
+    // names the minimum MTUs (576 for IPv4, 1280 for IPv6) as the sizes that always pass; we
+    // default to 1280 like strongSwan, which practically every IPv4 path carries (lower it for
+    // a path that does not). Larger messages are split. Reassembly limits per IKE SA and
+    // direction: `max_fragments` (a higher Total Fragments is dropped) and
+    // `max_reassembly_size` octets of decrypted plaintext.
+    bool fragmentation = true;
+    std::size_t fragment_size = 1280;
+    std::size_t max_fragments = 64;
+    std::size_t max_reassembly_size = 65535;
 
     // The settings of one AWS tunnel (proposals, PSK, lifetimes, replay window, DPD, rekey
     // margin and fuzz).
@@ -251,6 +282,13 @@ struct SaInfo {
     std::uint32_t ike_rekeys = 0;
     std::uint32_t child_rekeys = 0;
     std::optional<TimePoint> last_dpd_sent;
+    // IKE fragmentation (RFC 7383): negotiated for the current IKE SA; counters since the
+    // engine was created: fragments built (retransmissions not counted), fragments accepted
+    // (authenticated and kept), fragments dropped for any reason.
+    bool fragmentation = false;
+    std::uint64_t fragments_sent = 0;
+    std::uint64_t fragments_received = 0;
+    std::uint64_t fragments_dropped = 0;
 };
 
 class IkeSa {
@@ -272,6 +310,10 @@ class IkeSa {
     // is dead (ChildSaDeleted, IkeSaDown, then `dpd_action`). The engine sends these itself
     // every `dpd_interval` of silence. False if it could not be sent now.
     bool send_liveness_check(TimePoint now);
+    // The dataplane saw authenticated ESP from the peer: it is alive, so the liveness check
+    // waits another `dpd_interval` (RFC 7296 section 2.4 asks for one only when nothing
+    // cryptographically protected came, IKE or ESP). Established only.
+    void on_peer_traffic(TimePoint now);
     // Rekey now (cgwctl rekey): a CREATE_CHILD_SA for the CHILD_SA / the IKE SA. False if not
     // established or another exchange is outstanding.
     bool rekey_child(TimePoint now);
@@ -296,13 +338,27 @@ class IkeSa {
     [[nodiscard]] std::vector<Bytes> take_datagrams();
 
   private:
+    // One encrypted message as sent: one datagram, or its SKF fragments (RFC 7383).
+    using Datagrams = std::vector<Bytes>;
+    // Fragments of one message being reassembled (RFC 7383 section 2.6), decrypted.
+    struct Reassembly {
+        std::uint32_t message_id = 0;
+        ExchangeType exchange = ExchangeType::ike_auth;
+        std::uint16_t total = 0;  // 0: empty
+        PayloadType first_inner = PayloadType::none;
+        std::vector<std::optional<Bytes>> parts;  // by Fragment Number - 1
+        std::size_t received = 0;
+        std::size_t size = 0;  // plaintext octets kept
+    };
     struct Keys {
         crypto::IkeSaKeys ike;
         crypto::SkCipher out;  // SK_ei/SK_ai as initiator, SK_er/SK_ar as responder
         crypto::SkCipher in;
+        Reassembly requests{};  // fragments of the peer's request / of its response
+        Reassembly responses{};
     };
     struct Pending {
-        Bytes bytes;
+        Datagrams datagrams;
         ExchangeType exchange = ExchangeType::ike_sa_init;
         std::uint32_t message_id = 0;
         std::size_t transmissions = 0;
@@ -315,7 +371,7 @@ class IkeSa {
         std::uint64_t spi_r = 0;
         std::uint32_t message_id = 0;
         ExchangeType exchange = ExchangeType::ike_sa_init;
-        Bytes bytes;
+        Datagrams datagrams;
     };
     // An IKE SA that is not the current one: replaced by a rekey (waiting for its Delete
     // exchange), or the redundant one of a rekey collision; or a rekeyed SA not installed yet.
@@ -366,11 +422,14 @@ class IkeSa {
     void set_state(SaState s, std::string status);
     void fail(std::string status, TimePoint now);
     void reset_sa();
-    void send_request(Bytes bytes, ExchangeType exchange, TimePoint now, bool liveness = false);
-    void send_response(const Header& request, Bytes bytes);
+    void send_request(Datagrams datagrams, ExchangeType exchange, TimePoint now,
+                      bool liveness = false);
+    void send_response(const Header& request, Datagrams datagrams);
     // Queue an IKE message on the current ports / on the ports of the datagram being handled.
     void emit(Bytes bytes);
     void emit_reply(Bytes bytes);
+    void emit(const Datagrams& datagrams);
+    void emit_reply(const Datagrams& datagrams);
     void follow_ports();  // after an authenticated message: float / NAT rebinding (2.23)
     void peer_dead(std::string reason, TimePoint now);
     [[nodiscard]] bool floated() const { return local_port_ == settings_.natt_port; }
@@ -380,12 +439,24 @@ class IkeSa {
     void respond_encrypted(const Header& request, const std::vector<Payload>& inner);
     void handle_request(const Header& h, std::span<const std::uint8_t> datagram, TimePoint now);
     void handle_response(const Header& h, std::span<const std::uint8_t> datagram, TimePoint now);
-    [[nodiscard]] std::optional<Bytes> seal(const Header& h, const std::vector<Payload>& inner);
+    [[nodiscard]] std::optional<Datagrams> seal(const Header& h, const std::vector<Payload>& inner);
     [[nodiscard]] std::optional<std::vector<Payload>> open(std::span<const std::uint8_t> datagram);
-    [[nodiscard]] std::optional<Bytes> seal(Keys& keys, const Header& h,
-                                            const std::vector<Payload>& inner);
-    [[nodiscard]] std::optional<std::vector<Payload>> open(const Keys& keys,
+    // sa_fragment.cpp: SK protection with RFC 7383 fragmentation. open() returns the inner
+    // payloads of a complete, authentic message; nullopt for anything else, including a
+    // fragment kept for reassembly.
+    [[nodiscard]] std::optional<Datagrams> seal(Keys& keys, const Header& h,
+                                                const std::vector<Payload>& inner);
+    [[nodiscard]] std::optional<std::vector<Payload>> open(Keys& keys,
                                                            std::span<const std::uint8_t> datagram);
+    [[nodiscard]] std::optional<Datagrams> seal_fragments(Keys& keys, const Header& h,
+                                                          PayloadType first,
+                                                          std::span<const std::uint8_t> plaintext);
+    [[nodiscard]] std::optional<std::vector<Payload>> reassemble(
+        Keys& keys, const Header& h, const SkfPayload& skf, std::size_t body_offset,
+        std::span<const std::uint8_t> datagram);
+    [[nodiscard]] std::size_t fragment_budget() const;  // IKE octets per datagram
+    // Fragment Number of an SKF message (without decrypting), 0 if it is not one.
+    [[nodiscard]] static std::uint16_t fragment_number(std::span<const std::uint8_t> datagram);
     Header header(ExchangeType exchange, bool response, std::uint32_t message_id) const;
     [[nodiscard]] Bytes id_body() const;  // our ID payload body (ID_IPV4_ADDR)
     [[nodiscard]] Bytes natd_hash(std::uint64_t spi_i, std::uint64_t spi_r,
@@ -467,6 +538,7 @@ class IkeSa {
     Selection ike_selection_;
     std::unique_ptr<Keys> keys_;
     bool nat_detected_ = false;
+    bool fragmentation_ = false;  // RFC 7383: both sides announced support in IKE_SA_INIT
 
     // Requests we send (window 1).
     std::uint32_t next_request_id_ = 0;
@@ -509,6 +581,9 @@ class IkeSa {
     std::optional<TimePoint> child_established_at_;
     std::uint32_t ike_rekeys_ = 0;
     std::uint32_t child_rekeys_ = 0;
+    std::uint64_t fragments_sent_ = 0;
+    std::uint64_t fragments_received_ = 0;
+    std::uint64_t fragments_dropped_ = 0;
 
     std::vector<OutDatagram> outgoing_;
     std::vector<Action> actions_;
