@@ -43,8 +43,8 @@ for _ in $(seq 100); do grep -q "listening on" "$LAB/tcpdump.err" 2>/dev/null &&
 ip netns exec $NS_VPC timeout 30 python3 -c '
 import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("10.0.0.10", 5003)); s.listen(4); s.settimeout(25)
-for _ in range(3):
-    c, _ = s.accept(); c.close()' &
+c, _ = s.accept(); c.close()' &
+syn_listener=$!
 sleep 0.5
 for _ in 1 2 3; do
     ip netns exec $NS_ONPREM timeout 5 python3 -c '
@@ -52,31 +52,35 @@ import socket; socket.create_connection(("10.0.0.10", 5003), timeout=4).close()'
     sleep 1
 done
 wait $dump || true
+wait $syn_listener || true
 mss=$(sed -n 's/.*mss \([0-9]*\).*/\1/p' "$LAB/syn.txt")
 [ -n "$mss" ] && [ "$mss" -le 1379 ] || lab_fail "SYN over DX carries mss '${mss}' (want <= 1379): $(cat "$LAB/syn.txt" "$LAB/tcpdump.err")"
 echo "MSS over DX: $mss"
 
 # A long TCP stream and a 100 pps ping across the failover.
+# The receiver records the bytes it got and when the last ones came; the sender what it sent.
 ip netns exec $NS_VPC python3 - "$LAB/rx.count" <<'PY' &
-import socket, sys
+import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("10.0.0.10", 5004)); s.listen(1); s.settimeout(60)
-c, _ = s.accept(); c.settimeout(60); n = 0
+c, _ = s.accept(); c.settimeout(60); n = 0; last = 0.0
 while True:
     b = c.recv(65536)
     if not b: break
-    n += len(b)
-open(sys.argv[1], "w").write(str(n))
+    n += len(b); last = time.time()
+open(sys.argv[1], "w").write(f"{n} {last:.3f}\n")
 PY
 rx=$!
 sleep 0.5
-ip netns exec $NS_ONPREM python3 - <<'PY' &
-import socket, time
+# The sender keeps going until told to stop (after DX is back), 150 s at most.
+ip netns exec $NS_ONPREM python3 - "$LAB/tx.count" "$LAB/tx.stop" <<'PY' &
+import os, socket, sys, time
 s = socket.create_connection(("10.0.0.10", 5004), timeout=10)
-end = time.time() + 25
-while time.time() < end:
-    s.sendall(b"y" * 2000); time.sleep(0.02)
+end = time.time() + 150; n = 0
+while time.time() < end and not os.path.exists(sys.argv[2]):
+    s.sendall(b"y" * 2000); n += 2000; time.sleep(0.02)
 s.close()
+open(sys.argv[1], "w").write(str(n))
 PY
 tx=$!
 ip netns exec $NS_ONPREM ping -i 0.01 -W 1 -D 10.0.0.10 >"$LAB/ping.log" 2>&1 &
@@ -96,17 +100,28 @@ echo "DX cut: route moved to $(path_now) after $(awk -v a="$t_cut" -v b="$t_move
 sleep 6
 ip netns exec $NS_DXR nft delete table netdev cut
 wait_path dx0.100 120 || lab_fail "traffic did not return to DX: $(path_now); dx: $(dx_state)"
+t_back=$(date +%s.%N)
 echo "DX back: $(dx_state); 10.0.0.0/16 via $(path_now)"
 sleep 2
+touch "$LAB/tx.stop"
 kill $pinger; wait $pinger 2>/dev/null || true
 wait $tx || lab_fail "the TCP stream over DX broke in the failover"
 wait $rx || lab_fail "TCP receiver"
 gap=$(awk -v cut="$t_cut" '/bytes from/ { gsub(/[\[\]]/, "", $1); t = $1 + 0;
       if (t > cut) { if (last == 0) last = cut; if (t - last > gap) gap = t - last; last = t } }
       END { printf "%.2f", gap }' "$LAB/ping.log")
-bytes=$(cat "$LAB/rx.count")
-echo "DX -> VPN: longest gap between answered pings ${gap} s; TCP stream $bytes bytes, unbroken"
-[ "$bytes" -ge 2000000 ] || lab_fail "TCP stream short: $bytes bytes"
-awk -v g="$gap" 'BEGIN { exit !(g < 2.0) }' || lab_fail "DX -> VPN gap ${gap} s is not under 2 s"
+read -r bytes t_last <"$LAB/rx.count"
+sent=$(cat "$LAB/tx.count")
+echo "DX -> VPN: longest gap between answered pings ${gap} s; TCP stream $bytes of $sent bytes, unbroken"
+# Byte-exact, and the stream was still flowing after DX came back (it spanned both moves).
+[ "$bytes" -eq "$sent" ] && [ "$bytes" -gt 0 ] || lab_fail "TCP stream: received $bytes of $sent bytes"
+awk -v l="$t_last" -v b="$t_back" 'BEGIN { exit !(l > b) }' \
+    || lab_fail "the TCP stream ended before DX came back (last bytes at $t_last, DX back at $t_back)"
+# The gap is reported, not held to a figure: on the lab's emulated CPU it depends on how busy
+# the host is (0.77-1.05 s on a quiet one, 2.7 s seen under a load of 10). The bound only tells
+# BFD's detection (900 ms at 300 ms x 3) from the BGP hold timer's (90 s); BFD's own timing is
+# measured on the host against BIRD and FRR (tests/lab/bgp/bird_bfd.sh, frr.sh).
+awk -v g="$gap" 'BEGIN { exit !(g < 10.0) }' || lab_fail "DX -> VPN gap ${gap} s: not BFD's detection"
+grep -q "BFD.*down\|bfd.*down" "$LAB/cgwd.log" || lab_fail "cgwd's log does not show BFD taking DX down"
 cgwctl status
 echo "PASS: Direct Connect failover to VPN and back"
