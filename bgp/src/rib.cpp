@@ -42,7 +42,7 @@ namespace {
 // RFC 4271 section 9.1.2.2 (c): the leftmost AS of the AS_PATH; a route without one (iBGP or
 // local origin) counts as coming from the local AS.
 std::uint32_t neighbour_as(const Route& r, std::uint32_t local_as) {
-    const auto& path = r.attributes.as_path;
+    const auto& path = r.attributes->as_path;
     if (path) {
         for (const auto& seg : *path) {
             if (seg.type == AsPathSegment::Type::Sequence && !seg.asns.empty()) {
@@ -66,6 +66,33 @@ std::optional<IpAddress> mp_next_hop(const MpReach& mp) {
         return a;
     }
     return std::nullopt;
+}
+
+// A hash over the attributes that tell routes apart (interning compares in full).
+std::size_t hash_attributes(const PathAttributes& a) {
+    std::uint64_t h = 0xcbf29ce484222325u;
+    auto add = [&](std::uint64_t v) { h = (h ^ v) * 0x100000001b3u; };
+    add(a.origin ? static_cast<std::uint64_t>(*a.origin) + 1 : 0);
+    if (a.as_path) {
+        for (const auto& seg : *a.as_path) {
+            add(static_cast<std::uint64_t>(seg.type) << 32 | seg.asns.size());
+            for (std::uint32_t asn : seg.asns) add(asn);
+        }
+    }
+    add(a.next_hop.value_or(0));
+    add(a.med ? std::uint64_t{*a.med} | 1ull << 32 : 0);
+    add(a.local_pref ? std::uint64_t{*a.local_pref} | 1ull << 32 : 0);
+    add(a.originator_id.value_or(0));
+    add(a.aggregator ? std::uint64_t{a.aggregator->asn} << 32 | a.aggregator->address : 0);
+    add(a.atomic_aggregate);
+    for (std::uint32_t c : a.communities) add(c);
+    for (std::uint64_t c : a.extended_communities) add(c);
+    for (const auto& c : a.large_communities)
+        add(std::uint64_t{c.global_admin} << 32 ^ c.local_data1 ^
+            std::uint64_t{c.local_data2} << 16);
+    add(a.cluster_list.size());
+    add(a.unrecognized.size());
+    return static_cast<std::size_t>(h);
 }
 
 // Keeps the members of `v` for which key(r) equals the best (smallest) key.
@@ -106,7 +133,9 @@ void Rib::set_policies(PeerId peer, std::optional<ImportPolicy> import_policy,
     it->second.config.import_policy = std::move(import_policy);
     it->second.config.export_policy = std::move(export_policy);
     // Re-evaluate everything we advertise to it.
-    for (const auto& [prefix, paths] : loc_rib_) it->second.export_dirty.insert(prefix);
+    for (const auto& [prefix, entry] : loc_rib_) {
+        if (!entry.best.paths.empty()) it->second.export_dirty.insert(prefix);
+    }
     for (const auto& [prefix, attrs] : it->second.adj_out) it->second.export_dirty.insert(prefix);
 }
 
@@ -130,7 +159,9 @@ void Rib::peer_up(PeerId peer, const SessionEstablished& established) {
     p.adj_out.clear();
     p.held_back.clear();
     p.over_limit_reported = false;
-    for (const auto& [prefix, paths] : loc_rib_) p.export_dirty.insert(prefix);
+    for (const auto& [prefix, entry] : loc_rib_) {
+        if (!entry.best.paths.empty()) p.export_dirty.insert(prefix);
+    }
 }
 
 void Rib::peer_down(PeerId peer) {
@@ -201,38 +232,63 @@ std::size_t Rib::stale_count(PeerId peer) const {
 }
 
 void Rib::mark_dirty(const Prefix& prefix) {
-    dirty_.insert(prefix);
+    dirty_.push_back(prefix);
 }
 
-std::optional<Route> Rib::import_route(PeerId from, const PeerState& peer, const Prefix& prefix,
-                                       const PathAttributes& a,
-                                       const std::optional<IpAddress>& nh) const {
+std::shared_ptr<const PathAttributes> Rib::intern(PathAttributes&& a) {
+    const std::size_t h = hash_attributes(a);
+    auto [lo, hi] = attr_pool_.equal_range(h);
+    for (auto it = lo; it != hi;) {
+        if (auto held = it->second.lock()) {
+            if (*held == a) return held;
+            ++it;
+        } else {
+            it = attr_pool_.erase(it);
+        }
+    }
+    // Entries of sets no route holds any more: swept each time the pool doubles.
+    if (attr_pool_.size() >= 2 * attr_pool_swept_ + 64) {
+        std::erase_if(attr_pool_, [](const auto& e) { return e.second.expired(); });
+        attr_pool_swept_ = attr_pool_.size();
+    }
+    // Not make_shared: the attributes' memory goes with the last route, not with the pool entry.
+    std::shared_ptr<const PathAttributes> made(new PathAttributes(std::move(a)));
+    attr_pool_.emplace(h, made);
+    return made;
+}
+
+std::size_t Rib::attribute_sets() const {
+    return static_cast<std::size_t>(std::count_if(
+        attr_pool_.begin(), attr_pool_.end(), [](const auto& e) { return !e.second.expired(); }));
+}
+
+std::shared_ptr<const PathAttributes> Rib::import_attributes(const PeerState& peer,
+                                                             const PathAttributes& a) {
     const bool ebgp = external(peer);
     // RFC 8212: no import policy configured on an eBGP session: accept nothing.
-    if (ebgp && !peer.config.import_policy) return std::nullopt;
-    Route r;
-    r.prefix = prefix;
-    r.peer = from;
-    r.next_hop = nh;
-    r.attributes = a;
-    r.attributes.as_path = effective_as_path(a);
-    r.attributes.aggregator = effective_aggregator(a);
-    r.attributes.as4_path.reset();
-    r.attributes.as4_aggregator.reset();
-    r.attributes.mp_reach.reset();
-    r.attributes.mp_unreach.reset();
+    if (ebgp && !peer.config.import_policy) return nullptr;
+    // As received, less what only the UPDATE needs (MP_REACH / MP_UNREACH) and with AS4_PATH /
+    // AS4_AGGREGATOR merged in (RFC 6793 section 4.2.3).
+    PathAttributes r;
+    r.origin = a.origin;
+    r.as_path = effective_as_path(a);
     // RFC 4271 section 9.1.2: a route carrying our own AS is not feasible.
-    if (detail::as_path_contains(*r.attributes.as_path, config_.local_as)) return std::nullopt;
-    if (!nh) return std::nullopt;
+    if (detail::as_path_contains(*r.as_path, config_.local_as)) return nullptr;
+    r.next_hop = a.next_hop;
+    r.med = a.med;
+    r.atomic_aggregate = a.atomic_aggregate;
+    r.aggregator = effective_aggregator(a);
+    r.communities = a.communities;
+    r.originator_id = a.originator_id;
+    r.cluster_list = a.cluster_list;
+    r.extended_communities = a.extended_communities;
+    r.large_communities = a.large_communities;
+    r.unrecognized = a.unrecognized;
     std::optional<std::uint32_t> lp;
-    if (peer.config.import_policy) {
-        const auto& pol = *peer.config.import_policy;
-        if (pol.prefix_list && !pol.prefix_list->permits(prefix)) return std::nullopt;
-        lp = pol.local_pref;
-    }
+    if (peer.config.import_policy) lp = peer.config.import_policy->local_pref;
     if (!lp && !ebgp) lp = a.local_pref;  // eBGP: LOCAL_PREF is ours to compute
-    r.attributes.local_pref = lp.value_or(config_.default_local_pref);
-    return r;
+    r.local_pref = lp.value_or(config_.default_local_pref);
+    return intern(std::move(r));
 }
 
 ImportReport Rib::apply_update(PeerId from, const Update& update) {
@@ -248,9 +304,18 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
         }
     }
 
+    // One attribute set for all of the UPDATE's routes (null: none is feasible).
+    std::shared_ptr<const PathAttributes> attrs;
+    if (!update.treat_as_withdraw() && (!update.nlri.empty() || update.attributes.mp_reach)) {
+        attrs = import_attributes(peer, update.attributes);
+    }
+    const PrefixListPolicy* prefix_list =
+        peer.config.import_policy && peer.config.import_policy->prefix_list
+            ? &*peer.config.import_policy->prefix_list
+            : nullptr;
+
     auto process = [&](const Prefix& prefix, const std::optional<IpAddress>& nh) -> bool {
-        auto route = import_route(from, peer, prefix, update.attributes, nh);
-        if (!route) {
+        if (!attrs || !nh || (prefix_list && !prefix_list->permits(prefix))) {
             ++report.filtered;
             if (peer.adj_in.erase(prefix) > 0) mark_dirty(prefix);  // implicit withdraw
             return true;
@@ -279,10 +344,11 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
         }
         ++report.accepted;
         mark_dirty(prefix);
+        Route route{prefix, from, attrs, nh, false};
         if (existing == peer.adj_in.end()) {
-            peer.adj_in.emplace(prefix, std::move(*route));
+            peer.adj_in.emplace_hint(existing, prefix, std::move(route));
         } else {
-            existing->second = std::move(*route);
+            existing->second = std::move(route);
         }
         return true;
     };
@@ -314,13 +380,11 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
 }
 
 void Rib::originate(const Prefix& prefix, Origin origin) {
-    Route r;
-    r.prefix = prefix;
-    r.peer = kLocalPeer;
-    r.attributes.origin = origin;
-    r.attributes.as_path = AsPath{};
-    r.attributes.local_pref = config_.default_local_pref;
-    local_[prefix] = std::move(r);
+    PathAttributes a;
+    a.origin = origin;
+    a.as_path = AsPath{};
+    a.local_pref = config_.default_local_pref;
+    local_[prefix] = Route{prefix, kLocalPeer, intern(std::move(a)), std::nullopt, false};
     mark_dirty(prefix);
 }
 
@@ -328,17 +392,16 @@ void Rib::withdraw_local(const Prefix& prefix) {
     if (local_.erase(prefix) > 0) mark_dirty(prefix);
 }
 
-std::vector<const Route*> Rib::candidates(const Prefix& prefix) const {
-    std::vector<const Route*> out;
+void Rib::candidates(const Prefix& prefix, std::vector<const Route*>& out) const {
+    out.clear();
     if (auto l = local_.find(prefix); l != local_.end()) out.push_back(&l->second);
     for (const auto& [id, peer] : peers_) {
         if (auto r = peer.adj_in.find(prefix); r != peer.adj_in.end()) out.push_back(&r->second);
     }
-    return out;
 }
 
 std::uint32_t Rib::router_id_of(const Route& r) const {
-    if (r.attributes.originator_id) return *r.attributes.originator_id;  // RFC 4456 section 9
+    if (r.attributes->originator_id) return *r.attributes->originator_id;  // RFC 4456 section 9
     auto it = peers_.find(r.peer);
     return it == peers_.end() ? config_.router_id : it->second.router_id;
 }
@@ -355,12 +418,12 @@ BestPaths Rib::decide(const std::vector<const Route*>& all) const {
     const auto& cfg = config_;
     // 1. highest LOCAL_PREF
     keep_min(v, [&](const Route* r) {
-        return ~r->attributes.local_pref.value_or(cfg.default_local_pref);
+        return ~r->attributes->local_pref.value_or(cfg.default_local_pref);
     });
     // 2. shortest AS_PATH
-    keep_min(v, [](const Route* r) { return detail::as_path_length(*r->attributes.as_path); });
+    keep_min(v, [](const Route* r) { return detail::as_path_length(*r->attributes->as_path); });
     // 3. lowest ORIGIN
-    keep_min(v, [](const Route* r) { return r->attributes.origin.value_or(Origin::Incomplete); });
+    keep_min(v, [](const Route* r) { return r->attributes->origin.value_or(Origin::Incomplete); });
     // 4. MED: drop a route when another one from the same neighbour AS has a lower MED.
     {
         std::vector<const Route*> kept;
@@ -369,7 +432,8 @@ BestPaths Rib::decide(const std::vector<const Route*>& all) const {
                 const bool comparable =
                     cfg.always_compare_med ||
                     neighbour_as(*o, cfg.local_as) == neighbour_as(*r, cfg.local_as);
-                return comparable && o->attributes.med.value_or(0) < r->attributes.med.value_or(0);
+                return comparable &&
+                       o->attributes->med.value_or(0) < r->attributes->med.value_or(0);
             });
             if (!beaten) kept.push_back(r);
         }
@@ -392,31 +456,60 @@ BestPaths Rib::decide(const std::vector<const Route*>& all) const {
     return out;
 }
 
+bool Rib::export_relevant(PeerId to, const PeerState& peer, const Prefix& prefix,
+                          const Route* best) {
+    if (best && best->peer != to) return true;
+    // export_attributes() gives nothing for it (no route, or only back to where it came from):
+    // take_updates() has work only when the prefix is advertised there. Held-back prefixes are
+    // looked at by every take_updates() anyway.
+    return peer.adj_out.contains(prefix);
+}
+
 void Rib::settle() {
     if (dirty_.empty()) return;
+    std::sort(dirty_.begin(), dirty_.end());
+    dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
+    std::vector<const Route*> cands;
     for (const auto& prefix : dirty_) {
-        auto cands = candidates(prefix);
-        std::vector<NextHop> hops;
-        if (cands.empty()) {
-            loc_rib_.erase(prefix);
-        } else {
-            BestPaths best = decide(cands);
-            for (const Route* r : best.paths) {
-                if (r->peer != kLocalPeer && r->next_hop) hops.push_back({*r->next_hop, r->peer});
-            }
-            loc_rib_[prefix] = std::move(best);
+        candidates(prefix, cands);
+        const Route* best_route = nullptr;
+        // One lookup for the Loc-RIB entry and the prefix's FIB state.
+        auto e = loc_rib_.lower_bound(prefix);
+        if (e == loc_rib_.end() || e->first != prefix) {
+            e = cands.empty() ? loc_rib_.end() : loc_rib_.emplace_hint(e, prefix, LocEntry{});
         }
-        std::sort(hops.begin(), hops.end());
-        hops.erase(std::unique(hops.begin(), hops.end()), hops.end());
-        auto reported = fib_.find(prefix);
-        const bool same = reported == fib_.end() ? hops.empty() : reported->second == hops;
-        if (same) {
-            fib_pending_.erase(prefix);
-        } else {
-            fib_pending_[prefix] = std::move(hops);
+        if (e != loc_rib_.end()) {
+            LocEntry& entry = e->second;
+            std::vector<NextHop> hops;
+            if (cands.empty()) {
+                entry.best.paths.clear();
+            } else {
+                entry.best = decide(cands);
+                for (const Route* r : entry.best.paths) {
+                    if (r->peer != kLocalPeer && r->next_hop) {
+                        hops.push_back({*r->next_hop, r->peer});
+                    }
+                }
+                if (!entry.best.paths.empty()) best_route = entry.best.paths.front();
+            }
+            std::sort(hops.begin(), hops.end());
+            hops.erase(std::unique(hops.begin(), hops.end()), hops.end());
+            if (hops == entry.fib) {  // back to what was reported: nothing to take
+                entry.has_pending = false;
+                entry.pending.clear();
+            } else {
+                entry.pending = std::move(hops);
+                if (!entry.has_pending) fib_pending_.push_back(prefix);
+                entry.has_pending = true;
+            }
+            if (entry.best.paths.empty() && entry.fib.empty() && !entry.has_pending) {
+                loc_rib_.erase(e);
+            }
         }
         for (auto& [id, peer] : peers_) {
-            if (peer.up) peer.export_dirty.insert(prefix);
+            if (peer.up && export_relevant(id, peer, prefix, best_route)) {
+                peer.export_dirty.insert(prefix);
+            }
         }
     }
     dirty_.clear();
@@ -424,15 +517,19 @@ void Rib::settle() {
 
 std::vector<FibChange> Rib::take_fib_changes() {
     settle();
+    std::sort(fib_pending_.begin(), fib_pending_.end());
+    fib_pending_.erase(std::unique(fib_pending_.begin(), fib_pending_.end()), fib_pending_.end());
     std::vector<FibChange> out;
     out.reserve(fib_pending_.size());
-    for (auto& [prefix, hops] : fib_pending_) {
-        if (hops.empty()) {
-            fib_.erase(prefix);
-        } else {
-            fib_[prefix] = hops;
-        }
-        out.push_back(FibChange{prefix, std::move(hops)});
+    for (const auto& prefix : fib_pending_) {
+        auto e = loc_rib_.find(prefix);
+        if (e == loc_rib_.end() || !e->second.has_pending) continue;  // flapped back
+        LocEntry& entry = e->second;
+        entry.fib = entry.pending;
+        entry.has_pending = false;
+        out.push_back(FibChange{prefix, std::move(entry.pending)});
+        entry.pending = {};
+        if (entry.fib.empty() && entry.best.paths.empty()) loc_rib_.erase(e);
     }
     fib_pending_.clear();
     return out;
@@ -441,8 +538,8 @@ std::vector<FibChange> Rib::take_fib_changes() {
 std::optional<BestPaths> Rib::best(const Prefix& prefix) {
     settle();
     auto it = loc_rib_.find(prefix);
-    if (it == loc_rib_.end()) return std::nullopt;
-    return it->second;
+    if (it == loc_rib_.end() || it->second.best.paths.empty()) return std::nullopt;
+    return it->second.best;
 }
 
 std::vector<const Route*> Rib::adj_rib_in(PeerId peer) const {

@@ -49,7 +49,7 @@ std::optional<PathAttributes> Rib::export_attributes(PeerId to, const PeerState&
                                                      const Route& route) const {
     if (route.peer == to) return std::nullopt;  // never back to where it came from
     const bool ebgp = external(peer);
-    const auto& comms = route.attributes.communities;
+    const auto& comms = route.attributes->communities;
     if (std::find(comms.begin(), comms.end(), kNoAdvertise) != comms.end()) return std::nullopt;
     if (ebgp && std::find(comms.begin(), comms.end(), kNoExport) != comms.end()) {
         return std::nullopt;
@@ -65,12 +65,12 @@ std::optional<PathAttributes> Rib::export_attributes(PeerId to, const PeerState&
 
     const AfiSafi af = route.prefix.afi == Afi::Ipv4 ? kIpv4Unicast : kIpv6Unicast;
     if (!peer.capabilities.supports(af)) return std::nullopt;
-    const AsPath& path = *route.attributes.as_path;
+    const AsPath& path = *route.attributes->as_path;
     // Sender-side loop avoidance: the peer would drop it anyway (RFC 4271 section 9.1.2).
     if (ebgp && detail::as_path_contains(path, peer.config.peer_as)) return std::nullopt;
 
     PathAttributes out;
-    out.origin = route.attributes.origin.value_or(Origin::Incomplete);
+    out.origin = route.attributes->origin.value_or(Origin::Incomplete);
     out.as_path = path;
     if (ebgp) prepend(*out.as_path, config_.local_as, 1u + pol.as_path_prepend);
     if (route.prefix.afi == Afi::Ipv4) {
@@ -86,17 +86,17 @@ std::optional<PathAttributes> Rib::export_attributes(PeerId to, const PeerState&
     if (pol.med) {
         out.med = pol.med;
     } else if (!ebgp) {
-        out.med = route.attributes.med;  // RFC 4271 section 5.1.4: not passed to another AS
+        out.med = route.attributes->med;  // RFC 4271 section 5.1.4: not passed to another AS
     }
-    if (!ebgp) out.local_pref = route.attributes.local_pref.value_or(config_.default_local_pref);
-    out.atomic_aggregate = route.attributes.atomic_aggregate;
-    out.aggregator = route.attributes.aggregator;
-    out.communities = route.attributes.communities;
+    if (!ebgp) out.local_pref = route.attributes->local_pref.value_or(config_.default_local_pref);
+    out.atomic_aggregate = route.attributes->atomic_aggregate;
+    out.aggregator = route.attributes->aggregator;
+    out.communities = route.attributes->communities;
     add_missing(out.communities, pol.communities);
-    out.large_communities = route.attributes.large_communities;
+    out.large_communities = route.attributes->large_communities;
     add_missing(out.large_communities, pol.large_communities);
-    out.extended_communities = route.attributes.extended_communities;
-    for (const auto& raw : route.attributes.unrecognized) {
+    out.extended_communities = route.attributes->extended_communities;
+    for (const auto& raw : route.attributes->unrecognized) {
         if (raw.flags & attr_flag::kTransitive) {
             RawAttribute copy = raw;
             copy.flags |= attr_flag::kPartial;  // RFC 4271 section 5: passed on, not understood
@@ -132,8 +132,9 @@ ExportBatch Rib::take_updates(PeerId to) {
     std::vector<std::pair<Prefix, PathAttributes>> fresh;
     for (const auto& prefix : todo) {
         std::optional<PathAttributes> want;
-        if (auto lr = loc_rib_.find(prefix); lr != loc_rib_.end() && !lr->second.paths.empty()) {
-            want = export_attributes(to, peer, *lr->second.paths.front());
+        if (auto lr = loc_rib_.find(prefix);
+            lr != loc_rib_.end() && !lr->second.best.paths.empty()) {
+            want = export_attributes(to, peer, *lr->second.best.paths.front());
         }
         auto out = peer.adj_out.find(prefix);
         if (!want) {

@@ -13,8 +13,10 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <expected>
 #include <string>
 #include <vector>
@@ -33,7 +35,27 @@ struct Prefix {
     static Prefix v6(const std::array<std::uint8_t, 16>& addr, std::uint8_t len);
     [[nodiscard]] std::uint8_t max_length() const { return afi == Afi::Ipv4 ? 32 : 128; }
     [[nodiscard]] std::string to_string() const;
-    friend auto operator<=>(const Prefix&, const Prefix&) = default;
+    // Ordered by family, then length, then address (the order a defaulted <=> gives), compared
+    // as two big-endian 64-bit integers inline: prefixes are the keys of every RIB map.
+    friend std::strong_ordering operator<=>(const Prefix& a, const Prefix& b) {
+        if (a.afi != b.afi) return a.afi <=> b.afi;
+        if (a.length != b.length) return a.length <=> b.length;
+        if (const auto hi = a.word(0) <=> b.word(0); hi != 0) return hi;
+        return a.word(1) <=> b.word(1);
+    }
+    friend bool operator==(const Prefix& a, const Prefix& b) {
+        return a.afi == b.afi && a.length == b.length && a.word(0) == b.word(0) &&
+               a.word(1) == b.word(1);
+    }
+
+  private:
+    // Octets 8*i .. 8*i+7 of the address as a big-endian integer.
+    [[nodiscard]] std::uint64_t word(std::size_t i) const {
+        std::uint64_t v;
+        std::memcpy(&v, address.data() + 8 * i, sizeof v);
+        if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+        return v;
+    }
 };
 
 struct PrefixList {

@@ -28,6 +28,9 @@
 // a re-announcement clears the stale mark; flush_stale removes what is still stale (End-of-RIB,
 // restart or stale timer expiry -- the Session says when).
 //
+// Memory: routes with identical (post-import) attributes share one interned, reference-counted
+// PathAttributes; it is freed when the last route holding it goes.
+//
 // Adj-RIB-In holds the routes accepted by the import policy (post-policy); a policy change takes
 // effect on the routes the peer sends next (send a ROUTE-REFRESH after changing it). Prefixes
 // dropped by max-prefix drop-excess are not promoted later when room frees up.
@@ -35,8 +38,10 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 #include "cgwd/bgp/policy.hpp"
@@ -97,7 +102,9 @@ struct ExportBatch {
 struct Route {
     Prefix prefix;
     PeerId peer = kLocalPeer;
-    PathAttributes attributes;  // AS_PATH is the effective (AS4-merged) path; LOCAL_PREF set
+    // Interned: shared by every route with identical attributes. AS_PATH is the effective
+    // (AS4-merged) path; LOCAL_PREF set; never null.
+    std::shared_ptr<const PathAttributes> attributes;
     std::optional<IpAddress> next_hop;
     bool stale = false;  // kept across the peer's graceful restart, not re-announced yet
 };
@@ -145,6 +152,8 @@ class Rib {
     [[nodiscard]] std::vector<const Route*> adj_rib_in(PeerId peer) const;
     [[nodiscard]] std::size_t adj_rib_out_size(PeerId peer) const;
     [[nodiscard]] std::set<Prefix> held_back(PeerId peer) const;
+    // Distinct attribute sets held by routes now (interning; see the header comment).
+    [[nodiscard]] std::size_t attribute_sets() const;
 
   private:
     struct PeerState {
@@ -165,20 +174,35 @@ class Rib {
     [[nodiscard]] BestPaths decide(const std::vector<const Route*>& candidates) const;
     [[nodiscard]] std::optional<PathAttributes> export_attributes(PeerId to, const PeerState& peer,
                                                                   const Route& route) const;
-    [[nodiscard]] std::optional<Route> import_route(PeerId from, const PeerState& peer,
-                                                    const Prefix& prefix, const PathAttributes& a,
-                                                    const std::optional<IpAddress>& nh) const;
-    [[nodiscard]] std::vector<const Route*> candidates(const Prefix& prefix) const;
+    // The attributes a route from `peer` is stored with, or nullptr when none of the UPDATE's
+    // routes is feasible (RFC 8212, AS loop); the prefix list is checked per prefix.
+    [[nodiscard]] std::shared_ptr<const PathAttributes> import_attributes(const PeerState& peer,
+                                                                          const PathAttributes& a);
+    [[nodiscard]] std::shared_ptr<const PathAttributes> intern(PathAttributes&& a);
+    // Would a change of `prefix` (now best via `best`, or gone when null) need looking at in
+    // take_updates(to)? Not when the route came from that peer and nothing is advertised there.
+    [[nodiscard]] static bool export_relevant(PeerId to, const PeerState& peer,
+                                              const Prefix& prefix, const Route* best);
+    void candidates(const Prefix& prefix, std::vector<const Route*>& out) const;
     [[nodiscard]] std::uint32_t router_id_of(const Route& r) const;
 
     RibConfig config_;
     PeerId next_id_ = 1;
     std::map<PeerId, PeerState> peers_;
     std::map<Prefix, Route> local_;
-    std::set<Prefix> dirty_;
-    std::map<Prefix, BestPaths> loc_rib_;
-    std::map<Prefix, std::vector<NextHop>> fib_;          // as last reported
-    std::map<Prefix, std::vector<NextHop>> fib_pending_;  // decided, not yet taken
+    std::vector<Prefix> dirty_;  // unsorted, may repeat; settle() sorts it
+    // Interned attribute sets by hash; expired entries are swept as the pool grows.
+    std::unordered_multimap<std::size_t, std::weak_ptr<const PathAttributes>> attr_pool_;
+    std::size_t attr_pool_swept_ = 0;  // pool size after the last sweep
+    // A Loc-RIB entry and the prefix's FIB state, kept while it has a route or forwards.
+    struct LocEntry {
+        BestPaths best;                // empty: no route left (kept for the FIB removal)
+        std::vector<NextHop> fib;      // as last reported by take_fib_changes (empty: none)
+        std::vector<NextHop> pending;  // decided, not yet taken (when has_pending)
+        bool has_pending = false;
+    };
+    std::map<Prefix, LocEntry> loc_rib_;
+    std::vector<Prefix> fib_pending_;  // prefixes that were given has_pending (may repeat)
 };
 
 }  // namespace cgwd::bgp
