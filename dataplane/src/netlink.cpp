@@ -90,14 +90,34 @@ void for_each_nested(const nlattr* nest, const std::function<void(const nlattr*)
     for_each_in(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), f);
 }
 
+namespace {
+// Calls f(nlh) on 8-byte aligned memory. Netlink aligns messages to 4 bytes only (NLMSG_ALIGN),
+// while the XFRM family headers hold 64-bit fields (xfrm_usersa_info, xfrm_userpolicy_info):
+// a message that follows one whose length is 4 mod 8 is handed over as an aligned copy,
+// wiped afterwards (GETSA replies carry keys).
+void call_aligned(const nlmsghdr* nlh, const std::function<void(const nlmsghdr*)>& f) {
+    if (reinterpret_cast<std::uintptr_t>(nlh) % alignof(std::uint64_t) == 0) {
+        f(nlh);
+        return;
+    }
+    std::vector<std::uint64_t> copy((nlh->nlmsg_len + 7) / 8);
+    std::memcpy(copy.data(), nlh, nlh->nlmsg_len);
+    f(static_cast<const nlmsghdr*>(static_cast<const void*>(copy.data())));
+    OPENSSL_cleanse(copy.data(), copy.size() * sizeof(std::uint64_t));
+}
+}  // namespace
+
 bool for_each_message(std::span<const std::uint8_t> buffer,
                       const std::function<void(const nlmsghdr*)>& f) {
     const std::uint8_t* p = buffer.data();
     auto remaining = static_cast<int>(buffer.size());
     while (remaining > 0) {
         const auto* nlh = static_cast<const nlmsghdr*>(static_cast<const void*>(p));
-        if (!mnl_nlmsg_ok(nlh, remaining)) return false;
-        f(nlh);
+        // mnl_nlmsg_ok compares (int)nlmsg_len, so a length of 2^31 or more passes it: the
+        // unsigned comparison keeps such a message from overrunning the buffer.
+        if (!mnl_nlmsg_ok(nlh, remaining) || nlh->nlmsg_len > static_cast<std::uint32_t>(remaining))
+            return false;
+        call_aligned(nlh, f);
         const auto step = static_cast<int>(MNL_ALIGN(nlh->nlmsg_len));
         p += step;
         remaining -= step;
@@ -155,7 +175,7 @@ int NetlinkSocket::fd() const {
 namespace {
 int trampoline(const nlmsghdr* nlh, void* data) {
     const auto* f = static_cast<const NetlinkSocket::Handler*>(data);
-    if (*f) (*f)(nlh);
+    if (*f) call_aligned(nlh, *f);
     return MNL_CB_OK;
 }
 }  // namespace
