@@ -190,6 +190,32 @@ json Daemon::status() const {
                               {"path", "vpn (static)"},
                               {"via", json::array({{{"next_hop", ""}, {"tunnel", conn}}})}});
     auto doc = status_json(cfg_, tunnels, dataplane_mode_, routes);
+    if (ike_sockets_) {
+        const auto in = ike_sockets_->ingress_stats();
+        doc["ike_ingress"] = {{"received", in.received},
+                              {"dropped_unknown_source", in.unknown_source},
+                              {"dropped_malformed", in.malformed},
+                              {"dropped_rate_limited", in.rate_limited},
+                              {"cookies_sent", in.cookies_sent},
+                              {"cookies_accepted", in.cookies_accepted},
+                              {"init_passed", in.init_passed},
+                              {"dropped_handoff_full", in.handoff_dropped},
+                              {"cookies_required", in.cookies_required},
+                              {"tracked_sources", in.tracked_sources},
+                              {"send_errors", ike_sockets_->send_errors()}};
+    }
+    if (auto* us = dynamic_cast<const dataplane::UserspaceDataplane*>(dataplane_.get())) {
+        const auto d = us->stats();
+        doc["dataplane_counters"] = {{"udp_datagrams_in", d.udp_datagrams_in},
+                                     {"udp_unknown", d.udp_unknown},
+                                     {"esp_unknown_spi", d.unknown_spi},
+                                     {"esp_decap_drops", d.decap_drops},
+                                     {"no_tunnel", d.no_tunnel},
+                                     {"ike_datagrams", d.ike_datagrams},
+                                     {"keepalives", d.keepalives},
+                                     {"no_outbound_sa", d.no_outbound_sa},
+                                     {"encap_drops", d.encap_drops}};
+    }
     if (routing_)
         for (auto& dx : doc["direct_connect"]) {
             auto name = dx.value("name", std::string());
@@ -208,21 +234,6 @@ json Daemon::status() const {
 TunnelRunner* Daemon::runner(const std::string& key) {
     auto it = runners_.find(key);
     return it == runners_.end() ? nullptr : it->second.get();
-}
-
-config::Ipv4Address Daemon::local_outside(const config::Tunnel& t) const {
-    if (t.cgw_outside) return *t.cgw_outside;
-    if (cfg_.outside_address) return *cfg_.outside_address;
-    // The source address the kernel would use toward the AWS endpoint.
-    asio::ip::udp::socket probe(io_);
-    boost::system::error_code ec;
-    probe.open(asio::ip::udp::v4(), ec);
-    if (!ec) probe.connect({asio::ip::address_v4(t.aws_outside.value), 500}, ec);
-    if (!ec) {
-        auto source = probe.local_endpoint(ec);
-        if (!ec) return config::Ipv4Address{source.address().to_v4().to_uint()};
-    }
-    return config::Ipv4Address{};
 }
 
 namespace {
@@ -271,8 +282,28 @@ std::string interface_of(config::Ipv4Address address) {
 
 }  // namespace
 
+// The address IKE and ESP use on this box: AWS's customer gateway address when this box has it;
+// else [outside] local_address; else the source the kernel picks toward the AWS endpoint (behind
+// a NAT the AWS file names the public address, which is not ours).
+config::Ipv4Address Daemon::local_outside(const config::Tunnel& t) const {
+    if (t.cgw_outside)
+        for (const auto& [ifname, address] : ipv4_addresses())
+            if (address == *t.cgw_outside) return address;
+    if (cfg_.outside_address) return *cfg_.outside_address;
+    asio::ip::udp::socket probe(io_);
+    boost::system::error_code ec;
+    probe.open(asio::ip::udp::v4(), ec);
+    if (!ec) probe.connect({asio::ip::address_v4(t.aws_outside.value), 500}, ec);
+    if (!ec) {
+        auto source = probe.local_endpoint(ec);
+        if (!ec) return config::Ipv4Address{source.address().to_v4().to_uint()};
+    }
+    return config::Ipv4Address{};
+}
+
 void Daemon::start_engines() {
     bool encap = false, kernel = false;
+    std::shared_ptr<HandoffBound> natt_handoff;  // userspace dataplane -> loop, IKE on 4500
     dataplane::KernelRoutes::Options route_options;
     route_options.table = cfg_.route_table;
     route_options.protocol = static_cast<std::uint8_t>(cfg_.route_protocol);
@@ -325,13 +356,17 @@ void Daemon::start_engines() {
         dataplane::UserspaceDataplane::Options o;
         o.udp_port = options_.natt_port;
         o.routes = route_options;
-        o.ike_handler = [this](std::span<const std::uint8_t> ike, config::Ipv4Address from,
-                               std::uint16_t port) {
-            // Called on the dataplane's receive thread: hand a copy to the loop.
-            asio::post(
-                io_, [this, bytes = std::vector<std::uint8_t>(ike.begin(), ike.end()), from, port] {
-                    if (ike_sockets_) ike_sockets_->deliver_natt(bytes, from, port);
-                });
+        natt_handoff = std::make_shared<HandoffBound>(256);
+        o.ike_handler = [this, bound = natt_handoff](std::span<const std::uint8_t> ike,
+                                                     config::Ipv4Address from, std::uint16_t port) {
+            // Called on the dataplane's receive thread: hand a copy to the loop (a bounded
+            // number of them at once: a flood must not queue without limit).
+            if (!bound->enter()) return;
+            asio::post(io_, [this, bound, bytes = std::vector<std::uint8_t>(ike.begin(), ike.end()),
+                             from, port] {
+                bound->leave();
+                if (ike_sockets_) ike_sockets_->deliver_natt(bytes, from, port);
+            });
         };
         auto dp = dataplane::UserspaceDataplane::create(std::move(o));
         if (!dp)
@@ -360,6 +395,24 @@ void Daemon::start_engines() {
             if (keepalive) return us->send_keepalive(to, port).has_value();
             return us->send_ike(d, to, port).has_value();
         };
+    // Admission in front of the tunnels (IkeSockets): only AWS endpoints' addresses, and
+    // IKE_SA_INIT requests through a CookieGuard. Each tunnel keeps one IKE SA, so its
+    // half-open count is 0 or 1 even under a flood: the requests passed in the last 10 s count
+    // as half-open too; more than 3 and cookies are asked for. A source may start 10 IKE SAs
+    // at once, then one a second; at most 100 cookie answers a second leave.
+    so.peer = [this](config::Ipv4Address from) -> std::optional<bool> {
+        for (const auto& [key, r] : runners_)
+            if (r->plan().tunnel.aws_outside == from) return r->half_open();
+        return std::nullopt;
+    };
+    so.rng = &rng_;
+    so.natt_handoff = natt_handoff;
+    so.cookies.half_open_threshold = 3;
+    so.cookies.pass_window = std::chrono::seconds(10);
+    so.cookies.per_source_burst = 10;
+    so.cookies.per_source_interval = std::chrono::seconds(1);
+    so.cookies.max_sources = 256;  // only tunnels' peers get this far
+    so.cookies.max_cookies_per_second = 100;
     ike_sockets_ = std::make_unique<IkeSockets>(
         io_, std::move(so),
         [this](std::span<const std::uint8_t> ike, config::Ipv4Address from, std::uint16_t port,
@@ -367,8 +420,6 @@ void Daemon::start_engines() {
             for (auto& [key, r] : runners_)
                 if (r->plan().tunnel.aws_outside == from)
                     return r->on_datagram(ike, port, local_port);
-            logger("ike")->debug("IKE from {}:{} matches no tunnel: dropped", from.to_string(),
-                                 port);
         });
     routing_ = std::make_unique<Routing>(io_, cfg_, *dataplane_);
     routing_->set_event_sink([this](const std::string& subject, const std::string& text) {
@@ -499,6 +550,7 @@ void Daemon::start_connection(const config::VpnEntry& vpn, const config::Connect
         plan.if_id = next_if_id_++;
         plan.tunnel = t;
         plan.local_outside = local_outside(t);
+        plan.local_id = t.cgw_outside.value_or(plan.local_outside);
         plan.force_encap = options_.userspace_encap;
         if (c.routing == config::Routing::bgp && t.aws_asn) {
             BgpPeerPlan bp;

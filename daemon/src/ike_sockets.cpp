@@ -7,6 +7,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "cgwd/daemon/logging.hpp"
+
 namespace cgwd::daemon {
 
 namespace asio = boost::asio;
@@ -35,6 +37,7 @@ udp::endpoint endpoint_of(config::Ipv4Address a, std::uint16_t port) {
 
 IkeSockets::IkeSockets(asio::io_context& io, Options options, Receiver receiver)
     : options_(std::move(options)), receiver_(std::move(receiver)), ike_(io) {
+    if (options_.peer && options_.rng) guard_.emplace(options_.cookies, *options_.rng);
     bind_or_throw(ike_, options_.ike_port);
     ike_buf_.resize(kMaxDatagram);
     receive(ike_, ike_buf_, ike_from_, false);
@@ -80,11 +83,11 @@ void IkeSockets::receive(udp::socket& s, std::vector<std::uint8_t>& buf, udp::en
                 std::span<const std::uint8_t> d(buf.data(), n);
                 config::Ipv4Address peer{from.address().to_v4().to_uint()};
                 if (!natt) {
-                    receiver_(d, peer, from.port(), options_.ike_port);
+                    dispatch(d, peer, from.port(), options_.ike_port);
                 } else if (n > 4 && std::equal(d.begin(), d.begin() + 4, kMarker)) {
                     // RFC 3948 section 2.2: IKE behind the Non-ESP Marker.
                     // Keepalives (0xFF) and ESP are not ours: dropped here.
-                    receiver_(d.subspan(4), peer, from.port(), options_.natt_port);
+                    dispatch(d.subspan(4), peer, from.port(), options_.natt_port);
                 }
             }
             receive(s, buf, from, natt);
@@ -93,7 +96,66 @@ void IkeSockets::receive(udp::socket& s, std::vector<std::uint8_t>& buf, udp::en
 
 void IkeSockets::deliver_natt(std::span<const std::uint8_t> ike, config::Ipv4Address from,
                               std::uint16_t from_port) {
-    receiver_(ike, from, from_port, options_.natt_port);
+    dispatch(ike, from, from_port, options_.natt_port);
+}
+
+void IkeSockets::dispatch(std::span<const std::uint8_t> ike, config::Ipv4Address from,
+                          std::uint16_t from_port, std::uint16_t local_port) {
+    ++ingress_.received;
+    if (!options_.peer) return receiver_(ike, from, from_port, local_port);
+    // The drop paths below allocate nothing (a flood of them costs a lookup and a counter).
+    const std::optional<bool> half_open = options_.peer(from);
+    if (!half_open) {
+        ++ingress_.unknown_source;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_unknown_log_ >= std::chrono::seconds(10)) {  // one line per 10 s at most
+            last_unknown_log_ = now;
+            logger("ike")->info("IKE from {}:{} matches no tunnel: dropped ({} so far)",
+                                from.to_string(), from_port, ingress_.unknown_source);
+        }
+        return;
+    }
+    const auto header = ike::decode_header(ike);
+    if (!header) {
+        ++ingress_.malformed;
+        return;
+    }
+    const bool init_request = header->exchange == ike::ExchangeType::ike_sa_init &&
+                              !header->response && header->message_id == 0;
+    if (!init_request || !guard_) return receiver_(ike, from, from_port, local_port);
+    // A tunnel keeps one IKE SA, and a new IKE_SA_INIT replaces a half-open one: while it is
+    // half-open, requests from its peer need a cookie, so an off-path spoofer (who never sees
+    // the cookie) cannot replace it. Retransmissions from the real peer come back with the
+    // cookie and get the cached answer.
+    guard_->set_half_open(*half_open ? options_.cookies.half_open_threshold + 1 : 0);
+    const auto before = guard_->stats();
+    auto decision = guard_->on_init_request(ike, from, from_port, std::chrono::steady_clock::now());
+    const auto& after = guard_->stats();
+    ingress_.malformed += after.dropped_malformed - before.dropped_malformed;
+    switch (decision.verdict) {
+        case ike::CookieVerdict::pass:
+            ++ingress_.init_passed;
+            return receiver_(ike, from, from_port, local_port);
+        case ike::CookieVerdict::send_cookie:
+            send(decision.response, from, from_port, local_port, false);
+            return;
+        case ike::CookieVerdict::drop:
+            return;
+    }
+}
+
+IkeIngressStats IkeSockets::ingress_stats() const {
+    IkeIngressStats s = ingress_;
+    if (options_.natt_handoff) s.handoff_dropped = options_.natt_handoff->dropped();
+    if (guard_) {
+        const auto& g = guard_->stats();
+        s.rate_limited = g.dropped_rate + g.dropped_cookie_rate;
+        s.cookies_sent = g.cookies_sent;
+        s.cookies_accepted = g.cookies_accepted;
+        s.cookies_required = guard_->cookies_required();
+        s.tracked_sources = guard_->tracked_sources();
+    }
+    return s;
 }
 
 void IkeSockets::send(std::span<const std::uint8_t> ike, config::Ipv4Address to,

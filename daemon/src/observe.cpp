@@ -64,6 +64,11 @@ std::string prometheus_text(const json& s, const MetricCounters& c) {
     Family rx{"cgwd_bgp_prefixes_received", "gauge", "Prefixes accepted from the peer.", {}};
     Family tx{"cgwd_bgp_prefixes_advertised", "gauge", "Prefixes advertised to the peer.", {}};
     Family bfd{"cgwd_bfd_up", "gauge", "1 when BFD is up on the Direct Connect peer.", {}};
+    Family esp_drops{"cgwd_tunnel_sa_drops",
+                     "gauge",
+                     "Inbound ESP dropped by the tunnel's current CHILD_SAs (replayed, failed "
+                     "integrity check).",
+                     {}};
     auto bgp_samples = [&](const std::string& labels, const json& b) {
         if (!b.is_object()) return;
         bgp_up.samples.push_back("{" + labels + "} " +
@@ -77,11 +82,17 @@ std::string prometheus_text(const json& s, const MetricCounters& c) {
             const std::string labels = "connection=\"" + label(conn.value("id", "")) +
                                        "\",tunnel=\"" + std::to_string(t.value("number", 0)) + "\"";
             up.samples.push_back("{" + labels + "} " + (t.value("state", "") == "up" ? "1" : "0"));
-            std::uint64_t in = 0, out = 0;
+            std::uint64_t in = 0, out = 0, replay = 0, integrity = 0;
             for (const auto& sa : t.value("child_sas", json::array())) {
                 in += sa.value("bytes_in", std::uint64_t{0});
                 out += sa.value("bytes_out", std::uint64_t{0});
+                replay += sa.value("replay_drops", std::uint64_t{0});
+                integrity += sa.value("integrity_failures", std::uint64_t{0});
             }
+            esp_drops.samples.push_back("{" + labels + ",reason=\"replay\"} " +
+                                        std::to_string(replay));
+            esp_drops.samples.push_back("{" + labels + ",reason=\"integrity\"} " +
+                                        std::to_string(integrity));
             bytes.samples.push_back("{" + labels + ",direction=\"in\"} " + std::to_string(in));
             bytes.samples.push_back("{" + labels + ",direction=\"out\"} " + std::to_string(out));
             if (t.contains("ike")) {
@@ -100,7 +111,7 @@ std::string prometheus_text(const json& s, const MetricCounters& c) {
             bfd.samples.push_back("{" + labels + "} " + (d["bfd"] == "up" ? "1" : "0"));
     }
     std::ostringstream o;
-    for (const auto* f : {&up, &bytes, &rekeys, &bgp_up, &rx, &tx, &bfd}) {
+    for (const auto* f : {&up, &bytes, &esp_drops, &rekeys, &bgp_up, &rx, &tx, &bfd}) {
         if (f->samples.empty()) continue;
         o << "# HELP " << f->name << " " << f->help << "\n# TYPE " << f->name << " " << f->type
           << "\n";
@@ -112,6 +123,30 @@ std::string prometheus_text(const json& s, const MetricCounters& c) {
     o << "# HELP cgwd_events_total State changes logged (cgwctl events).\n"
          "# TYPE cgwd_events_total counter\ncgwd_events_total "
       << c.events << "\n";
+    // Admission of IKE datagrams (hostile peers): what was dropped and why, cookies.
+    if (const auto it = s.find("ike_ingress"); it != s.end() && it->is_object()) {
+        const json& in = *it;
+        o << "# HELP cgwd_ike_datagrams_dropped_total IKE datagrams dropped before any tunnel "
+             "saw them, by reason.\n# TYPE cgwd_ike_datagrams_dropped_total counter\n";
+        for (const char* reason : {"unknown_source", "malformed", "rate_limited", "handoff_full"})
+            o << "cgwd_ike_datagrams_dropped_total{reason=\"" << reason << "\"} "
+              << in.value(std::string("dropped_") + reason, std::uint64_t{0}) << "\n";
+        o << "# HELP cgwd_ike_cookies_sent_total IKE_SA_INIT requests answered with a cookie "
+             "(RFC 7296 2.6).\n# TYPE cgwd_ike_cookies_sent_total counter\n"
+             "cgwd_ike_cookies_sent_total "
+          << in.value("cookies_sent", std::uint64_t{0}) << "\n";
+        o << "# HELP cgwd_ike_init_passed_total IKE_SA_INIT requests handed to the tunnels.\n"
+             "# TYPE cgwd_ike_init_passed_total counter\ncgwd_ike_init_passed_total "
+          << in.value("init_passed", std::uint64_t{0}) << "\n";
+    }
+    if (const auto it = s.find("dataplane_counters"); it != s.end() && it->is_object()) {
+        o << "# HELP cgwd_esp_dropped_total ESP datagrams the userspace dataplane dropped, by "
+             "reason (per-SA replay and integrity counts are in the status).\n"
+             "# TYPE cgwd_esp_dropped_total counter\n";
+        for (const char* reason : {"unknown_spi", "decap_drops"})
+            o << "cgwd_esp_dropped_total{reason=\"" << reason << "\"} "
+              << it->value(std::string("esp_") + reason, std::uint64_t{0}) << "\n";
+    }
     return o.str();
 }
 

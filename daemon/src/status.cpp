@@ -95,13 +95,15 @@ std::string render_status(const json& s, bool color) {
                 if (ike.contains("next_child_rekey_s"))
                     o << ", esp rekey in " << ike.value("next_child_rekey_s", 0) << " s";
                 o << (ike.value("udp_encapsulation", false) ? ", UDP 4500" : "")
-                  << (t.value("nat_detected", false) ? ", NAT detected" : "") << "\n";
+                  << (t.value("nat_detected", false) ? ", NAT detected" : "")
+                  << (t.contains("ike_id") ? ", id " + t.value("ike_id", "") : "") << "\n";
             }
             for (const auto& sa : t.value("child_sas", json::array()))
                 o << "           esp in " << sa.value("spi_in", "") << " out "
                   << sa.value("spi_out", "") << "  " << sa.value("algorithms", "") << "  "
                   << sa.value("packets_in", 0) << "/" << sa.value("packets_out", 0)
-                  << " packets in/out, " << sa.value("replay_drops", 0) << " replay drops, age "
+                  << " packets in/out, " << sa.value("replay_drops", 0) << " replay drops, "
+                  << sa.value("integrity_failures", 0) << " integrity failures, age "
                   << sa.value("age_s", 0) << " s\n";
             if (t.contains("bgp")) {
                 const auto& b = t["bgp"];
@@ -117,6 +119,18 @@ std::string render_status(const json& s, bool color) {
             if (!t.value("detail", "").empty()) o << "           " << t.value("detail", "") << "\n";
         }
     }
+    // Hostile traffic toward the IKE ports, once there is any.
+    if (const auto in = s.value("ike_ingress", json::object());
+        in.value("dropped_unknown_source", std::uint64_t{0}) +
+            in.value("dropped_malformed", std::uint64_t{0}) +
+            in.value("dropped_rate_limited", std::uint64_t{0}) +
+            in.value("cookies_sent", std::uint64_t{0}) >
+        0)
+        o << "\nike input: " << in.value("dropped_unknown_source", std::uint64_t{0})
+          << " from unknown sources, " << in.value("dropped_malformed", std::uint64_t{0})
+          << " malformed, " << in.value("dropped_rate_limited", std::uint64_t{0})
+          << " rate-limited; " << in.value("cookies_sent", std::uint64_t{0}) << " cookies sent"
+          << (in.value("cookies_required", false) ? " (cookies required now)" : "") << "\n";
     const auto routes = s.value("routes", json::array());
     if (!routes.empty()) o << "\nroutes\n";
     for (const auto& r : routes) {
@@ -134,8 +148,7 @@ std::string render_status(const json& s, bool color) {
         o << "\ndirect connect " << d.value("name", "") << "  neighbor " << d.value("neighbor", "")
           << " AS" << d.value("remote_asn", 0);
         if (d.contains("interface")) o << " on " << d.value("interface", "");
-        o << "  bgp " << bgp_state << "  bfd "
-          << d.value("bfd", "");
+        o << "  bgp " << bgp_state << "  bfd " << d.value("bfd", "");
         if (b.is_object() && b.contains("prefixes_received"))
             o << "  " << b.value("prefixes_received", 0) << " received, "
               << b.value("prefixes_installed", 0) << " installed, "

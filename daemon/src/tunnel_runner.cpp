@@ -42,6 +42,7 @@ TunnelRunner::TunnelRunner(asio::io_context& io, TunnelPlan plan, dataplane::Dat
 
 std::unique_ptr<ike::IkeSa> TunnelRunner::make_sa() {
     auto settings = ike::SaSettings::from_tunnel(plan_.tunnel, plan_.local_outside);
+    if (plan_.local_id != plan_.local_outside) settings.local_id = plan_.local_id;
     settings.force_encap = plan_.force_encap;
     settings.natt_port = plan_.natt_port;
     return std::make_unique<ike::IkeSa>(std::move(settings), rng_);
@@ -181,9 +182,20 @@ void TunnelRunner::arm_timer() {
     timer_.expires_at(*deadline);
     timer_.async_wait([this](boost::system::error_code ec) {
         if (ec) return;
+        note_peer_traffic();
         sa_->on_timer(Clock::now());
         pump();
     });
+}
+
+void TunnelRunner::note_peer_traffic() {
+    std::uint64_t packets = 0;
+    for (const auto& [spi_in, child] : children_)
+        if (auto stats = dp_.query_sa(child.in)) packets += stats->counters.packets;
+    if (packets != inbound_packets_) {
+        inbound_packets_ = packets;
+        if (packets != 0) sa_->on_peer_traffic(Clock::now());
+    }
 }
 
 void TunnelRunner::apply(ike::Action& action) {
@@ -325,6 +337,8 @@ json TunnelRunner::status() const {
     j["detail"] = detail_;
     j["interface"] = plan_.ifname;
     j["nat_detected"] = nat_detected_;
+    j["local_outside"] = plan_.local_outside.to_string();
+    if (plan_.local_id != plan_.local_outside) j["ike_id"] = plan_.local_id.to_string();
     const auto info = sa_->info();
     const auto now = Clock::now();
     auto secs = [](Clock::duration d) {

@@ -58,6 +58,38 @@ CookieGuard::CookieGuard(CookieSettings settings, crypto::Random& rng)
         settings_.per_source_interval = std::chrono::milliseconds(1000);
     }
     settings_.max_sources = std::max<std::size_t>(settings_.max_sources, 1);
+    if (settings_.pass_window > std::chrono::milliseconds::zero()) {
+        // Only whether more than the threshold passed matters: keep that many times.
+        passes_.assign(settings_.half_open_threshold + 1, TimePoint::min());
+    }
+}
+
+std::size_t CookieGuard::recent_passes() const {
+    std::size_t n = 0;
+    for (const TimePoint& t : passes_)
+        if (t != TimePoint::min() && last_now_ - t < settings_.pass_window) ++n;
+    return n;
+}
+
+bool CookieGuard::cookie_token_available(TimePoint now) {
+    const double rate = settings_.max_cookies_per_second;
+    if (rate <= 0) return true;
+    Bucket& b = cookie_bucket_;
+    if (!cookie_bucket_started_) {
+        b = Bucket{rate, now};
+        cookie_bucket_started_ = true;
+    } else if (now > b.updated) {
+        b.tokens = std::min(
+            rate, b.tokens + rate * std::chrono::duration<double>(now - b.updated).count());
+        b.updated = now;
+    }
+    return b.tokens >= 1.0;
+}
+
+bool CookieGuard::take_cookie_token(TimePoint now) {
+    if (!cookie_token_available(now)) return false;
+    if (settings_.max_cookies_per_second > 0) cookie_bucket_.tokens -= 1.0;
+    return true;
 }
 
 bool CookieGuard::rotate(TimePoint now) {
@@ -161,6 +193,17 @@ bool CookieGuard::take_token(config::Ipv4Address source, TimePoint now) {
 CookieDecision CookieGuard::on_init_request(std::span<const std::uint8_t> datagram,
                                             config::Ipv4Address source,
                                             std::uint16_t /*source_port*/, TimePoint now) {
+    last_now_ = std::max(last_now_, now);
+    // The cheap refusal first (no decoding, no allocation): while cookies are required and no
+    // cookie answer may leave, only a request whose first payload is a Notify can pass (N(COOKIE)
+    // must come first). Next Payload is octet 16 of the IKE header (RFC 7296 section 3.1).
+    constexpr std::size_t next_payload_at = 16;
+    if (cookies_required() && datagram.size() > next_payload_at &&
+        datagram[next_payload_at] != static_cast<std::uint8_t>(PayloadType::notify) &&
+        !cookie_token_available(now)) {
+        ++stats_.dropped_cookie_rate;
+        return {CookieVerdict::drop, {}};
+    }
     auto m = decode_message(datagram);
     const NoncePayload* ni = nullptr;
     if (m) {
@@ -184,6 +227,10 @@ CookieDecision CookieGuard::on_init_request(std::span<const std::uint8_t> datagr
         with_cookie = cookie && cookie->type == NotifyType::cookie &&
                       cookie_valid(cookie->data, ni->data, source, m->header.spi_i);
         if (!with_cookie) {
+            if (!take_cookie_token(now)) {
+                ++stats_.dropped_cookie_rate;
+                return {CookieVerdict::drop, {}};
+            }
             Bytes response = cookie_response(
                 m->header, cookie_for(*current_, ni->data, source, m->header.spi_i));
             if (response.empty()) {
@@ -199,6 +246,10 @@ CookieDecision CookieGuard::on_init_request(std::span<const std::uint8_t> datagr
         return {CookieVerdict::drop, {}};
     }
     ++stats_.passed;
+    if (!passes_.empty()) {
+        passes_[next_pass_] = now;
+        next_pass_ = (next_pass_ + 1) % passes_.size();
+    }
     if (with_cookie) ++stats_.cookies_accepted;
     return {CookieVerdict::pass, {}};
 }

@@ -438,3 +438,130 @@ TEST_CASE("cookie: per-source token bucket for half-open attempts", "[cookie]") 
         CHECK(guard.tracked_sources() <= 2);
     }
 }
+
+TEST_CASE("cookie: requests passed within pass_window count as half-open", "[cookie]") {
+    // A responder with one IKE SA per peer never reports more than one half-open SA: the
+    // requests that passed recently are the load instead.
+    CountingRandom rng;
+    CookieSettings cs;
+    cs.half_open_threshold = 3;
+    cs.pass_window = 10s;
+    cs.per_source_burst = 100;
+    CookieGuard guard(cs, rng);
+    const Bytes req = init_request(21);
+    const TimePoint t0{};
+
+    for (int k = 0; k < 4; ++k) {
+        CHECK(guard.on_init_request(req, addr_i, 500, t0 + k * 1s).verdict == CookieVerdict::pass);
+    }
+    CHECK(guard.recent_passes() == 4);
+    CHECK(guard.cookies_required());
+    // The fifth within the window needs a cookie; so does one from another source.
+    const auto fifth = guard.on_init_request(req, addr_i, 500, t0 + 4s);
+    REQUIRE(fifth.verdict == CookieVerdict::send_cookie);
+    CHECK(guard.on_init_request(req, addr_other, 500, t0 + 4s).verdict ==
+          CookieVerdict::send_cookie);
+    // With the cookie it passes (and counts).
+    CHECK(guard.on_init_request(with_cookie(req, cookie_of(fifth)), addr_i, 500, t0 + 4s).verdict ==
+          CookieVerdict::pass);
+    // The pass times kept are 1, 2, 3 and 4 s (the ring holds threshold + 1): at 10.5 s all
+    // four are within 10 s; at 11.5 s the one at 1 s is not.
+    CHECK(guard.on_init_request(req, addr_i, 500, t0 + 10500ms).verdict ==
+          CookieVerdict::send_cookie);
+    CHECK(guard.on_init_request(req, addr_i, 500, t0 + 11500ms).verdict == CookieVerdict::pass);
+    // Reported half-open SAs add to the recent passes: at 12.5 s three passes are recent
+    // (3, 4 and 11.5 s), plus one half-open SA is above the threshold.
+    guard.set_half_open(1);
+    CHECK(guard.on_init_request(req, addr_i, 500, t0 + 12500ms).verdict ==
+          CookieVerdict::send_cookie);
+    CHECK(guard.recent_passes() == 3);
+    guard.set_half_open(0);
+    CHECK(guard.on_init_request(req, addr_i, 500, t0 + 12500ms).verdict == CookieVerdict::pass);
+    CHECK(guard.on_init_request(req, addr_i, 500, t0 + 30s).verdict == CookieVerdict::pass);
+    CHECK(guard.recent_passes() == 1);
+    CHECK(guard.stats().passed == 8);
+}
+
+TEST_CASE("cookie: cookie answers are limited to max_cookies_per_second", "[cookie]") {
+    CountingRandom rng;
+    CookieSettings cs;
+    cs.max_cookies_per_second = 5;
+    CookieGuard guard(cs, rng);
+    guard.set_half_open(cs.half_open_threshold + 1);
+    const Bytes req = init_request(31);
+    const TimePoint t0{};
+    int sent = 0;
+    for (int k = 0; k < 20; ++k)
+        if (guard.on_init_request(req, addr_i, 500, t0).verdict == CookieVerdict::send_cookie)
+            ++sent;
+    CHECK(sent == 5);
+    CHECK(guard.stats().cookies_sent == 5);
+    CHECK(guard.stats().dropped_cookie_rate == 15);
+    // 200 ms later one more token is back (5 per second).
+    CHECK(guard.on_init_request(req, addr_i, 500, t0 + 200ms).verdict ==
+          CookieVerdict::send_cookie);
+    CHECK(guard.on_init_request(req, addr_i, 500, t0 + 200ms).verdict == CookieVerdict::drop);
+    // Out of cookie answers, a request not starting with a Notify is refused before it is
+    // decoded: a truncated one counts as over the rate, not as malformed.
+    const Bytes truncated(req.begin(), req.begin() + 40);
+    CHECK(guard.on_init_request(truncated, addr_i, 500, t0 + 200ms).verdict == CookieVerdict::drop);
+    CHECK(guard.stats().dropped_malformed == 0);
+    CHECK(guard.stats().dropped_cookie_rate == 17);
+    // A valid cookie still passes while answers are limited (no answer needed).
+    const TimePoint t1 = t0 + 400ms;
+    const Bytes cookie = cookie_of(guard.on_init_request(req, addr_i, 500, t1));
+    CHECK(guard.on_init_request(with_cookie(req, cookie), addr_i, 500, t1).verdict ==
+          CookieVerdict::pass);
+}
+
+TEST_CASE(
+    "cookie: an unsolicited IKE_SA_INIT leaves an established SA alone, replaces a "
+    "half-open one",
+    "[cookie]") {
+    // Why the daemon asks a half-open tunnel's peer for a cookie at once: IkeSa keeps one IKE
+    // SA, and a request with a new SPIi (from the peer's address, e.g. spoofed) replaces a
+    // half-open SA; an established SA and its CHILD_SA ignore it.
+    const Family f = aes128_sha1_dh2();
+    SeededRandom rng_i(1), rng_r(2), rng_x(3);
+    IkeSa i(settings(true, f), rng_i);
+    IkeSa r(settings(false, f), rng_r);
+    Link link{i, r};
+    i.start(link.now);
+    link.pump();
+    REQUIRE(r.state() == SaState::established);
+    const auto before = r.info();
+    REQUIRE(before.child);
+
+    // A fresh request (random SPIi) and a replay of the original IKE_SA_INIT request.
+    IkeSa x(settings(true, f), rng_x);
+    x.start(link.now);
+    const auto spoofed = x.take_datagrams();
+    REQUIRE(spoofed.size() == 1);
+    r.on_datagram(spoofed[0], link.now);
+    r.on_datagram(link.sent_i[0], link.now);
+    CHECK(r.take_outgoing().empty());
+    CHECK(r.take_actions().empty());
+    CHECK(r.state() == SaState::established);
+    CHECK(r.info().spi_i == before.spi_i);
+    CHECK(r.info().spi_r == before.spi_r);
+    REQUIRE(r.info().child);
+    CHECK(r.info().child->spi_in == before.child->spi_in);
+
+    // Half-open (IKE_SA_INIT answered, IKE_AUTH not yet arrived): the new request wins.
+    SeededRandom rng_i2(4), rng_r2(5), rng_x2(6);
+    IkeSa i2(settings(true, f), rng_i2);
+    IkeSa r2(settings(false, f), rng_r2);
+    i2.start(TimePoint{});
+    const auto init = i2.take_datagrams();
+    REQUIRE(init.size() == 1);
+    r2.on_datagram(init[0], TimePoint{});
+    REQUIRE(r2.state() == SaState::init_replied);
+    IkeSa x2(settings(true, f), rng_x2);
+    x2.start(TimePoint{});
+    const auto spoofed2 = x2.take_datagrams();
+    REQUIRE(spoofed2.size() == 1);
+    r2.on_datagram(spoofed2[0], TimePoint{});
+    CHECK(r2.state() == SaState::init_replied);
+    CHECK(r2.info().spi_i == decoded(spoofed2[0]).header.spi_i);
+    CHECK(r2.info().spi_i != decoded(init[0]).header.spi_i);
+}

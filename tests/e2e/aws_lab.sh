@@ -28,7 +28,9 @@ lab_require() {
 # lab_setup CGWD: builds the topology, starts both AWS endpoints, writes the AWS file and
 # cgwd.toml into $LAB (no cgwd yet). Knobs (environment): LAB_DATAPLANE (userspace|kernel),
 # LAB_ADVERTISE (the TOML list body of [bgp] advertise), LAB_CHILD_REKEY / LAB_IKE_REKEY
-# (charon's rekey_time on the AWS side, e.g. 30s).
+# (charon's rekey_time on the AWS side, e.g. 30s), LAB_NAT=1 (cgw gets the private 192.168.77.2
+# behind inet, which source-NATs it to 198.51.100.2 with ports rewritten into 20000-30000; the
+# AWS file still names 198.51.100.2, so cgwd must tell its own address from its IKE ID).
 lab_setup() {
     CGWD=$(readlink -f "$1")
     [ -x "$CGWD" ] || lab_fail "cgwd not found at $1"
@@ -51,11 +53,24 @@ lab_setup() {
         ip -n "$4" link set "$5" up
     }
     link $NS_ONPREM lan0 10.10.0.10/16 $NS_CGW lan0 10.10.0.1/16
-    link $NS_CGW wan0 198.51.100.2/24 $NS_INET cgw0 198.51.100.1/24
+    if [ "${LAB_NAT:-0}" = 1 ]; then
+        link $NS_CGW wan0 192.168.77.2/24 $NS_INET cgw0 192.168.77.1/24
+        ip netns exec $NS_INET nft -f - <<'EOF'
+table ip lab_nat {
+    chain post {
+        type nat hook postrouting priority srcnat;
+        ip saddr 192.168.77.0/24 oifname { "t1", "t2" } meta l4proto { tcp, udp } snat to 198.51.100.2:20000-30000
+        ip saddr 192.168.77.0/24 oifname { "t1", "t2" } snat to 198.51.100.2
+    }
+}
+EOF
+    else
+        link $NS_CGW wan0 198.51.100.2/24 $NS_INET cgw0 198.51.100.1/24
+    fi
     link $NS_INET t1 203.0.113.9/30 $NS_T1 wan0 203.0.113.10/30
     link $NS_INET t2 203.0.113.13/30 $NS_T2 wan0 203.0.113.14/30
     ip -n $NS_ONPREM route add default via 10.10.0.1
-    ip -n $NS_CGW route add default via 198.51.100.1
+    ip -n $NS_CGW route add default via "$(ip -n $NS_INET -4 -o addr show cgw0 | awk '{ sub("/.*", "", $4); print $4 }')"
     ip -n $NS_T1 route add default via 203.0.113.9
     ip -n $NS_T2 route add default via 203.0.113.13
     # The VPC: one subnet behind both endpoints (a bridge in the vpc namespace).
@@ -68,6 +83,13 @@ lab_setup() {
     ip -n $NS_VPC link set p2 master br0
     ip -n $NS_VPC route add 10.10.0.0/16 nexthop via 10.0.0.1 nexthop via 10.0.0.2
 
+    # Warm up the kernel's ESP once: the first ESP state loads esp4 and its crypto and seeds the
+    # kernel DRBG from jitterentropy, ~30 s on the lab's emulated CPU (measured with a bare
+    # `ip xfrm state add`). Without this the scenarios would time that, not cgwd.
+    ip -n $NS_INET xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 mode tunnel \
+        enc 'cbc(aes)' 0x000102030405060708090a0b0c0d0e0f \
+        auth-trunc 'hmac(sha1)' 0x000102030405060708090a0b0c0d0e0f10111213 96 2>/dev/null &&
+        ip -n $NS_INET xfrm state flush
     PSK1="lab.psk1_$RANDOM$RANDOM" PSK2="lab.psk2_$RANDOM$RANDOM"
     aws_endpoint $NS_T1 1 203.0.113.10 169.254.21.1 169.254.21.2 "$PSK1" 100
     aws_endpoint $NS_T2 2 203.0.113.14 169.254.22.5 169.254.22.6 "$PSK2" 200
@@ -79,8 +101,7 @@ lab_setup() {
 control_socket = "$LAB/cgwd.sock"
 dataplane = "${LAB_DATAPLANE:-userspace}"
 log_level = "info"
-[outside]
-local_address = "198.51.100.2"
+$([ "${LAB_NAT:-0}" = 1 ] || printf '[outside]\nlocal_address = "198.51.100.2"')
 [bgp]
 advertise = [$advertise]
 [[vpn]]
@@ -332,5 +353,9 @@ lab_cleanup() {
     for ns in $NS_ONPREM $NS_CGW $NS_INET $NS_VPC $NS_T1 $NS_T2 ${NS_DXR:-}; do
         ip netns del "$ns" 2>/dev/null
     done
+    # LAB_SAVE=DIR: a copy of the lab's files (logs, configs) survives the kernel lab's VM.
+    [ -n "${LAB_SAVE:-}" ] && mkdir -p "$LAB_SAVE" &&
+        tar -C "$(dirname "$LAB")" --exclude='*.vici' --exclude='*.ctl' --exclude='*.sock' \
+            -cf - "$(basename "$LAB")" | tar -C "$LAB_SAVE" -xf -
     [ "${LAB_KEEP:-0}" = 1 ] || rm -rf "$LAB"
 }

@@ -124,4 +124,11 @@ awk -v l="$t_last" -v b="$t_back" 'BEGIN { exit !(l > b) }' \
 awk -v g="$gap" 'BEGIN { exit !(g < 10.0) }' || lab_fail "DX -> VPN gap ${gap} s: not BFD's detection"
 grep -q "BFD.*down\|bfd.*down" "$LAB/cgwd.log" || lab_fail "cgwd's log does not show BFD taking DX down"
 cgwctl status
+# Secrets: neither PSK nor the DX MD5 key in anything cgwd printed or reports.
+cgwctl status --json >"$LAB/status.json"
+for secret in "$PSK1" "$PSK2" "$DX_MD5"; do
+    ! grep -qF -- "$secret" "$LAB/cgwd.log" "$LAB/status.json" ||
+        lab_fail "a PSK or the MD5 key appears in cgwd's log or status"
+done
+echo "secrets: no PSK and no MD5 key in cgwd's log or status"
 echo "PASS: Direct Connect failover to VPN and back"

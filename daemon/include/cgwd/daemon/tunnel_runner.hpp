@@ -31,7 +31,8 @@ struct TunnelPlan {
     std::string ifname;  // tunnel interface name
     std::uint32_t if_id = 0;
     config::Tunnel tunnel;
-    config::Ipv4Address local_outside;
+    config::Ipv4Address local_outside;  // the address IKE and ESP use on this box
+    config::Ipv4Address local_id;       // the IKE ID: AWS's customer gateway address (NAT: public)
     bool force_encap = false;  // the userspace dataplane can only carry UDP-encapsulated ESP
     std::uint16_t natt_port = 4500;
 };
@@ -66,11 +67,18 @@ class TunnelRunner {
 
     const TunnelPlan& plan() const { return plan_; }
     bool up() const { return ike_up_; }
+    // IKE_SA_INIT answered as responder, IKE_AUTH not yet done (admission control counts it).
+    bool half_open() const { return sa_->state() == ike::SaState::init_replied; }
     bool owns_spi(std::uint32_t spi_in) const { return children_.count(spi_in) != 0; }
     // The "tunnel" object of the status document (without the static config fields).
     nlohmann::json status() const;
 
   private:
+    // Inbound ESP packets counted by the dataplane since the last look: new ones tell the
+    // engine the peer is alive (no liveness check while ESP flows).
+    void note_peer_traffic();
+    std::uint64_t inbound_packets_ = 0;
+
     struct Child {
         dataplane::SaKey in;
         dataplane::SaKey out;

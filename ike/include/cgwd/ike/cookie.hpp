@@ -30,7 +30,19 @@
 // keep no state). At most `max_sources` buckets are kept: full buckets are forgotten first,
 // then the least recently used.
 //
-// Not done: IPv6 sources, rate limiting the cookie answers themselves.
+// Load: cookies are asked for while `half_open` (reported by the caller) plus, when
+// `pass_window` is set, the requests that passed within the last `pass_window` is above the
+// threshold. A responder that keeps one IKE SA per peer (the daemon's tunnels) replaces its
+// half-open SA on each new request, so its own half-open count stays at 0 or 1 under a flood;
+// the requests that passed recently are then the measure of how many half-open SAs a flood
+// would have made.
+//
+// Cookie answers are limited too (`max_cookies_per_second`, a global token bucket of one
+// second's worth): a flood of requests spoofed from a victim's address is not reflected at
+// full rate. Over it, requests are dropped (`dropped_cookie_rate`), those without a leading
+// Notify payload before they are decoded (a flood costs a header check, no allocation).
+//
+// Not done: IPv6 sources.
 #pragma once
 
 #include <chrono>
@@ -38,6 +50,7 @@
 #include <optional>
 #include <span>
 #include <unordered_map>
+#include <vector>
 
 #include "cgwd/config/model.hpp"
 #include "cgwd/ike/crypto.hpp"
@@ -51,6 +64,9 @@ struct CookieSettings {
     std::uint32_t per_source_burst = 10;                  // bucket size, in half-open attempts
     std::chrono::milliseconds per_source_interval{1000};  // one token per interval
     std::size_t max_sources = 4096;
+    // Requests that passed within this window count as half-open (0: only set_half_open).
+    std::chrono::milliseconds pass_window{0};
+    std::uint32_t max_cookies_per_second = 0;  // 0: no limit
 };
 
 enum class CookieVerdict : std::uint8_t { pass, send_cookie, drop };
@@ -67,6 +83,7 @@ struct CookieStats {
     std::uint64_t cookies_accepted = 0;  // passed with a valid cookie
     std::uint64_t dropped_malformed = 0;
     std::uint64_t dropped_rate = 0;
+    std::uint64_t dropped_cookie_rate = 0;  // over max_cookies_per_second
 };
 
 class CookieGuard {
@@ -77,9 +94,13 @@ class CookieGuard {
 
     // How many IKE SAs are half-open now (IKE_SA_INIT answered, IKE_AUTH not yet done).
     void set_half_open(std::size_t count) { half_open_ = count; }
+    // As of the last request seen (the passes within `pass_window` of it count).
     [[nodiscard]] bool cookies_required() const {
-        return half_open_ > settings_.half_open_threshold;
+        return half_open_ + recent_passes() > settings_.half_open_threshold;
     }
+    // Requests that passed within `pass_window` of the last request (0 without a window;
+    // counted up to half_open_threshold + 1).
+    [[nodiscard]] std::size_t recent_passes() const;
 
     // One IKE_SA_INIT request (IKE header spi_r 0, message ID 0, not a response) from
     // `source`:`source_port`, without the non-ESP marker. Anything else is dropped.
@@ -110,6 +131,8 @@ class CookieGuard {
     [[nodiscard]] bool take_token(config::Ipv4Address source, TimePoint now);
     void refill(Bucket& b, TimePoint now) const;
     void prune(TimePoint now);
+    [[nodiscard]] bool cookie_token_available(TimePoint now);  // refills, takes nothing
+    [[nodiscard]] bool take_cookie_token(TimePoint now);
 
     CookieSettings settings_;
     crypto::Random& rng_;
@@ -117,6 +140,12 @@ class CookieGuard {
     std::optional<Secret> current_;
     std::optional<Secret> previous_;
     std::unordered_map<std::uint32_t, Bucket> buckets_;
+    // The last half_open_threshold + 1 pass times (a ring; allocated once, with pass_window).
+    std::vector<TimePoint> passes_;
+    std::size_t next_pass_ = 0;
+    TimePoint last_now_{};
+    Bucket cookie_bucket_;
+    bool cookie_bucket_started_ = false;
     CookieStats stats_;
 };
 
