@@ -82,6 +82,7 @@ class Reader {
         if (auto t = root["outside"].as_table()) read_outside(*t, cfg);
         if (auto t = root["bgp"].as_table()) read_bgp(*t, cfg);
         if (auto t = root["failover"].as_table()) read_failover(*t, cfg);
+        if (auto t = root["debug"].as_table()) read_debug(*t, cfg);
         if (auto a = root["vpn"].as_array())
             for (auto& n : *a) cfg.vpns.push_back(read_vpn(*n.as_table()));
         if (auto a = root["direct_connect"].as_array())
@@ -290,6 +291,16 @@ class Reader {
         if (auto v = boolean(t, "prefer_direct_connect", w)) cfg.prefer_direct_connect = *v;
         if (auto v = integer(t, "vpn_mss", w, 536, 1460))
             cfg.vpn_mss = static_cast<std::uint16_t>(*v);
+    }
+
+    void read_debug(const toml::table& t, DaemonConfig& cfg) {
+        const std::string w = "[debug]";
+        if (auto v = str(t, "wireshark_keys", w)) {
+            if (!v->empty() && (*v)[0] != '/')
+                fail_at(*t.get("wireshark_keys"), w + " wireshark_keys",
+                        "must be an absolute path (or empty: off)");
+            cfg.wireshark_keys = *v;
+        }
     }
 
     VpnEntry read_vpn(const toml::table& t) {

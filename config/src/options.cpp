@@ -91,6 +91,11 @@ const std::vector<OptionDoc>& option_docs() {
          "Communities on our advertisements, e.g. [\"7224:7300\"] for high preference in AWS."},
         {"direct_connect", "mtu", "integer", "1500",
          "MTU of the virtual interface (1500 or 9001)."},
+
+        {"debug", "wireshark_keys", "string", "\"\"",
+         "DEBUG ONLY, defeats the encryption: an existing directory (absolute path) where the "
+         "keys of every IKE SA and CHILD_SA are appended to ikev2_decryption_table and esp_sa "
+         "(mode 0600) for Wireshark to decrypt captures; cgwd warns at start-up. Empty: off."},
     };
     return docs;
 }

@@ -29,6 +29,9 @@ std::string config_summary(const DaemonConfig& cfg) {
       << (cfg.outside_address ? cfg.outside_address->to_string() : "auto") << "\n";
     o << "local ASN " << (cfg.asn ? std::to_string(*cfg.asn) : "(none)") << ", advertise "
       << join_prefixes(cfg.advertise) << "\n";
+    if (!cfg.wireshark_keys.empty())
+        o << "WARNING (debug): the keys of every SA will be written to " << cfg.wireshark_keys
+          << "/ikev2_decryption_table and esp_sa ([debug] wireshark_keys)\n";
     for (const auto& v : cfg.vpns) {
         o << "\nvpn " << v.name << " (" << v.aws_file << ")\n";
         for (const auto& c : v.connections) {

@@ -552,6 +552,7 @@ void Daemon::start_connection(const config::VpnEntry& vpn, const config::Connect
         plan.local_outside = local_outside(t);
         plan.local_id = t.cgw_outside.value_or(plan.local_outside);
         plan.force_encap = options_.userspace_encap;
+        plan.wireshark_keys = cfg_.wireshark_keys;
         if (c.routing == config::Routing::bgp && t.aws_asn) {
             BgpPeerPlan bp;
             bp.key = plan.key;
@@ -738,6 +739,12 @@ void Daemon::notify_status() {
 void Daemon::start() {
     control_ = std::make_unique<ControlServer>(io_, cfg_.control_socket, commands_);
     logger("daemon")->info("cgwd {} listening on {}", version(), cfg_.control_socket);
+    if (!cfg_.wireshark_keys.empty()) {
+        logger("daemon")->warn(
+            "DEBUG: writing the keys of every IKE SA and CHILD_SA to {}/ikev2_decryption_table "
+            "and esp_sa ([debug] wireshark_keys): whoever reads them can decrypt this traffic",
+            cfg_.wireshark_keys);
+    }
     if (options_.engines) start_engines();
     started_ = true;
     if (!cfg_.metrics_listen.empty()) {

@@ -1,6 +1,7 @@
 #include "cgwd/daemon/tunnel_runner.hpp"
 
 #include "cgwd/daemon/logging.hpp"
+#include "cgwd/ike/keylog.hpp"
 
 namespace cgwd::daemon {
 
@@ -42,9 +43,16 @@ TunnelRunner::TunnelRunner(asio::io_context& io, TunnelPlan plan, dataplane::Dat
 
 std::unique_ptr<ike::IkeSa> TunnelRunner::make_sa() {
     auto settings = ike::SaSettings::from_tunnel(plan_.tunnel, plan_.local_outside);
-    if (plan_.local_id != plan_.local_outside) settings.local_id = plan_.local_id;
+    if (plan_.local_id.value != 0 && plan_.local_id != plan_.local_outside)
+        settings.local_id = plan_.local_id;
     settings.force_encap = plan_.force_encap;
     settings.natt_port = plan_.natt_port;
+    if (!plan_.wireshark_keys.empty()) {
+        settings.on_ike_keys = [keys = ike::keylog::WiresharkKeyLog(plan_.wireshark_keys),
+                                key = plan_.key](const ike::IkeSaKeysDerived& k) {
+            if (auto r = keys.write(k); !r) logger("ike")->warn("{}: {}", key, r.error());
+        };
+    }
     return std::make_unique<ike::IkeSa>(std::move(settings), rng_);
 }
 
@@ -201,6 +209,10 @@ void TunnelRunner::note_peer_traffic() {
 void TunnelRunner::apply(ike::Action& action) {
     auto log = logger("ike");
     if (auto* c = std::get_if<ike::ChildSaReady>(&action)) {
+        if (!plan_.wireshark_keys.empty()) {
+            if (auto r = ike::keylog::WiresharkKeyLog(plan_.wireshark_keys).write(*c); !r)
+                log->warn("{}: {}", plan_.key, r.error());
+        }
         install(*c);
     } else if (auto* d = std::get_if<ike::ChildSaDeleted>(&action)) {
         remove(d->spi_in);
@@ -337,8 +349,10 @@ json TunnelRunner::status() const {
     j["detail"] = detail_;
     j["interface"] = plan_.ifname;
     j["nat_detected"] = nat_detected_;
-    j["local_outside"] = plan_.local_outside.to_string();
-    if (plan_.local_id != plan_.local_outside) j["ike_id"] = plan_.local_id.to_string();
+    // 0.0.0.0: no route toward AWS to take a source address from; status shows the AWS file's.
+    if (plan_.local_outside.value != 0) j["local_outside"] = plan_.local_outside.to_string();
+    if (plan_.local_id.value != 0 && plan_.local_id != plan_.local_outside)
+        j["ike_id"] = plan_.local_id.to_string();
     const auto info = sa_->info();
     const auto now = Clock::now();
     auto secs = [](Clock::duration d) {

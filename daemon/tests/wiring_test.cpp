@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <boost/asio/io_context.hpp>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -56,7 +59,7 @@ void make_sockets(boost::asio::io_context& io, Side& s, const Side* peer) {
 }
 
 void make_runner(boost::asio::io_context& io, Side& s, config::StartupAction action,
-                 bool force_encap) {
+                 bool force_encap, const std::string& wireshark_keys = "") {
     daemon::TunnelPlan plan;
     plan.key = "vpn-test/1";
     plan.ifname = "test-t1";
@@ -65,6 +68,7 @@ void make_runner(boost::asio::io_context& io, Side& s, config::StartupAction act
     plan.tunnel.startup_action = action;
     plan.local_outside = kLoopback;
     plan.force_encap = force_encap;
+    plan.wireshark_keys = wireshark_keys;
     s.runner = std::make_unique<daemon::TunnelRunner>(io, plan, s.dp, *s.sockets, s.rng,
                                                       [&s](bool up) { s.ups += up ? 1 : 0; });
 }
@@ -154,8 +158,8 @@ TEST_CASE("two tunnel runners negotiate over loopback UDP and install crosswise 
                 if (a->sa.direction == dataplane::Direction::outbound && add_out < 0) add_out = i;
             }
             if (auto* d = std::get_if<dataplane::call::DelSa>(&call))
-                if (del_old_out < 0 && (d->key.spi == old_out ||
-                                        d->key.spi == static_cast<std::uint32_t>(spi_in)))
+                if (del_old_out < 0 &&
+                    (d->key.spi == old_out || d->key.spi == static_cast<std::uint32_t>(spi_in)))
                     del_old_out = i;
             ++i;
         }
@@ -175,6 +179,47 @@ TEST_CASE("two tunnel runners negotiate over loopback UDP and install crosswise 
         io.run_for(std::chrono::milliseconds(20));
     CHECK_FALSE(aws.runner->up());
     CHECK(aws.dp.sa_count() == 0);
+}
+
+TEST_CASE("[debug] wireshark_keys: the runner writes its IKE SA and both ESP SAs, mode 0600") {
+    const fs::path dir = fs::temp_directory_path() / ("cgwd-keys-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    boost::asio::io_context io;
+    Side aws, cgw;
+    make_sockets(io, aws, nullptr);
+    make_sockets(io, cgw, &aws);
+    make_runner(io, aws, config::StartupAction::start, false);
+    make_runner(io, cgw, config::StartupAction::add, false, dir.string());
+    REQUIRE(aws.runner->start());
+    REQUIRE(cgw.runner->start());
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!(aws.runner->up() && cgw.runner->up()) && std::chrono::steady_clock::now() < give_up)
+        io.run_for(std::chrono::milliseconds(20));
+    REQUIRE(cgw.runner->up());
+    const auto st = cgw.runner->status();
+    auto read = [&](const char* name) {
+        std::ifstream f(dir / name);
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    };
+    const std::string ike = read("ikev2_decryption_table"), esp = read("esp_sa");
+    // One IKE SA record with both SPIs, the cipher and integrity by Wireshark's names.
+    CHECK(std::count(ike.begin(), ike.end(), '\n') == 1);
+    CHECK(ike.find(st["ike"]["spi_i"].get<std::string>()) == 0);
+    CHECK(ike.find(st["ike"]["spi_r"].get<std::string>()) != std::string::npos);
+    CHECK(ike.find("AES-CBC-128 [RFC3602]") != std::string::npos);
+    CHECK(ike.find("HMAC_SHA1_96 [RFC2404]") != std::string::npos);
+    // Two ESP records, inbound and outbound SPI.
+    CHECK(std::count(esp.begin(), esp.end(), '\n') == 2);
+    for (const char* spi : {"spi_in", "spi_out"})
+        CHECK(esp.find("\"0x" + st["child_sas"][0][spi].get<std::string>() + "\"") !=
+              std::string::npos);
+    for (const char* name : {"ikev2_decryption_table", "esp_sa"})
+        CHECK((fs::status(dir / name).permissions() & fs::perms::all) ==
+              (fs::perms::owner_read | fs::perms::owner_write));
+    // The peer, without the setting, wrote nothing anywhere.
+    CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}) == 2);
+    fs::remove_all(dir);
 }
 
 TEST_CASE("reload restarts the changed connection only; the other's interfaces and SAs stay") {

@@ -402,6 +402,7 @@ bool IkeSa::derive_keys(const crypto::SecretBytes& shared) {
     auto ike = crypto::derive_ike_sa_keys({t.cipher, t.integ, t.prf}, shared.reveal(), ni_, nr_,
                                           spi_i_, spi_r_);
     if (!ike) return false;
+    export_ike_keys(spi_i_, spi_r_, t, *ike);
     const auto& e_out = initiator_ ? ike->sk_ei : ike->sk_er;
     const auto& a_out = initiator_ ? ike->sk_ai : ike->sk_ar;
     const auto& e_in = initiator_ ? ike->sk_er : ike->sk_ei;
@@ -411,6 +412,11 @@ bool IkeSa::derive_keys(const crypto::SecretBytes& shared) {
     if (!out || !in) return false;
     keys_.reset(new Keys{std::move(*ike), std::move(*out), std::move(*in), {}, {}});
     return true;
+}
+
+void IkeSa::export_ike_keys(std::uint64_t spi_i, std::uint64_t spi_r, const ChosenTransforms& t,
+                            const crypto::IkeSaKeys& keys) const {
+    if (settings_.on_ike_keys) settings_.on_ike_keys({spi_i, spi_r, t.cipher, t.integ, &keys});
 }
 
 std::optional<IkeSa::Datagrams> IkeSa::seal(const Header& h, const std::vector<Payload>& inner) {

@@ -372,6 +372,7 @@ void IkeSa::ike_rekey_response(Exchange& x, const std::vector<Payload>& inner, T
         retry_later("IKE SA key derivation failed", Millis{30000});
         return;
     }
+    export_ike_keys(x.new_ike_spi, spi_r, t, *derived);
     auto ctx = std::make_unique<IkeCtx>();
     ctx->initiator = true;
     ctx->spi_i = x.new_ike_spi;
@@ -547,6 +548,7 @@ void IkeSa::ike_rekey_request(const Header& h, const std::vector<Payload>& inner
         ike_selection_.transforms.prf, keys_->ike.sk_d.reveal(), {t.cipher, t.integ, t.prf},
         shared->reveal(), nonce->data, *nr, spi_i, *spi);
     if (!derived) return;
+    export_ike_keys(spi_i, *spi, t, *derived);
     auto ctx = std::make_unique<IkeCtx>();
     ctx->initiator = false;
     ctx->spi_i = spi_i;

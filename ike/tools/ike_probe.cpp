@@ -2,7 +2,9 @@
 // for the interop lab tests (tests/lab/ike/). Without --hold it exits 0 once the first
 // CHILD_SA is up; with --hold S it keeps the SA S seconds longer (DPD, rekeys: our own with
 // --rekey-child-after / --rekey-ike-after / short lifetimes, and the peer's) and exits 0 if
-// it never went down. 1 on failure or timeout. Keys are never printed.
+// it never went down. 1 on failure or timeout. Keys are never printed; with
+// --wireshark-keys DIR (debug) they are appended to DIR/ikev2_decryption_table and DIR/esp_sa
+// for Wireshark (keylog.hpp).
 //
 // Output, one line per event (stdout, line-buffered):
 //   status <State> <status text>
@@ -29,6 +31,7 @@
 #include <string>
 
 #include "cgwd/ike/codec_natt.hpp"
+#include "cgwd/ike/keylog.hpp"
 #include "cgwd/ike/sa.hpp"
 
 using namespace cgwd;
@@ -106,6 +109,9 @@ int main(int argc, char** argv) {
                    "largest IP datagram for an encrypted IKE message (RFC 7383 fragments)");
     app.add_flag("--no-fragmentation", no_fragmentation,
                  "do not announce IKEV2_FRAGMENTATION_SUPPORTED");
+    std::string wireshark_keys;
+    app.add_option("--wireshark-keys", wireshark_keys,
+                   "debug: append the SA keys to DIR/ikev2_decryption_table and DIR/esp_sa");
     CLI11_PARSE(app, argc, argv);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
@@ -141,6 +147,17 @@ int main(int argc, char** argv) {
     settings.rekey_fuzz = 0.2;
     settings.fragment_size = fragment_size;
     settings.fragmentation = !no_fragmentation;
+    std::optional<keylog::WiresharkKeyLog> key_log;
+    if (!wireshark_keys.empty()) {
+        key_log.emplace(wireshark_keys);
+        std::fprintf(stderr, "WARNING: writing IKE and ESP keys to %s (debug)\n",
+                     wireshark_keys.c_str());
+        settings.on_ike_keys = [&key_log](const IkeSaKeysDerived& keys) {
+            if (auto ok = key_log->write(keys); !ok) {
+                std::fprintf(stderr, "wireshark keys: %s\n", ok.error().c_str());
+            }
+        };
+    }
 
     auto open_socket = [&](std::uint16_t port) {
         const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
@@ -194,6 +211,11 @@ int main(int argc, char** argv) {
                             config::prf_name(up->transforms.prf).c_str(),
                             config::dh_name(up->transforms.dh).c_str(), up->nat_detected ? 1 : 0);
             } else if (const auto* c = std::get_if<ChildSaReady>(&action)) {
+                if (key_log) {
+                    if (auto ok = key_log->write(*c); !ok) {
+                        std::fprintf(stderr, "wireshark keys: %s\n", ok.error().c_str());
+                    }
+                }
                 std::printf("child-sa spi_in %s spi_out %s %s %s encap %u %u\n",
                             hex(c->spi_in).c_str(), hex(c->spi_out).c_str(),
                             config::cipher_name(c->cipher).c_str(),

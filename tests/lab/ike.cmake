@@ -1,8 +1,9 @@
 # IKEv2 interop lab tests (root + network namespaces): ike_probe (our IkeSa as initiator)
 # against strongSwan's charon as responder, PSK, one test per AWS proposal family plus the
 # INVALID_KE retry, a wrong PSK, rekeying of both SAs initiated by each side (40 s) and forced
-# UDP encapsulation on 4500, IKE fragmentation (RFC 7383) both ways. Arguments of charon.sh:
-# <ike_probe> <family> <mode>.
+# UDP encapsulation on 4500, IKE fragmentation (RFC 7383) both ways, and the Wireshark key
+# export (debug, ike/src/keylog.cpp) proven by tshark decrypting IKE and ESP in a capture.
+# Arguments of charon.sh: <ike_probe> <family> <mode>.
 function(cgwd_ike_charon_test label family mode)
   set(name "lab: ike with strongSwan charon, ${label}")
   add_test(NAME "${name}"
@@ -19,3 +20,5 @@ cgwd_ike_charon_test("wrong PSK gives AUTHENTICATION_FAILED" 2 wrong-psk)
 cgwd_ike_charon_test("CHILD_SA and IKE SA rekeys from both sides" 2 rekey)
 cgwd_ike_charon_test("forced UDP encapsulation floats to 4500" 3 encap)
 cgwd_ike_charon_test("IKE fragmentation both ways" 2 frag)
+cgwd_ike_charon_test("IKE and ESP decrypted by tshark with exported keys, AES-256-CBC/SHA2-256" 2 wireshark)
+cgwd_ike_charon_test("IKE and ESP decrypted by tshark with exported keys, AES-256-GCM-16" 3 wireshark)

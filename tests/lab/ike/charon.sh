@@ -21,6 +21,14 @@
 #             into fragments; a capture dissected by tshark must show SKF payloads (type 53)
 #             from both sides in both exchanges, ours within 200 octets; the probe must have
 #             negotiated fragmentation, sent and accepted fragments and dropped none.
+# wireshark:  the probe writes its keys for Wireshark (--wireshark-keys, ike/src/keylog.cpp),
+#             rekeys the CHILD_SA at 2 s and the IKE SA at 4 s; charon sends ESP (pings into
+#             its libipsec TUN device) on the CHILD_SA. tshark, given only the probe's
+#             ikev2_decryption_table and esp_sa, must decrypt the IKE_AUTH exchange (IDi, AUTH,
+#             SA, TSi inside SK), every CREATE_CHILD_SA message, charon's Delete on the
+#             rekeyed IKE SA (swanctl --terminate), IKE checksums all correct, and the ESP of
+#             both CHILD_SAs to ICMP with good ICVs; with the first hex digit of every key
+#             changed it must decrypt nothing (so the check can fail).
 # Two network namespaces joined by a veth pair; charon runs in its own mount namespace with a
 # private /run (its pid file is fixed at /var/run/charon.pid) and its strongswan.conf,
 # swanctl.conf and vici socket in a temp dir; kernel-libipsec (userspace ESP) so no XFRM
@@ -29,7 +37,8 @@
 # something is missing.
 set -euo pipefail
 
-tool=${1:?usage: charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke|rekey|encap|frag]}
+usage="charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke|rekey|encap|frag|wireshark]"
+tool=${1:?usage: $usage}
 family=${2:?family 1..4}
 mode=${3:-ok}
 charon=/usr/lib/ipsec/charon
@@ -62,9 +71,11 @@ ip_cgw=10.211.0.1
 tmp=$(mktemp -d /tmp/cgwd-lab-ike-charon.XXXXXX)
 charon_pid=""
 tcpdump_pid=""
+probe_pid=""
 
 cleanup() {
     set +e
+    [ -n "$probe_pid" ] && kill "$probe_pid" 2>/dev/null
     [ -n "$tcpdump_pid" ] && kill "$tcpdump_pid" 2>/dev/null && wait "$tcpdump_pid" 2>/dev/null
     if [ -n "$charon_pid" ]; then
         kill "$charon_pid" 2>/dev/null
@@ -199,21 +210,43 @@ args=(--local "$ip_cgw" --remote "$ip_aws" --psk-file "$tmp/psk" --family "$fami
 [ "$mode" = rekey ] && args+=(--hold 40 --rekey-child-after 3 --rekey-ike-after 18)
 [ "$mode" = encap ] && args+=(--force-encap --hold 3)
 [ "$mode" = frag ] && args+=(--fragment-size "$frag_size" --hold 5 --rekey-child-after 2)
-if [ "$mode" = frag ]; then
+if [ "$mode" = wireshark ]; then
+    command -v ping >/dev/null || fail "ping not installed (apt-get install iputils-ping)"
+    mkdir -m 700 "$tmp/keys"
+    args+=(--wireshark-keys "$tmp/keys" --hold 7 --rekey-child-after 2 --rekey-ike-after 4)
+fi
+if [ "$mode" = frag ] || [ "$mode" = wireshark ]; then
     # A capture on our side of the link, dissected by tshark afterwards.
     for c in tcpdump tshark; do command -v "$c" >/dev/null || fail "$c not installed"; done
     ip netns exec "$ns_cgw" tcpdump -i "$veth_cgw" -U -n -w "$tmp/ike.pcap" \
-        udp port 500 or udp port 4500 >"$tmp/tcpdump.out" 2>&1 &
+        udp port 500 or udp port 4500 or esp >"$tmp/tcpdump.out" 2>&1 &
     tcpdump_pid=$!
     for _ in $(seq 50); do grep -q "listening on" "$tmp/tcpdump.out" && break; sleep 0.1; done
     grep -q "listening on" "$tmp/tcpdump.out" || fail "tcpdump did not start"
 fi
 set +e
-ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1
-rc=$?
+if [ "$mode" = wireshark ]; then
+    ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1 &
+    probe_pid=$!
+    for _ in $(seq 150); do grep -q "^child-sa" "$tmp/probe.out" && break; sleep 0.1; done
+    # ESP from charon: kernel-libipsec encrypts what enters its TUN device (0.0.0.0/0
+    # selectors); our side has no SA installed and drops it, the capture is what matters.
+    # Once on the first CHILD_SA, once after the CHILD_SA rekey at 2 s.
+    ip -n "$ns_aws" route add 10.212.0.0/24 dev ipsec0 2>"$tmp/route.err"
+    ip netns exec "$ns_aws" ping -c 2 -i 0.2 -W 1 10.212.0.1 >/dev/null 2>&1
+    sleep 3
+    ip netns exec "$ns_aws" ping -c 2 -i 0.2 -W 1 10.212.0.1 >/dev/null 2>&1
+    wait "$probe_pid"
+    rc=$?
+    probe_pid=""
+else
+    ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1
+    rc=$?
+fi
 set -e
 cat "$tmp/probe.out"
-if [ -n "$tcpdump_pid" ]; then
+# wireshark: the capture goes on until charon has deleted the rekeyed IKE SA (below).
+if [ -n "$tcpdump_pid" ] && [ "$mode" != wireshark ]; then
     kill -INT "$tcpdump_pid" 2>/dev/null || true
     wait "$tcpdump_pid" 2>/dev/null || true
     tcpdump_pid=""
@@ -312,6 +345,113 @@ if [ "$mode" = frag ]; then
     our_out=$(sed -n 's/^summary .* spi_out 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
     [ -n "$our_in" ] || fail "no summary line from the probe"
     grep -q "^summary ike_rekeys 0 child_rekeys 1 " "$tmp/probe.out" || fail "the CHILD_SA was not rekeyed once"
+fi
+if [ "$mode" = wireshark ]; then
+    # charon deletes the rekeyed IKE SA: an INFORMATIONAL protected with its keys only.
+    STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 20 swanctl --terminate --ike cgw --force \
+        --timeout 2 --uri "$uri" >"$tmp/terminate.out" 2>&1 || true
+    sleep 0.5
+    kill -INT "$tcpdump_pid" 2>/dev/null || true
+    wait "$tcpdump_pid" 2>/dev/null || true
+    tcpdump_pid=""
+    keys=$tmp/keys
+    for f in ikev2_decryption_table esp_sa; do
+        [ -s "$keys/$f" ] || fail "the probe wrote no $f"
+        [ "$(stat -c %a "$keys/$f")" = 600 ] || fail "$f is not mode 0600"
+    done
+    grep -q "^WARNING: writing IKE and ESP keys" "$tmp/probe.out" || fail "no key export warning"
+    # Two IKE SAs (initial, rekeyed), two CHILD_SAs (initial, rekeyed) of two records each.
+    [ "$(wc -l <"$keys/ikev2_decryption_table")" -eq 2 ] || fail "want 2 IKE SA records"
+    [ "$(wc -l <"$keys/esp_sa")" -eq 4 ] || fail "want 4 ESP SA records"
+    # tshark with a private configuration directory holding only the two tables (tshark 4.0
+    # reads WIRESHARK_CONFIG_DIR before ~/.config/wireshark).
+    dissect() {  # <config dir> <fields...>: one line per IKE/ESP packet
+        local dir=$1
+        shift
+        WIRESHARK_CONFIG_DIR=$dir tshark -n -r "$tmp/ike.pcap" \
+            -o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE \
+            "$@" 2>"$tmp/tshark.err" || { cat "$tmp/tshark.err" >&2; fail "tshark failed"; }
+    }
+    fields=(-Y "isakmp || esp" -T fields -E separator=';' -e frame.number -e ip.src
+            -e isakmp.exchangetype -e isakmp.ispi -e isakmp.typepayload
+            -e isakmp.id.data.ipv4_addr -e isakmp.auth.method -e esp.spi -e esp.icv_good
+            -e icmp.type)
+    mkdir -p "$tmp/ws-good" "$tmp/ws-bad"
+    cp "$keys/ikev2_decryption_table" "$keys/esp_sa" "$tmp/ws-good/"
+    # The wrong tables: the first hex digit of every key changed, nothing else.
+    awk -F, -v OFS=, 'function flip(s, i) { return substr(s, 1, i - 1) \
+        (substr(s, i, 1) == "0" ? "1" : "0") substr(s, i + 1) }
+        { for (f = 3; f <= 7; f++) if (f != 5 && $f != "") $f = flip($f, 1); print }' \
+        "$keys/ikev2_decryption_table" >"$tmp/ws-bad/ikev2_decryption_table"
+    awk -F, -v OFS=, 'function flip(s, i) { return substr(s, 1, i - 1) \
+        (substr(s, i, 1) == "0" ? "1" : "0") substr(s, i + 1) }
+        { for (f = 6; f <= 8; f += 2) if (length($f) > 4) $f = flip($f, 4); print }' \
+        "$keys/esp_sa" >"$tmp/ws-bad/esp_sa"
+    cmp -s "$keys/esp_sa" "$tmp/ws-bad/esp_sa" && fail "the wrong esp_sa is not different"
+    dissect "$tmp/ws-good" "${fields[@]}" >"$tmp/good.txt"
+    dissect "$tmp/ws-bad" "${fields[@]}" >"$tmp/bad.txt"
+    sed 's/^/tshark: /' "$tmp/good.txt"
+    # Fields: 1 frame, 2 ip.src, 3 exchange, 4 SPIi, 5 payload types, 6 ID address, 7 AUTH
+    # method, 8 ESP SPI, 9 ICV good, 10 ICMP type. Payload types: 33 SA, 35 IDi, 36 IDr,
+    # 39 AUTH, 40 Nonce, 42 Delete, 44 TSi, 46 SK.
+    has() {  # <payload type> <file>: the lines whose payload types include it
+        awk -F';' -v x="$1" \
+            '{ n = split($5, t, ","); for (i = 1; i <= n; i++) if (t[i] == x) { print; next } }' "$2"
+    }
+    idi=$(awk -F';' -v s="$ip_cgw" '$2 == s && $3 == 35' "$tmp/good.txt" | has 35 /dev/stdin)
+    [ -n "$idi" ] || fail "tshark did not decrypt our IKE_AUTH request (no IDi)"
+    for x in 39 33 44; do
+        echo "$idi" | has "$x" /dev/stdin | grep -q . ||
+            fail "no payload $x in our decrypted IKE_AUTH"
+    done
+    echo "$idi" | awk -F';' -v s="$ip_cgw" '$6 == s && $7 == 2' | grep -q . ||
+        fail "our decrypted IDi/AUTH is not ID_IPV4_ADDR $ip_cgw / shared key"
+    awk -F';' -v s="$ip_aws" '$2 == s && $3 == 35' "$tmp/good.txt" | has 36 /dev/stdin |
+        has 39 /dev/stdin | grep -q . ||
+        fail "tshark did not decrypt charon's IKE_AUTH response (IDr, AUTH)"
+    # Every CREATE_CHILD_SA message (both rekeys, both directions) shows its SA and Nonce.
+    n_cc=$(awk -F';' '$3 == 36' "$tmp/good.txt" | wc -l)
+    n_cc_dec=$(awk -F';' '$3 == 36' "$tmp/good.txt" | has 33 /dev/stdin | has 40 /dev/stdin |
+        wc -l)
+    [ "$n_cc" -ge 4 ] || fail "$n_cc CREATE_CHILD_SA messages captured, want >= 4"
+    [ "$n_cc_dec" -eq "$n_cc" ] ||
+        fail "tshark decrypted $n_cc_dec of $n_cc CREATE_CHILD_SA messages"
+    # charon's Delete on the rekeyed IKE SA (the second record's keys).
+    spi_new=$(sed -n 2p "$keys/ikev2_decryption_table" | cut -d, -f1)
+    awk -F';' -v s="$ip_aws" -v spi="$spi_new" '$2 == s && $3 == 37 && $4 == spi' \
+        "$tmp/good.txt" | has 42 /dev/stdin | grep -q . ||
+        fail "tshark did not decrypt charon's Delete on the rekeyed IKE SA $spi_new"
+    # Integrity (CBC families: HMAC over the message) checked by tshark, never wrong.
+    dissect "$tmp/ws-good" -V >"$tmp/good-v.txt"
+    if grep -q "Integrity Checksum Data:" "$tmp/good-v.txt"; then
+        grep "Integrity Checksum Data:" "$tmp/good-v.txt" | grep -qv "\[correct\]" &&
+            fail "tshark finds an IKE integrity checksum incorrect with our keys"
+    fi
+    # ESP from charon decrypted to ICMP echo requests, ICV good, on both CHILD_SAs (our
+    # inbound SPIs).
+    esp_spis=$(awk -F';' '$8 != "" && $9 == 1 && $10 == 8 { print $8 }' "$tmp/good.txt" | sort -u)
+    [ "$(echo "$esp_spis" | grep -c .)" -ge 2 ] ||
+        fail "tshark decrypted ICMP in ESP on $(echo "$esp_spis" | grep -c .) SAs, want 2"
+    for spi in $esp_spis; do
+        grep -q "^child-sa spi_in $spi " "$tmp/probe.out" ||
+            fail "decrypted ESP SPI $spi is not ours"
+    done
+    # With the wrong tables: nothing decrypted.
+    sed 's/^/tshark (wrong keys): /' "$tmp/bad.txt"
+    # (tshark still "decrypts" to garbage whose first octets may look like payload types: what
+    # counts is a parsed ID, AUTH, SA + Nonce, a good ESP ICV, ICMP, a correct IKE checksum.)
+    bad=$(awk -F';' '$6 != "" || $7 != "" || $9 == 1 || $10 != ""' "$tmp/bad.txt" | wc -l)
+    bad=$((bad + $(awk -F';' '$3 >= 35' "$tmp/bad.txt" | has 33 /dev/stdin | has 40 /dev/stdin |
+        wc -l)))
+    dissect "$tmp/ws-bad" -V >"$tmp/bad-v.txt"
+    n_ok=$(grep "Integrity Checksum Data:" "$tmp/bad-v.txt" | grep -c "\[correct\]" || true)
+    bad=$((bad + n_ok))
+    [ "$bad" -eq 0 ] || fail "tshark decrypted $bad packets with the wrong keys"
+    echo "PASS: tshark decrypted IKE_AUTH, $n_cc CREATE_CHILD_SA, the rekeyed IKE SA's Delete" \
+        "and ESP on SPIs" $esp_spis
+    our_in=$(sed -n 's/^summary .* child spi_in 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
+    our_out=$(sed -n 's/^summary .* spi_out 0x\([0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
+    [ -n "$our_in" ] || fail "no summary line from the probe"
 fi
 # The SPIs of charon's first INSTALLED CHILD_SA (a rekeyed one may still be listed as DELETED).
 their_in=$(sed -n '/INSTALLED/,$ s/.*in  *\([0-9a-f]\{8\}\).*/\1/p' "$tmp/sas.out" | head -n1)

@@ -76,6 +76,10 @@ struct DaemonConfig {
     // [failover]
     bool prefer_direct_connect = true;
     std::uint16_t vpn_mss = 1379;  // MSS clamp applied to flows that may fail over to VPN
+    // [debug]
+    // Directory for Wireshark's ikev2_decryption_table and esp_sa (every SA's keys, debug only;
+    // ike/include/cgwd/ike/keylog.hpp); empty: off.
+    std::string wireshark_keys;
 
     std::vector<VpnEntry> vpns;
     std::vector<DirectConnectPeer> direct_connect;

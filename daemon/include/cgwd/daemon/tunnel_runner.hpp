@@ -35,6 +35,8 @@ struct TunnelPlan {
     config::Ipv4Address local_id;       // the IKE ID: AWS's customer gateway address (NAT: public)
     bool force_encap = false;  // the userspace dataplane can only carry UDP-encapsulated ESP
     std::uint16_t natt_port = 4500;
+    // Debug only ([debug] wireshark_keys): directory for Wireshark's key tables; empty: off.
+    std::string wireshark_keys;
 };
 
 class TunnelRunner {

@@ -110,6 +110,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -135,6 +136,17 @@ enum class SaState : std::uint8_t {
     backoff
 };
 [[nodiscard]] const char* to_string(SaState);
+
+// Debug only (Wireshark key export, keylog.hpp): the keys of an IKE SA as soon as they are
+// derived (IKE_SA_INIT and every IKE SA rekey), given to SaSettings::on_ike_keys. `keys` is
+// valid during the call only.
+struct IkeSaKeysDerived {
+    std::uint64_t spi_i = 0;
+    std::uint64_t spi_r = 0;
+    config::Cipher cipher;
+    std::uint16_t integ = config::integ::none;
+    const crypto::IkeSaKeys* keys = nullptr;
+};
 
 struct SaSettings {
     config::Ipv4Address local;   // our outside address (NAT detection, and the ID by default)
@@ -193,6 +205,10 @@ struct SaSettings {
     std::size_t fragment_size = 1280;
     std::size_t max_fragments = 64;
     std::size_t max_reassembly_size = 65535;
+
+    // Debug only: called with the keys of every IKE SA derived (unset: never). For writing
+    // Wireshark's decryption tables (keylog.hpp); nothing else may see these keys.
+    std::function<void(const IkeSaKeysDerived&)> on_ike_keys;
 
     // The settings of one AWS tunnel (proposals, PSK, lifetimes, replay window, DPD, rekey
     // margin and fuzz).
@@ -464,6 +480,9 @@ class IkeSa {
     [[nodiscard]] std::vector<Payload> natd_payloads(std::uint64_t spi_i, std::uint64_t spi_r);
     void check_natd(const Message& m);
     [[nodiscard]] bool derive_keys(const crypto::SecretBytes& shared);
+    // Debug key export (SaSettings::on_ike_keys), if set.
+    void export_ike_keys(std::uint64_t spi_i, std::uint64_t spi_r, const ChosenTransforms& t,
+                         const crypto::IkeSaKeys& keys) const;
     [[nodiscard]] bool child_sa_ready(const Selection& esp, std::uint32_t spi_out,
                                       const TsPayload& tsi, const TsPayload& tsr);
     // Derives the keys and emits ChildSaReady. `ni`/`nr`: the nonces of the exchange that
