@@ -42,4 +42,10 @@ std::expected<void, std::string> keep_only_network_capabilities() {
     return {};
 }
 
+std::expected<void, std::string> keep_secrets_out_of_core_dumps() {
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return std::unexpected(std::string("PR_SET_DUMPABLE: ") + std::strerror(errno));
+    return {};
+}
+
 }  // namespace cgwd::daemon

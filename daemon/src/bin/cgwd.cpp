@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cgwd/config/daemon_config.hpp"
+#include "cgwd/daemon/capabilities.hpp"
 #include "cgwd/daemon/daemon.hpp"
 #include "cgwd/daemon/logging.hpp"
 #include "cgwd/daemon/version.hpp"
@@ -56,6 +57,11 @@ void print_reference() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Before any key is read: no core dump may hold a PSK, an MD5 key or keying material.
+    if (auto r = cgwd::daemon::keep_secrets_out_of_core_dumps(); !r) {
+        std::cerr << "cgwd: " << r.error() << "\n";
+        return 1;
+    }
     CLI::App app{"cgwd - customer gateway daemon for AWS Site-to-Site VPN and Direct Connect"};
     app.set_version_flag("-V,--version", std::string("cgwd ") + cgwd::daemon::version());
     std::string check, config_path = "/etc/cgwd/cgwd.toml";

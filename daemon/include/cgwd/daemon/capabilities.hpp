@@ -17,4 +17,9 @@ std::uint64_t kept_capabilities();
 // (CAP_SETPCAP); under systemd's CapabilityBoundingSet it is already trimmed.
 [[nodiscard]] std::expected<void, std::string> keep_only_network_capabilities();
 
+// Keeps PSKs, MD5 keys and keying material out of core dumps: the process is made non-dumpable
+// (PR_SET_DUMPABLE 0, prctl(2)), so the kernel writes no core and no other unprivileged process
+// may ptrace it or read its memory. Called first thing in cgwd's main, before any key is read.
+[[nodiscard]] std::expected<void, std::string> keep_secrets_out_of_core_dumps();
+
 }  // namespace cgwd::daemon
