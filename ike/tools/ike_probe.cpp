@@ -105,6 +105,9 @@ int main(int argc, char** argv) {
     app.add_option("--ike-lifetime", ike_lifetime, "seconds");
     app.add_option("--rekey-margin", margin_s, "seconds");
     app.add_flag("--force-encap", force_encap, "fake a NAT: UDP encapsulation on 4500");
+    bool responder = false;
+    app.add_flag("--responder", responder,
+                 "do not initiate: answer the peer's IKE_SA_INIT (AWS's startup action 'start')");
     app.add_option("--fragment-size", fragment_size,
                    "largest IP datagram for an encrypted IKE message (RFC 7383 fragments)");
     app.add_flag("--no-fragmentation", no_fragmentation,
@@ -192,7 +195,7 @@ int main(int argc, char** argv) {
     crypto::SystemRandom rng;
     IkeSa sa_engine(settings, rng);
     const auto start = Clock::now();
-    sa_engine.start(start);
+    if (!responder) sa_engine.start(start);
     int result = -1;
     std::optional<Clock::time_point> up_at;
     bool child_rekey_done = false, ike_rekey_done = false;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Lab: IKEv2 interop between ike_probe (ike/tools/ike_probe.cpp: our IkeSa as initiator) and
-# strongSwan's charon (Debian package) as responder, PSK authentication.
-#   charon.sh <path-to-ike_probe> <family 1..4> [ok|wrong-psk|invalid-ke|rekey|encap|frag]
+# Lab: IKEv2 interop between ike_probe (ike/tools/ike_probe.cpp: our IkeSa as initiator, or as
+# responder in mode `responder`) and strongSwan's charon (Debian package), PSK authentication.
+#   charon.sh <path-to-ike_probe> <family 1..4> [ok|wrong-psk|invalid-ke|rekey|encap|frag|wireshark|responder]
 # Families (AWS): 1 AES-128-CBC/SHA1/MODP-1024, 2 AES-256-CBC/SHA2-256/MODP-2048,
 #                 3 AES-256-GCM-16/PRF-SHA384/ECP-384, 4 AES-256-CBC/SHA2-512/MODP-2048-256.
 # ok:         the CHILD_SA must come up and charon must list the same SPIs crosswise.
@@ -29,6 +29,9 @@
 #             rekeyed IKE SA (swanctl --terminate), IKE checksums all correct, and the ESP of
 #             both CHILD_SAs to ICMP with good ICVs; with the first hex digit of every key
 #             changed it must decrypt nothing (so the check can fail).
+# responder:  charon initiates (`swanctl --initiate`, AWS's startup action "start"), the probe
+#             only answers (--responder): charon's log must show its IKE_SA_INIT request and
+#             our response, and the CHILD_SA must come up with the SPIs crosswise as in `ok`.
 # Two network namespaces joined by a veth pair; charon runs in its own mount namespace with a
 # private /run (its pid file is fixed at /var/run/charon.pid) and its strongswan.conf,
 # swanctl.conf and vici socket in a temp dir; kernel-libipsec (userspace ESP) so no XFRM
@@ -37,7 +40,7 @@
 # something is missing.
 set -euo pipefail
 
-usage="charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke|rekey|encap|frag|wireshark]"
+usage="charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke|rekey|encap|frag|wireshark|responder]"
 tool=${1:?usage: $usage}
 family=${2:?family 1..4}
 mode=${3:-ok}
@@ -135,6 +138,7 @@ charon {
     filelog {
         log {
             path = $tmp/charon.log
+            flush_line = yes
             default = 1
             ike = 2
             cfg = 2
@@ -239,6 +243,25 @@ if [ "$mode" = wireshark ]; then
     wait "$probe_pid"
     rc=$?
     probe_pid=""
+elif [ "$mode" = responder ]; then
+    ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" --responder --hold 3 \
+        >"$tmp/probe.out" 2>&1 &
+    probe_pid=$!
+    sleep 0.5  # the probe's sockets are bound
+    STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 30 swanctl --initiate --child cgw \
+        --timeout 25 --uri "$uri" >"$tmp/initiate.out" 2>&1
+    initiate_rc=$?
+    wait "$probe_pid"
+    rc=$?
+    probe_pid=""
+    [ "$initiate_rc" -eq 0 ] || { cat "$tmp/initiate.out"; keep_log=1; fail "swanctl --initiate failed"; }
+    grep -q "generating IKE_SA_INIT request 0" "$tmp/charon.log" ||
+        { keep_log=1; fail "charon did not initiate"; }
+    grep -q "parsed IKE_SA_INIT response 0" "$tmp/charon.log" ||
+        { keep_log=1; fail "charon got no IKE_SA_INIT response from the probe"; }
+    grep -q "parsed IKE_AUTH response 1" "$tmp/charon.log" ||
+        { keep_log=1; fail "charon got no IKE_AUTH response from the probe"; }
+    grep -q "^status InitReplied" "$tmp/probe.out" || fail "the probe did not answer as responder"
 else
     ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1
     rc=$?
