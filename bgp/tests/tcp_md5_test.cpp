@@ -11,20 +11,12 @@
 #include <string>
 
 #include "cgwd/bgp/tcp_md5.hpp"
+#include "loopback_tcp.hpp"
 
 using namespace cgwd::bgp;
+using namespace cgwd::bgp::test;
 
 namespace {
-
-struct Fd {
-    int fd;
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-};
 
 std::span<const std::uint8_t> bytes_of(const std::string& s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
@@ -35,31 +27,7 @@ const IpAddress kLoopback = IpAddress::v4(0x7f000001);
 // A listener on 127.0.0.1 (ephemeral port) with `key` for peer 127.0.0.1.
 std::uint16_t listen_with_key(const Fd& l, const std::string& key) {
     REQUIRE(set_tcp_md5(l.fd, kLoopback, bytes_of(key)).has_value());
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(l.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-    REQUIRE(::listen(l.fd, 4) == 0);
-    socklen_t len = sizeof sa;
-    REQUIRE(::getsockname(l.fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0);
-    return ntohs(sa.sin_port);
-}
-
-// Non-blocking connect; true when the handshake completes within `ms`.
-bool connects_within(const Fd& c, std::uint16_t port, int ms) {
-    ::fcntl(c.fd, F_SETFL, O_NONBLOCK);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons(port);
-    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) return true;
-    if (errno != EINPROGRESS) return false;
-    pollfd p{c.fd, POLLOUT, 0};
-    if (::poll(&p, 1, ms) != 1) return false;
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    return err == 0;
+    return listen_loopback(l);
 }
 
 }  // namespace
