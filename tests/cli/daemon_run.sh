@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs cgwd as systemd would (Type=notify): READY=1 and STATUS= arrive on NOTIFY_SOCKET once the
 # control socket (mode 0660) is bound; cgwctl status/check/log-level/reload work against it;
-# SIGHUP with a broken file keeps the running configuration; SIGTERM exits 0 promptly and
+# another user cannot reach the control socket, and malformed, unknown and oversize requests are
+# answered and survived; SIGHUP with a broken file keeps the running configuration; SIGTERM exits 0 promptly and
 # removes the socket; no pre-shared key appears in the daemon's output.
 set -euo pipefail
 bin=$1 fixtures=$2
@@ -70,6 +71,50 @@ assert "cgwd_events_total" in body, body' || fail "metrics endpoint"
 ctl tunnels | grep -q "^vpn-0a1b2c3d4e5f60718/1  connecting  lab-t1" || fail "tunnels: $(ctl tunnels)"
 ctl events --no-follow | grep -q "daemon  started, dataplane userspace" || fail "events: $(ctl events --no-follow)"
 echo "ok: /metrics, cgwctl tunnels, cgwctl events"
+
+# Control socket abuse (issue 8): another user is kept out by the socket's mode; malformed and
+# unknown requests get an error answer; an oversize frame (length over 64 KiB) and a frame of
+# length 0 get one error answer and the connection is closed; cgwd keeps serving afterwards.
+chmod 755 "$work" "$work/run"  # other users may reach the socket; only its own mode stops them
+if setpriv --reuid=65534 --regid=65534 --clear-groups "$bin/cgwctl" -s "$work/run/cgwd.sock" status \
+     >"$work/nobody.out" 2>&1; then
+    fail "user nobody could use the control socket"
+fi
+grep -qi "permission denied" "$work/nobody.out" || fail "nobody: $(cat "$work/nobody.out")"
+python3 - "$work/run/cgwd.sock" <<'PY' || fail "control socket abuse"
+import json, socket, struct, sys
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(5); s.connect(path); return s
+def recv_frame(s):
+    head = b""
+    while len(head) < 4:
+        c = s.recv(4 - len(head))
+        if not c: return None
+        head += c
+    n = struct.unpack("!I", head)[0]; body = b""
+    while len(body) < n:
+        c = s.recv(n - len(body)); assert c, "short answer"; body += c
+    return json.loads(body)
+def ask(body):
+    s = conn(); s.sendall(struct.pack("!I", len(body)) + body); r = recv_frame(s); s.close(); return r
+for body, code in ((b"{not json", 1), (b"[1,2]", 1), (b'{"command": 5}', 1),
+                   (b'{"command": "shutdown-everything"}', 2),
+                   (b'{"command": "status", "arguments": {}, "extra": 1}', 1)):
+    r = ask(body)
+    assert r and r["result"] == code, (body, r)
+for head, text in ((struct.pack("!I", 64 * 1024 + 1), "request larger than 64 KiB"),
+                   (struct.pack("!I", 0xFFFFFFFF), "request larger than 64 KiB"),
+                   (struct.pack("!I", 0), "empty request")):
+    s = conn(); s.sendall(head + b"x" * 64)
+    r = recv_frame(s)
+    assert r and r["result"] == 1 and r["text"] == text, (head, r)
+    assert recv_frame(s) is None, head  # then closed: nothing of the body was buffered
+    s.close()
+assert ask(b'{"command": "status"}')["result"] == 0
+print("control socket: 5 malformed/unknown requests answered 1/2, 3 bad frames answered once and closed, still serving")
+PY
+echo "ok: user nobody refused (permission denied); malformed, unknown, oversize requests handled"
 
 # SIGHUP with a broken file: refused, still running, same state.
 cp "$work/cgwd.toml" "$work/good.toml"
