@@ -6,6 +6,15 @@
 // --wireshark-keys DIR (debug) they are appended to DIR/ikev2_decryption_table and DIR/esp_sa
 // for Wireshark (keylog.hpp).
 //
+// Liveness and restarts (RFC 7296 2.4): --dpd S (0: none), --dpd-retries N, --dpd-action,
+// --retransmit-base MS (the retransmission schedule MS, 2 MS, 4 MS, 8 MS, 16 MS), --retry S
+// (back-off after a failure); with --keep-going an IKE SA going down does not end the run:
+// the engine's dpd_action (restart: initiate again) goes on until --hold ends, and the exit
+// status is 0 if an SA is established then.
+// Cookies (RFC 7296 2.6): --require-cookie puts a CookieGuard (cookie.hpp) that always asks
+// for a cookie in front of the responder; --init-only stops once IKE_SA_INIT is answered (no
+// IKE_AUTH: the peer keeps a half-open SA, to push a responder over its cookie threshold).
+//
 // Output, one line per event (stdout, line-buffered):
 //   status <State> <status text>
 //   ike-sa-up spi_i 0x... spi_r 0x... <cipher>/<prf>/<group> nat <0|1>
@@ -14,6 +23,8 @@
 //   ike-rekeyed spi_i 0x... spi_r 0x...
 //   summary ike_rekeys N child_rekeys N child spi_in 0x... spi_out 0x... ports L R
 //   fragments negotiated <0|1> sent N received N dropped N   (RFC 7383, at exit)
+//   cookies sent N accepted N                  (--require-cookie, at exit)
+//   init-only IKE_SA_INIT answered spi_r 0x...  (--init-only)
 //   done | timeout | down <reason>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,6 +42,7 @@
 #include <string>
 
 #include "cgwd/ike/codec_natt.hpp"
+#include "cgwd/ike/cookie.hpp"
 #include "cgwd/ike/keylog.hpp"
 #include "cgwd/ike/sa.hpp"
 
@@ -112,6 +124,25 @@ int main(int argc, char** argv) {
                    "largest IP datagram for an encrypted IKE message (RFC 7383 fragments)");
     app.add_flag("--no-fragmentation", no_fragmentation,
                  "do not announce IKEV2_FRAGMENTATION_SUPPORTED");
+    int dpd_s = 10, retry_s = -1;
+    std::uint32_t dpd_retries = 3;
+    long retransmit_base_ms = 1000;
+    std::string dpd_action = "restart";
+    bool keep_going = false, require_cookie = false, init_only = false;
+    app.add_option("--dpd", dpd_s, "seconds of silence before a liveness check (0: no DPD)");
+    app.add_option("--dpd-retries", dpd_retries, "liveness check retransmissions");
+    app.add_option("--dpd-action", dpd_action, "after a dead peer")
+        ->check(CLI::IsMember({"restart", "clear", "none"}));
+    app.add_option("--retransmit-base", retransmit_base_ms,
+                   "milliseconds: retransmission schedule base, 2x, 4x, 8x, 16x")
+        ->check(CLI::Range(10L, 60000L));
+    app.add_option("--retry", retry_s, "seconds of back-off after a failure (default: --timeout)");
+    app.add_flag("--keep-going", keep_going,
+                 "an IKE SA going down does not end the run (dpd_action, back-off go on)");
+    app.add_flag("--require-cookie", require_cookie,
+                 "responder: always answer IKE_SA_INIT without a valid cookie with N(COOKIE)");
+    app.add_flag("--init-only", init_only,
+                 "stop once IKE_SA_INIT is answered, without IKE_AUTH (a half-open SA)");
     std::string wireshark_keys;
     app.add_option("--wireshark-keys", wireshark_keys,
                    "debug: append the SA keys to DIR/ikev2_decryption_table and DIR/esp_sa");
@@ -142,7 +173,16 @@ int main(int argc, char** argv) {
     ike.dh = dh;
     settings.ike_proposals = {ike};
     settings.esp_proposals = {esp_family(family)};
-    settings.retry_initial = std::chrono::seconds(timeout_s);  // one attempt is enough here
+    // One attempt is enough here, unless told otherwise.
+    settings.retry_initial = std::chrono::seconds(retry_s >= 0 ? retry_s : timeout_s);
+    settings.dpd_interval = std::chrono::seconds(dpd_s);
+    settings.dpd_retries = dpd_retries;
+    settings.dpd_action = dpd_action == "clear"  ? config::DpdAction::clear
+                          : dpd_action == "none" ? config::DpdAction::none
+                                                 : config::DpdAction::restart;
+    settings.retransmit_timeouts.clear();
+    for (long k = 0; k < 5; ++k)
+        settings.retransmit_timeouts.push_back(Millis{retransmit_base_ms << k});
     settings.force_encap = force_encap;
     settings.esp_lifetime_s = esp_lifetime;
     settings.ike_lifetime_s = ike_lifetime;
@@ -194,6 +234,15 @@ int main(int argc, char** argv) {
 
     crypto::SystemRandom rng;
     IkeSa sa_engine(settings, rng);
+    // --require-cookie: threshold 0 and one half-open SA reported, so every IKE_SA_INIT
+    // request needs a valid cookie (the daemon reports its real half-open count instead).
+    std::optional<CookieGuard> guard;
+    if (require_cookie) {
+        CookieSettings cs;
+        cs.half_open_threshold = 0;
+        guard.emplace(cs, rng);
+        guard->set_half_open(1);
+    }
     const auto start = Clock::now();
     if (!responder) sa_engine.start(start);
     int result = -1;
@@ -208,6 +257,7 @@ int main(int argc, char** argv) {
             if (const auto* s = std::get_if<StatusChanged>(&action)) {
                 std::printf("status %s %s\n", to_string(s->state), s->status.c_str());
             } else if (const auto* up = std::get_if<IkeSaUp>(&action)) {
+                last_spi_i = up->spi_i;  // a new IKE SA (after a restart), not a rekey
                 std::printf("ike-sa-up spi_i %s spi_r %s %s/%s/%s nat %d\n", hex(up->spi_i).c_str(),
                             hex(up->spi_r).c_str(),
                             config::cipher_name(up->transforms.cipher).c_str(),
@@ -235,12 +285,13 @@ int main(int argc, char** argv) {
                             hex(del->spi_out).c_str());
             } else if (const auto* down = std::get_if<IkeSaDown>(&action)) {
                 std::printf("down %s\n", down->reason.c_str());
-                result = 1;
+                if (!keep_going) result = 1;
             }
         }
         if (result >= 0) break;
         auto now = Clock::now();
-        if (up_at && sa_engine.info().spi_i != last_spi_i) {
+        if (up_at && sa_engine.state() == SaState::established &&
+            sa_engine.info().spi_i != last_spi_i) {
             const SaInfo info = sa_engine.info();
             last_spi_i = info.spi_i;
             std::printf("ike-rekeyed spi_i %s spi_r %s\n", hex(info.spi_i).c_str(),
@@ -257,7 +308,8 @@ int main(int argc, char** argv) {
                 }
                 std::printf(" ports %u %u\n", unsigned{info.local_port},
                             unsigned{info.remote_port});
-                result = 0;
+                result = sa_engine.state() == SaState::established ? 0 : 1;
+                if (result != 0) std::printf("not established at the end\n");
                 break;
             }
             std::printf("timeout\n");
@@ -290,6 +342,19 @@ int main(int argc, char** argv) {
             if (got <= 0) continue;
             const std::span<const std::uint8_t> data(buf.data(), static_cast<std::size_t>(got));
             if (k == 0) {
+                const auto h = decode_header(data);
+                if (guard && h && h->exchange == ExchangeType::ike_sa_init && !h->response &&
+                    h->message_id == 0) {
+                    config::Ipv4Address source;
+                    source.value = ntohl(from.sin_addr.s_addr);
+                    auto decision = guard->on_init_request(data, source, ntohs(from.sin_port), now);
+                    std::printf("cookie-guard %s\n", to_string(decision.verdict));
+                    if (decision.verdict == CookieVerdict::send_cookie) {
+                        send_to(OutDatagram{std::move(decision.response), 500, ntohs(from.sin_port),
+                                            false});
+                    }
+                    if (decision.verdict != CookieVerdict::pass) continue;
+                }
                 sa_engine.on_datagram(data, now, 500, ntohs(from.sin_port));
             } else {
                 const auto pkt = classify_udp4500(data);
@@ -297,6 +362,13 @@ int main(int argc, char** argv) {
                     sa_engine.on_datagram(pkt.data, now, 4500, ntohs(from.sin_port));
                 }
             }
+        }
+        // --init-only: the IKE_AUTH request the engine just built is never sent.
+        if (init_only && sa_engine.state() == SaState::auth_sent) {
+            std::printf("init-only IKE_SA_INIT answered spi_r %s\n",
+                        hex(sa_engine.info().spi_r).c_str());
+            result = 0;
+            break;
         }
         sa_engine.on_timer(now);
     }
@@ -306,6 +378,11 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(final_info.fragments_sent),
                 static_cast<unsigned long long>(final_info.fragments_received),
                 static_cast<unsigned long long>(final_info.fragments_dropped));
+    if (guard) {
+        std::printf("cookies sent %llu accepted %llu\n",
+                    static_cast<unsigned long long>(guard->stats().cookies_sent),
+                    static_cast<unsigned long long>(guard->stats().cookies_accepted));
+    }
     if (result == 0) std::printf("done\n");
     ::close(fd);
     ::close(fd_natt);

@@ -2,7 +2,10 @@
 # against strongSwan's charon as responder, PSK, one test per AWS proposal family plus the
 # INVALID_KE retry, a wrong PSK, rekeying of both SAs initiated by each side (40 s) and forced
 # UDP encapsulation on 4500, IKE fragmentation (RFC 7383) both ways, and the Wireshark key
-# export (debug, ike/src/keylog.cpp) proven by tshark decrypting IKE and ESP in a capture.
+# export (debug, ike/src/keylog.cpp) proven by tshark decrypting IKE and ESP in a capture;
+# DPD both ways (charon's checks answered, charon killed and found dead by us then restarted,
+# the probe killed and found dead by charon), cookies (RFC 7296 2.6) both ways, and a charon
+# restart (recovered through our DPD: INITIAL_CONTACT is not acted on).
 # Arguments of charon.sh: <ike_probe> <family> <mode>.
 function(cgwd_ike_charon_test label family mode)
   set(name "lab: ike with strongSwan charon, ${label}")
@@ -23,3 +26,9 @@ cgwd_ike_charon_test("IKE fragmentation both ways" 2 frag)
 cgwd_ike_charon_test("charon initiates, we answer as responder" 3 responder)
 cgwd_ike_charon_test("IKE and ESP decrypted by tshark with exported keys, AES-256-CBC/SHA2-256" 2 wireshark)
 cgwd_ike_charon_test("IKE and ESP decrypted by tshark with exported keys, AES-256-GCM-16" 3 wireshark)
+cgwd_ike_charon_test("charon's DPD liveness checks answered by us" 2 dpd)
+cgwd_ike_charon_test("our DPD finds a killed charon dead, then restarts" 3 dpd-dead)
+cgwd_ike_charon_test("charon's DPD finds a killed probe dead and deletes the SA" 2 dpd-timeout)
+cgwd_ike_charon_test("our responder demands a cookie from charon" 3 cookie)
+cgwd_ike_charon_test("charon demands a cookie from our initiator" 2 cookie-charon)
+cgwd_ike_charon_test("charon restarts and initiates again, we recover by DPD" 3 restart)

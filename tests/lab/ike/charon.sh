@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lab: IKEv2 interop between ike_probe (ike/tools/ike_probe.cpp: our IkeSa as initiator, or as
 # responder in mode `responder`) and strongSwan's charon (Debian package), PSK authentication.
-#   charon.sh <path-to-ike_probe> <family 1..4> [ok|wrong-psk|invalid-ke|rekey|encap|frag|wireshark|responder]
+#   charon.sh <path-to-ike_probe> <family 1..4> [ok|wrong-psk|invalid-ke|rekey|encap|frag|wireshark|responder|dpd|dpd-dead|dpd-timeout|cookie|cookie-charon|restart]
 # Families (AWS): 1 AES-128-CBC/SHA1/MODP-1024, 2 AES-256-CBC/SHA2-256/MODP-2048,
 #                 3 AES-256-GCM-16/PRF-SHA384/ECP-384, 4 AES-256-CBC/SHA2-512/MODP-2048-256.
 # ok:         the CHILD_SA must come up and charon must list the same SPIs crosswise.
@@ -32,15 +32,53 @@
 # responder:  charon initiates (`swanctl --initiate`, AWS's startup action "start"), the probe
 #             only answers (--responder): charon's log must show its IKE_SA_INIT request and
 #             our response, and the CHILD_SA must come up with the SPIs crosswise as in `ok`.
+# dpd:        charon's liveness checks on us (RFC 7296 2.4): charon with dpd_delay 2s, the
+#             probe holds the SA 10 s without DPD of its own (--dpd 0): charon's log must show
+#             >= 3 empty INFORMATIONAL requests, each answered by us (as many responses, no
+#             retransmission), and the SA stays up with the SPIs crosswise as in `ok`.
+# dpd-dead:   our liveness checks on charon: the probe with --dpd 1 --dpd-retries 2
+#             --retransmit-base 250 (dead 1 + 0.25 + 0.5 + 1 = 2.75 s after charon's last
+#             message) and dpd_action restart. charon must answer >= 2 of our checks; then it is
+#             killed (SIGKILL): the probe must declare it dead ("no answer to INFORMATIONAL after
+#             3 transmissions") within [1.5, 3.5] s of the kill, and initiate again at once;
+#             charon is started again and the probe's new SA must come up (SPIs crosswise).
+# dpd-timeout: charon's DPD timing out on us: dpd_delay 2s, retransmit_timeout 1.0,
+#             retransmit_base 1.4, retransmit_tries 2; the probe answers charon's checks, then
+#             is killed (SIGKILL): charon must give up after 2 retransmits and delete the IKE SA
+#             (`swanctl --list-sas` empty) between 4 s (1 + 1.4 + 1.96 = 4.36 s of
+#             retransmissions) and 8.4 s (+ dpd_delay 2 s + 1 s of charon's whole-second clock +
+#             1 s slack) after the kill.
+# cookie:     our responder demands a cookie (RFC 7296 2.6): the probe with --responder
+#             --require-cookie (CookieGuard, cookie.hpp, that always asks), charon initiates:
+#             charon must get N(COOKIE) and send IKE_SA_INIT again with it first, our guard must
+#             pass it (cookies sent >= 1, accepted >= 1), the SA must come up as in
+#             `responder`; tshark must see N(COOKIE) (16390) in our IKE_SA_INIT response and
+#             in charon's retried request.
+# cookie-charon: charon demands a cookie from our initiator: charon.cookie_threshold = 1 (it
+#             asks while it has >= 1 half-open SA; 0 would disable cookies), pushed over it by a
+#             first probe run with --init-only (IKE_SA_INIT answered, no IKE_AUTH: half-open at
+#             charon for half_open_timeout 30 s). The second run must get N(COOKIE), resend
+#             IKE_SA_INIT with it ("COOKIE from peer: IKE_SA_INIT resent with it (1 of 3)"),
+#             charon must log "sending COOKIE notify" and parse our request with N(COOKIE)
+#             first, tshark must see N(COOKIE) both ways, and the SA must come up as in `ok`.
+# restart:    peer restart: charon initiates, the probe answers (--responder, --dpd 1
+#             --dpd-retries 2 --retransmit-base 250 --keep-going); charon is killed (SIGKILL),
+#             started again at once and initiates a new SA with N(INITIAL_CONTACT). Our engine
+#             drops an IKE_SA_INIT that arrives while its SA is Established (sa.hpp, "Not
+#             implemented"; INITIAL_CONTACT is not acted on), so the new SA is accepted only
+#             once our DPD has declared the old one dead (<= 2.75 s after the kill) and charon
+#             retransmits (its first retransmission 4 s after its request): the old SA must go
+#             down as dead, the new one must come up within 15 s of the new initiate, its
+#             IKE_AUTH must carry N(INIT_CONTACT), and charon's SPIs must match the new SA's.
 # Two network namespaces joined by a veth pair; charon runs in its own mount namespace with a
 # private /run (its pid file is fixed at /var/run/charon.pid) and its strongswan.conf,
 # swanctl.conf and vici socket in a temp dir; kernel-libipsec (userspace ESP) so no XFRM
 # algorithms are needed. Needs root, iproute2, util-linux (unshare), strongswan-charon,
-# strongswan-swanctl, libcharon-extra-plugins (frag: tcpdump, tshark). Fails (never skips) when
-# something is missing.
+# strongswan-swanctl, libcharon-extra-plugins (frag, wireshark, cookie, cookie-charon: tcpdump,
+# tshark). Fails (never skips) when something is missing.
 set -euo pipefail
 
-usage="charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke|rekey|encap|frag|wireshark|responder]"
+usage="charon.sh <ike_probe> <family> [ok|wrong-psk|invalid-ke|rekey|encap|frag|wireshark|responder|dpd|dpd-dead|dpd-timeout|cookie|cookie-charon|restart]"
 tool=${1:?usage: $usage}
 family=${2:?family 1..4}
 mode=${3:-ok}
@@ -110,6 +148,23 @@ ip -n "$ns_cgw" link set "$veth_cgw" up
 ike_extra=""
 child_extra=""
 charon_extra=""
+net_level=1
+log_time=""
+case $mode in
+    dpd | dpd-timeout)
+        ike_extra="dpd_delay = 2s"
+        charon_extra="retransmit_timeout = 1.0
+    retransmit_base = 1.4"
+        ;;
+    cookie-charon)
+        charon_extra="cookie_threshold = 1"
+        net_level=2  # "sending COOKIE notify" is logged at net level 2
+        ;;
+esac
+case $mode in
+    dpd | dpd-dead | dpd-timeout) log_time="time_format = %s
+            time_add_ms = yes" ;;
+esac
 frag_size=200  # complete IP datagram, as charon.fragment_size and --fragment-size count it
 if [ "$mode" = frag ]; then
     ike_extra="fragmentation = force"
@@ -140,6 +195,8 @@ charon {
             path = $tmp/charon.log
             flush_line = yes
             default = 1
+            net = $net_level
+            $log_time
             ike = 2
             cfg = 2
             enc = 2
@@ -193,21 +250,30 @@ secrets {
 CONF
 chmod 600 "$tmp/swanctl.conf"
 
-# charon in the AWS namespace, in a private mount namespace with its own /run.
-ip netns exec "$ns_aws" unshare -m sh -c \
-    "mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF='$tmp/strongswan.conf' '$charon'" \
-    >"$tmp/charon.out" 2>&1 &
-charon_pid=$!
-for _ in $(seq 100); do
-    [ -S "$tmp/charon.vici" ] && break
-    kill -0 "$charon_pid" 2>/dev/null || { cat "$tmp/charon.out" >&2; fail "charon exited"; }
-    sleep 0.1
-done
-[ -S "$tmp/charon.vici" ] || fail "charon did not open its vici socket within 10 s"
+# charon in the AWS namespace, in a private mount namespace with its own /run (the exec chain
+# keeps the pid: $charon_pid is charon's). Started again after a SIGKILL in dpd-dead, restart.
 uri="unix://$tmp/charon.vici"
-STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 20 swanctl --load-all --noprompt \
-    --file "$tmp/swanctl.conf" --uri "$uri" >"$tmp/swanctl-load.out" 2>&1 ||
-    { cat "$tmp/swanctl-load.out" >&2; fail "swanctl --load-all failed"; }
+start_charon() {
+    rm -f "$tmp/charon.vici"  # a killed charon leaves its socket file behind
+    ip netns exec "$ns_aws" unshare -m sh -c \
+        "mount -t tmpfs tmpfs /run && exec env STRONGSWAN_CONF='$tmp/strongswan.conf' '$charon'" \
+        >>"$tmp/charon.out" 2>&1 &
+    charon_pid=$!
+    for _ in $(seq 100); do
+        [ -S "$tmp/charon.vici" ] && break
+        kill -0 "$charon_pid" 2>/dev/null || { cat "$tmp/charon.out" >&2; fail "charon exited"; }
+        sleep 0.1
+    done
+    [ -S "$tmp/charon.vici" ] || fail "charon did not open its vici socket within 10 s"
+    STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 20 swanctl --load-all --noprompt \
+        --file "$tmp/swanctl.conf" --uri "$uri" >"$tmp/swanctl-load.out" 2>&1 ||
+        { cat "$tmp/swanctl-load.out" >&2; fail "swanctl --load-all failed"; }
+}
+start_charon
+list_sas() { STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 10 swanctl --list-sas --uri "$uri"; }
+# Seconds (with fractions) from $1 to $2, and whether $1 <= $2 (awk: no bc needed).
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
 args=(--local "$ip_cgw" --remote "$ip_aws" --psk-file "$tmp/psk" --family "$family" --timeout 30)
 [ "$mode" = invalid-ke ] && args+=(--guess-dh 14)
@@ -219,13 +285,26 @@ if [ "$mode" = wireshark ]; then
     mkdir -m 700 "$tmp/keys"
     args+=(--wireshark-keys "$tmp/keys" --hold 7 --rekey-child-after 2 --rekey-ike-after 4)
 fi
-if [ "$mode" = frag ] || [ "$mode" = wireshark ]; then
-    # A capture on our side of the link, dissected by tshark afterwards.
+case $mode in
+    dpd) args+=(--dpd 0 --hold 10) ;;
+    dpd-dead)
+        args+=(--dpd 1 --dpd-retries 2 --retransmit-base 250 --dpd-action restart --retry 1
+               --keep-going --hold 20) ;;
+    dpd-timeout) args+=(--dpd 0 --hold 40) ;;
+    cookie) args+=(--responder --require-cookie --hold 3) ;;
+    restart)
+        args+=(--responder --dpd 1 --dpd-retries 2 --retransmit-base 250 --keep-going --hold 12) ;;
+esac
+case $mode in frag | wireshark | cookie | cookie-charon) capture=1 ;; *) capture=0 ;; esac
+if [ "$capture" = 1 ]; then
+    # A capture on our side of the link, dissected by tshark afterwards (--immediate-mode: a
+    # packet is written when it arrives, not when the kernel's ring block is handed over, so
+    # the last second before the SIGINT is not lost).
     for c in tcpdump tshark; do command -v "$c" >/dev/null || fail "$c not installed"; done
-    ip netns exec "$ns_cgw" tcpdump -i "$veth_cgw" -U -n -w "$tmp/ike.pcap" \
+    ip netns exec "$ns_cgw" tcpdump -i "$veth_cgw" -U --immediate-mode -n -w "$tmp/ike.pcap" \
         udp port 500 or udp port 4500 or esp >"$tmp/tcpdump.out" 2>&1 &
     tcpdump_pid=$!
-    for _ in $(seq 50); do grep -q "listening on" "$tmp/tcpdump.out" && break; sleep 0.1; done
+    for _ in $(seq 50); do grep -q "listening on" "$tmp/tcpdump.out" 2>/dev/null && break; sleep 0.1; done
     grep -q "listening on" "$tmp/tcpdump.out" || fail "tcpdump did not start"
 fi
 set +e
@@ -243,9 +322,9 @@ if [ "$mode" = wireshark ]; then
     wait "$probe_pid"
     rc=$?
     probe_pid=""
-elif [ "$mode" = responder ]; then
-    ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" --responder --hold 3 \
-        >"$tmp/probe.out" 2>&1 &
+elif [ "$mode" = responder ] || [ "$mode" = cookie ]; then
+    [ "$mode" = responder ] && args+=(--responder --hold 3)
+    ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1 &
     probe_pid=$!
     sleep 0.5  # the probe's sockets are bound
     STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 30 swanctl --initiate --child cgw \
@@ -262,7 +341,139 @@ elif [ "$mode" = responder ]; then
     grep -q "parsed IKE_AUTH response 1" "$tmp/charon.log" ||
         { keep_log=1; fail "charon got no IKE_AUTH response from the probe"; }
     grep -q "^status InitReplied" "$tmp/probe.out" || fail "the probe did not answer as responder"
+elif [ "$mode" = dpd-dead ]; then
+    ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1 &
+    probe_pid=$!
+    for _ in $(seq 150); do grep -q "^child-sa" "$tmp/probe.out" && break; sleep 0.1; done
+    grep -q "^child-sa" "$tmp/probe.out" || { cat "$tmp/probe.out"; keep_log=1; fail "no CHILD_SA within 15 s"; }
+    sleep 3  # our liveness checks every second of silence, charon answers
+    n_req=$(grep -Ec "parsed INFORMATIONAL request [0-9]+ \[ \]" "$tmp/charon.log")
+    n_resp=$(grep -Ec "generating INFORMATIONAL response [0-9]+ \[ \]" "$tmp/charon.log")
+    echo "charon answered $n_resp of our $n_req liveness checks"
+    [ "$n_req" -ge 2 ] && [ "$n_resp" -eq "$n_req" ] ||
+        { cat "$tmp/probe.out"; keep_log=1; fail "charon answered $n_resp of $n_req liveness checks, want >= 2 and all"; }
+    log_lines=$(wc -l <"$tmp/charon.log")
+    kill -9 "$charon_pid"
+    t_kill=$(date +%s.%N)
+    wait "$charon_pid" 2>/dev/null || true  # 137
+    charon_pid=""
+    for _ in $(seq 100); do grep -q "^down" "$tmp/probe.out" && break; sleep 0.05; done
+    t_down=$(date +%s.%N)
+    grep -q "^down" "$tmp/probe.out" || { cat "$tmp/probe.out"; fail "the probe did not declare charon dead within 5 s"; }
+    dead_after=$(elapsed "$t_kill" "$t_down")
+    echo "the probe declared charon dead $dead_after s after the SIGKILL (bound [1.5, 3.5] s)"
+    grep -q "^down peer not responding: no answer to INFORMATIONAL after 3 transmissions$" \
+        "$tmp/probe.out" || { cat "$tmp/probe.out"; fail "not declared dead by its liveness check"; }
+    le 1.5 "$dead_after" && le "$dead_after" 3.5 ||
+        { cat "$tmp/probe.out"; fail "dead after $dead_after s, want [1.5, 3.5]"; }
+    # dpd_action restart: a new IKE_SA_INIT at once.
+    sed -n '/^down/,$p' "$tmp/probe.out" | grep -q "^status InitSent" ||
+        { cat "$tmp/probe.out"; fail "the probe did not initiate again after the dead peer"; }
+    # (The probe's IKE_SA_INIT may reach the new charon before swanctl has loaded the
+    # connection: NO_PROPOSAL_CHOSEN, back-off of --retry 1 s, then it comes up.)
+    start_charon
+    t_restart=$(date +%s.%N)
+    for _ in $(seq 200); do
+        [ "$(grep -c "^child-sa" "$tmp/probe.out")" -ge 2 ] && break
+        sleep 0.1
+    done
+    [ "$(grep -c "^child-sa" "$tmp/probe.out")" -ge 2 ] ||
+        { cat "$tmp/probe.out"; keep_log=1; fail "no new CHILD_SA within 20 s of charon's restart"; }
+    echo "new SA up $(elapsed "$t_restart" "$(date +%s.%N)") s after charon was started again"
+    tail -n +"$((log_lines + 1))" "$tmp/charon.log" | grep -q "parsed IKE_SA_INIT request 0" ||
+        { keep_log=1; fail "the new charon saw no IKE_SA_INIT from the probe"; }
+    wait "$probe_pid"
+    rc=$?
+    probe_pid=""
+elif [ "$mode" = restart ]; then
+    ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1 &
+    probe_pid=$!
+    sleep 0.5  # the probe's sockets are bound
+    initiate() {
+        STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 30 swanctl --initiate --child cgw \
+            --timeout 25 --uri "$uri" >"$tmp/initiate.out" 2>&1 ||
+            { cat "$tmp/initiate.out" "$tmp/probe.out"; keep_log=1; fail "swanctl --initiate failed${1:-}"; }
+    }
+    initiate
+    grep -q "^child-sa" "$tmp/probe.out" || { cat "$tmp/probe.out"; fail "no first CHILD_SA"; }
+    sleep 1
+    log_lines=$(wc -l <"$tmp/charon.log")
+    kill -9 "$charon_pid"
+    t_kill=$(date +%s.%N)
+    wait "$charon_pid" 2>/dev/null || true  # 137
+    charon_pid=""
+    start_charon
+    t_init=$(date +%s.%N)
+    initiate " after the restart"
+    t_up=$(date +%s.%N)
+    for _ in $(seq 30); do  # the probe prints its line right after charon's IKE_AUTH response
+        [ "$(grep -c "^child-sa" "$tmp/probe.out")" -ge 2 ] && break
+        sleep 0.1
+    done
+    wait "$probe_pid"
+    rc=$?
+    probe_pid=""
+    new_log=$tmp/charon-new.log
+    tail -n +"$((log_lines + 1))" "$tmp/charon.log" >"$new_log"
+    # (A "retransmit 1 of request with message ID 0" here is the IKE_SA_INIT we dropped while
+    # the old SA was still up.)
+    grep -E "retransmit [0-9]+ of request with message ID 0|generating IKE_AUTH request|parsed IKE_SA_INIT response" \
+        "$new_log" | sed 's/^/charon (restarted): /'
+    echo "new SA up $(elapsed "$t_init" "$t_up") s after the new initiate," \
+        "$(elapsed "$t_kill" "$t_up") s after the kill"
+    grep -q "^down peer not responding: no answer to INFORMATIONAL" "$tmp/probe.out" ||
+        fail "the old SA was not declared dead by our DPD"
+    [ "$(grep -c "^child-sa" "$tmp/probe.out")" -ge 2 ] || fail "no second CHILD_SA"
+    grep -Eq "generating IKE_AUTH request 1 \[ IDi N\(INIT_CONTACT\)" "$new_log" ||
+        { keep_log=1; fail "the restarted charon sent no INITIAL_CONTACT"; }
+    le "$(elapsed "$t_init" "$t_up")" 15 || fail "the new SA took longer than 15 s"
+elif [ "$mode" = dpd-timeout ]; then
+    # The probe itself (no `timeout` wrapper) so that SIGKILL hits it; --hold bounds it.
+    ip netns exec "$ns_cgw" "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1 &
+    probe_pid=$!
+    for _ in $(seq 150); do grep -q "^child-sa" "$tmp/probe.out" && break; sleep 0.1; done
+    grep -q "^child-sa" "$tmp/probe.out" || { cat "$tmp/probe.out"; keep_log=1; fail "no CHILD_SA within 15 s"; }
+    for _ in $(seq 60); do
+        grep -Eq "parsed INFORMATIONAL response [0-9]+ \[ \]" "$tmp/charon.log" && break
+        sleep 0.1
+    done
+    grep -Eq "parsed INFORMATIONAL response [0-9]+ \[ \]" "$tmp/charon.log" ||
+        { keep_log=1; fail "charon sent no liveness check that we answered within 6 s"; }
+    sleep 0.5
+    kill -9 "$probe_pid"
+    t_kill=$(date +%s.%N)
+    wait "$probe_pid" 2>/dev/null || true  # 137
+    probe_pid=""
+    rc=0
+    gone=0
+    for _ in $(seq 60); do  # 15 s
+        if ! list_sas 2>&1 | grep -q ESTABLISHED; then gone=1; break; fi
+        sleep 0.25
+    done
+    t_gone=$(date +%s.%N)
+    [ "$gone" = 1 ] || { keep_log=1; fail "charon still has the IKE SA 15 s after the probe died"; }
+    gone_after=$(elapsed "$t_kill" "$t_gone")
+    echo "charon deleted the IKE SA $gone_after s after the probe's SIGKILL (bound [4, 8.4] s)"
+    grep -E "sending DPD request|retransmit [0-9] of request|giving up after|state change: .* => (DELETING|DESTROYING)" \
+        "$tmp/charon.log" | tail -n 6 | sed 's/^/charon: /'
+    grep -q "giving up after 2 retransmits" "$tmp/charon.log" ||
+        { keep_log=1; fail "charon did not give up after 2 retransmits"; }
+    le 4 "$gone_after" && le "$gone_after" 8.4 ||
+        { keep_log=1; fail "charon deleted the SA after $gone_after s, want [4, 8.4]"; }
+    list_sas >"$tmp/sas.out" 2>&1
+    grep -q "cgw:" "$tmp/sas.out" && { cat "$tmp/sas.out"; fail "swanctl --list-sas is not empty"; }
+    echo "PASS: family $family mode $mode: charon's DPD found the killed probe dead, SA deleted"
+    exit 0
 else
+    if [ "$mode" = cookie-charon ]; then
+        # A half-open SA at charon from a first run that stops after IKE_SA_INIT.
+        ip netns exec "$ns_cgw" timeout 20 "$tool" "${args[@]}" --init-only >"$tmp/init-only.out" 2>&1 ||
+            { cat "$tmp/init-only.out"; keep_log=1; fail "the --init-only run failed"; }
+        grep -q "^init-only IKE_SA_INIT answered" "$tmp/init-only.out" ||
+            { cat "$tmp/init-only.out"; fail "the --init-only run got no IKE_SA_INIT answer"; }
+        grep -q "^status InitSent COOKIE" "$tmp/init-only.out" &&
+            fail "charon asked for a cookie before it had a half-open SA"
+    fi
     ip netns exec "$ns_cgw" timeout 60 "$tool" "${args[@]}" >"$tmp/probe.out" 2>&1
     rc=$?
 fi
@@ -290,7 +501,53 @@ case $mode in
         ;;
 esac
 [ "$rc" -eq 0 ] || { keep_log=1; fail "probe exited $rc"; }
-grep -q "^down" "$tmp/probe.out" && { keep_log=1; fail "the probe's IKE SA went down"; }
+if [ "$mode" != dpd-dead ] && [ "$mode" != restart ]; then
+    grep -q "^down" "$tmp/probe.out" && { keep_log=1; fail "the probe's IKE SA went down"; }
+fi
+if [ "$mode" = dpd ]; then
+    log=$tmp/charon.log
+    n_req=$(grep -Ec "generating INFORMATIONAL request [0-9]+ \[ \]" "$log")
+    n_resp=$(grep -Ec "parsed INFORMATIONAL response [0-9]+ \[ \]" "$log")
+    grep -E "(generating|parsed) INFORMATIONAL (request|response)" "$log" | sed 's/^/charon: /'
+    [ "$n_req" -ge 3 ] || { keep_log=1; fail "charon sent $n_req liveness checks in 10 s, want >= 3"; }
+    [ "$n_resp" -eq "$n_req" ] || { keep_log=1; fail "we answered $n_resp of charon's $n_req liveness checks"; }
+    grep -q "retransmit [0-9]* of request" "$log" && { keep_log=1; fail "charon had to retransmit"; }
+    echo "charon's $n_req liveness checks all answered"
+fi
+if [ "$mode" = cookie ] || [ "$mode" = cookie-charon ]; then
+    log=$tmp/charon.log
+    if [ "$mode" = cookie ]; then
+        grep -q "^cookie-guard send_cookie$" "$tmp/probe.out" || fail "our guard sent no cookie"
+        grep -q "^cookie-guard pass$" "$tmp/probe.out" || fail "our guard passed no request"
+        read -r c_sent c_acc < <(sed -n 's/^cookies sent \([0-9]*\) accepted \([0-9]*\)$/\1 \2/p' "$tmp/probe.out")
+        [ "${c_sent:-0}" -ge 1 ] && [ "${c_acc:-0}" -ge 1 ] ||
+            fail "cookies sent ${c_sent:-0} accepted ${c_acc:-0}, want >= 1 each"
+        grep -Eq "parsed IKE_SA_INIT response 0 \[ N\(COOKIE\) \]" "$log" ||
+            { keep_log=1; fail "charon did not receive our N(COOKIE)"; }
+        grep -Eq "generating IKE_SA_INIT request 0 \[ N\(COOKIE\) SA KE No " "$log" ||
+            { keep_log=1; fail "charon did not resend IKE_SA_INIT with the cookie first"; }
+    else
+        grep -q "^status InitSent COOKIE from peer: IKE_SA_INIT resent with it (1 of 3)$" \
+            "$tmp/probe.out" || fail "the probe did not resend IKE_SA_INIT with charon's cookie"
+        grep -q "sending COOKIE notify to $ip_cgw" "$log" ||
+            { keep_log=1; fail "charon did not ask for a cookie"; }
+        grep -Eq "parsed IKE_SA_INIT request 0 \[ N\(COOKIE\) SA KE No " "$log" ||
+            { keep_log=1; fail "charon did not parse our IKE_SA_INIT with the cookie first"; }
+    fi
+    grep -E "COOKIE" "$log" | sed 's/^/charon: /'
+    # On the wire: N(COOKIE) (16390) from each side, in IKE_SA_INIT (34): in the responder's
+    # answer (flags 0x20, R) and in the initiator's retried request (0x08, I).
+    tshark -r "$tmp/ike.pcap" -Y "isakmp.notify.msgtype == 16390" -T fields -e ip.src \
+        -e isakmp.exchangetype -e isakmp.flags >"$tmp/cookies.txt" 2>/dev/null ||
+        fail "tshark could not read the capture"
+    sed 's/^/tshark N(COOKIE): /' "$tmp/cookies.txt"
+    if [ "$mode" = cookie ]; then responder=$ip_cgw initiator=$ip_aws
+    else responder=$ip_aws initiator=$ip_cgw; fi
+    awk -v s="$responder" '$1 == s && $2 == 34 && $3 == "0x20"' "$tmp/cookies.txt" | grep -q . ||
+        fail "tshark saw no N(COOKIE) in an IKE_SA_INIT response from $responder"
+    awk -v s="$initiator" '$1 == s && $2 == 34 && $3 == "0x08"' "$tmp/cookies.txt" | grep -q . ||
+        fail "tshark saw no N(COOKIE) in an IKE_SA_INIT request from $initiator"
+fi
 
 # charon's view: the IKE SA established, the CHILD_SA installed with the same SPIs crosswise.
 STRONGSWAN_CONF="$tmp/strongswan.conf" timeout 20 swanctl --list-sas --uri "$uri" >"$tmp/sas.out" 2>&1
@@ -455,9 +712,12 @@ if [ "$mode" = wireshark ]; then
     esp_spis=$(awk -F';' '$8 != "" && $9 == 1 && $10 == 8 { print $8 }' "$tmp/good.txt" | sort -u)
     [ "$(echo "$esp_spis" | grep -c .)" -ge 2 ] ||
         fail "tshark decrypted ICMP in ESP on $(echo "$esp_spis" | grep -c .) SAs, want 2"
+    # Compared as numbers: tshark prints 0x09713b98 where the probe prints 0x9713b98.
+    our_spis=$(sed -n 's/^child-sa spi_in \(0x[0-9a-f]*\) .*/\1/p' "$tmp/probe.out")
     for spi in $esp_spis; do
-        grep -q "^child-sa spi_in $spi " "$tmp/probe.out" ||
-            fail "decrypted ESP SPI $spi is not ours"
+        found=0
+        for ours in $our_spis; do if [ "$((ours))" -eq "$((spi))" ]; then found=1; fi; done
+        [ "$found" = 1 ] || fail "decrypted ESP SPI $spi is not ours ($(echo $our_spis))"
     done
     # With the wrong tables: nothing decrypted.
     sed 's/^/tshark (wrong keys): /' "$tmp/bad.txt"
