@@ -35,8 +35,7 @@ constexpr std::uint8_t flag_critical = 0x80;
 constexpr std::uint8_t ike_major_version = 2;
 constexpr std::size_t max_u16 = std::numeric_limits<std::uint16_t>::max();
 
-constexpr std::size_t offset_next_payload = 16;
-constexpr std::size_t offset_version = 17;
+constexpr std::size_t offset_version = 17;  // header offsets named in decode errors
 constexpr std::size_t offset_length = 24;
 
 struct FixedHeader {

@@ -7,5 +7,5 @@ if(NOT CMAKE_BUILD_TYPE STREQUAL "Asan")
            COMMAND ${CMAKE_CURRENT_LIST_DIR}/klab --timeout 400
                    ${CMAKE_CURRENT_LIST_DIR}/kernel_backend.sh $<TARGET_FILE:kernel_dp>
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
-  set_tests_properties("${name}" PROPERTIES LABELS kernel TIMEOUT 600)
+  set_tests_properties("${name}" PROPERTIES LABELS kernel TIMEOUT 600 COST 100)
 endif()
