@@ -12,7 +12,8 @@ const std::vector<OptionDoc>& option_docs() {
         {"daemon", "control_socket", "string", "\"/run/cgwd/cgwd.sock\"",
          "Path of the control socket cgwctl talks to (mode 0660)."},
         {"daemon", "dataplane", "string", "\"auto\"",
-         "Where ESP runs: kernel (XFRM), userspace (TUN + UDP) or auto (kernel when it has ESP)."},
+         "Where ESP runs: kernel (XFRM), userspace (TUN + raw ESP, or UDP behind a NAT) or auto "
+         "(kernel when it has ESP)."},
         {"daemon", "route_table", "integer", "254",
          "Linux routing table the learned routes are installed into (254 is main)."},
         {"daemon", "route_protocol", "integer", "240",

@@ -214,7 +214,10 @@ json Daemon::status() const {
                                      {"ike_datagrams", d.ike_datagrams},
                                      {"keepalives", d.keepalives},
                                      {"no_outbound_sa", d.no_outbound_sa},
-                                     {"encap_drops", d.encap_drops}};
+                                     {"encap_drops", d.encap_drops},
+                                     {"raw_esp_in", d.raw_packets_in},
+                                     {"raw_esp_not_ours", d.raw_not_ours},
+                                     {"esp_encap_mismatch", d.encap_mismatch}};
     }
     if (routing_)
         for (auto& dx : doc["direct_connect"]) {
@@ -375,7 +378,7 @@ void Daemon::start_engines() {
                                      dp.error().message);
         dataplane_ = std::move(*dp);
         dataplane_mode_ = "userspace";
-        encap = true;  // the userspace dataplane carries UDP-encapsulated ESP only
+        // Raw ESP (IP protocol 50) without a NAT, ESP in UDP behind one, as in kernel mode.
     }
     dataplane_->set_expiry_handler([this](const dataplane::ExpiryEvent& e) {
         asio::post(io_, [this, e] {
@@ -425,8 +428,9 @@ void Daemon::start_engines() {
     routing_->set_event_sink([this](const std::string& subject, const std::string& text) {
         events_.add(subject, text);
     });
-    logger("daemon")->info("dataplane {}{}", dataplane_mode_,
-                           encap ? " (ESP in UDP, NAT-T forced)" : "");
+    logger("daemon")->info(
+        "dataplane {}{}", dataplane_mode_,
+        encap ? " (ESP in UDP, NAT-T forced)" : " (raw ESP; ESP in UDP when a NAT is detected)");
     for (const auto& v : cfg_.vpns)
         for (std::size_t i = 0; i < v.connections.size(); ++i)
             start_connection(v, v.connections[i], i);

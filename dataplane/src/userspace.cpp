@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -29,10 +30,12 @@ namespace cgwd::dataplane {
 
 namespace {
 
-constexpr std::size_t batch_size = 32;      // packets per recvmmsg / TUN read burst
-constexpr std::size_t max_out = 64;         // ESP packets per sendmmsg
-constexpr std::size_t slot_size = 9216;     // largest packet handled (jumbo inner MTU 9000)
-constexpr std::size_t outer_overhead = 28;  // outer IPv4 (20) + UDP (8) headers
+constexpr std::size_t batch_size = 32;    // packets per recvmmsg / TUN read burst
+constexpr std::size_t max_out = 64;       // ESP packets per sendmmsg
+constexpr std::size_t slot_size = 9216;   // largest packet handled (jumbo inner MTU 9000)
+constexpr std::size_t udp_overhead = 28;  // outer IPv4 (20) + UDP (8) headers
+constexpr std::size_t raw_overhead = 20;  // outer IPv4 header only (raw ESP)
+constexpr std::uint8_t ip_proto_esp = 50;
 constexpr std::uint16_t max_tunnel_mtu = 9000;
 constexpr std::uint16_t min_tunnel_mtu = 576;
 
@@ -102,6 +105,20 @@ KeyDigest key_digest(const SaConfig& sa) {
     return d;
 }
 
+// What a raw IPPROTO_ESP socket returns: the IPv4 header (already checked and reassembled by
+// the kernel; ipv4::parse checks what we rely on again), then ESP from the SPI on.
+struct RawEsp {
+    std::uint32_t dst = 0;  // host byte order
+    std::span<std::uint8_t> esp;
+};
+std::optional<RawEsp> parse_raw(std::span<std::uint8_t> packet) {
+    auto h = ipv4::parse(packet);
+    if (!h || h->protocol != ip_proto_esp || h->more_fragments || h->fragment_offset != 0)
+        return std::nullopt;
+    return RawEsp{load32(packet.data() + 16),  // destination address (RFC 791 section 3.1)
+                  packet.subspan(h->header_length, h->total_length - h->header_length)};
+}
+
 // Same SA apart from what update_sa may change (outer source address and UDP ports); the keys
 // are compared through their digests.
 bool same_except_nat(const SaConfig& a, const SaConfig& b) {
@@ -116,7 +133,8 @@ struct UserspaceDataplane::Counters {
     std::atomic<std::uint64_t> tun_packets_in{0}, no_outbound_sa{0}, not_ipv4{0},
         needs_fragmentation{0}, fragments{0}, encap_drops{0}, udp_send_errors{0},
         udp_datagrams_in{0}, udp_unknown{0}, unknown_spi{0}, decap_drops{0}, no_tunnel{0},
-        tun_write_errors{0}, ike_datagrams{0}, keepalives{0};
+        tun_write_errors{0}, ike_datagrams{0}, keepalives{0}, raw_packets_in{0}, raw_not_ours{0},
+        raw_send_errors{0}, encap_mismatch{0};
 };
 
 namespace {
@@ -129,17 +147,21 @@ struct UserspaceDataplane::SaSlot {
     SaSlot(EspSa s, const SaConfig& c, std::uint64_t o) : sa(std::move(s)), order(o) {
         direction = c.direction;
         if_id = c.if_id;
-        peer = to_sockaddr(c.dst, c.encap->dst_port);
+        raw = !c.encap.has_value();
+        peer = to_sockaddr(c.dst, c.encap ? c.encap->dst_port : 0);
+        source = c.src;
         keys = key_digest(c);
     }
     std::mutex mutex;  // guards sa and peer (the worker of one direction vs. query/update)
     EspSa sa;
     Direction direction;
     std::uint32_t if_id = 0;
-    sockaddr_in peer{};         // outbound: where the ESP-in-UDP packets go
-    std::size_t max_inner = 0;  // outbound: largest inner packet that fits the outer MTU
-    std::uint64_t order = 0;    // add order, for picking the newest outbound SA
-    KeyDigest keys{};           // digest of the keys (update_sa refuses key changes)
+    bool raw = false;            // raw ESP (IP protocol 50), else ESP in UDP
+    sockaddr_in peer{};          // outbound: where the ESP(-in-UDP) packets go
+    config::Ipv4Address source;  // outbound raw ESP: the outer source address (0: the kernel's)
+    std::size_t max_inner = 0;   // outbound: largest inner packet that fits the outer MTU
+    std::uint64_t order = 0;     // add order, for picking the newest outbound SA
+    KeyDigest keys{};            // digest of the keys (update_sa refuses key changes)
 };
 
 struct UserspaceDataplane::Tunnel {
@@ -203,6 +225,7 @@ UserspaceDataplane::~UserspaceDataplane() {
     if (stop_fd_ >= 0) wake(stop_fd_);
     if (receiver_.joinable()) receiver_.join();
     if (udp_fd_ >= 0) ::close(udp_fd_);
+    if (const int raw = raw_fd_.load(); raw >= 0) ::close(raw);
     if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
@@ -216,11 +239,12 @@ std::uint64_t UserspaceDataplane::now() const {
 UserspaceStats UserspaceDataplane::stats() const {
     const Counters& c = *counters_;
     auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-    return UserspaceStats{r(c.tun_packets_in),      r(c.no_outbound_sa),   r(c.not_ipv4),
-                          r(c.needs_fragmentation), r(c.fragments),        r(c.encap_drops),
-                          r(c.udp_send_errors),     r(c.udp_datagrams_in), r(c.udp_unknown),
-                          r(c.unknown_spi),         r(c.decap_drops),      r(c.no_tunnel),
-                          r(c.tun_write_errors),    r(c.ike_datagrams),    r(c.keepalives)};
+    return UserspaceStats{
+        r(c.tun_packets_in),   r(c.no_outbound_sa),  r(c.not_ipv4),        r(c.needs_fragmentation),
+        r(c.fragments),        r(c.encap_drops),     r(c.udp_send_errors), r(c.udp_datagrams_in),
+        r(c.udp_unknown),      r(c.unknown_spi),     r(c.decap_drops),     r(c.no_tunnel),
+        r(c.tun_write_errors), r(c.ike_datagrams),   r(c.keepalives),      r(c.raw_packets_in),
+        r(c.raw_not_ours),     r(c.raw_send_errors), r(c.encap_mismatch)};
 }
 
 std::optional<std::uint32_t> UserspaceDataplane::current_outbound_spi(std::uint32_t if_id) const {
@@ -234,8 +258,6 @@ std::optional<std::uint32_t> UserspaceDataplane::current_outbound_spi(std::uint3
 
 std::expected<void, Error> UserspaceDataplane::add_sa(const SaConfig& sa) {
     if (auto v = validate(sa); !v) return v;
-    if (!sa.encap)
-        return fail(Errc::unsupported, "the userspace dataplane needs UDP encapsulation");
     auto esp = EspSa::create(sa, now());
     if (!esp) return std::unexpected(esp.error());
 
@@ -244,11 +266,14 @@ std::expected<void, Error> UserspaceDataplane::add_sa(const SaConfig& sa) {
     if (sas_.contains(key)) return fail(Errc::already_exists, "SA exists");
     if (sa.direction == Direction::inbound && inbound_by_spi_.contains(sa.spi))
         return fail(Errc::already_exists, "an inbound SA with this SPI exists");
+    if (!sa.encap)
+        if (auto opened = open_raw(); !opened) return opened;
     auto slot = std::make_unique<SaSlot>(std::move(*esp), sa, ++add_order_);
     if (sa.direction == Direction::outbound) {
-        // Largest inner packet whose ESP-in-UDP packet fits the outer MTU.
-        std::size_t inner = options_.outer_mtu - outer_overhead;
-        while (inner > 0 && slot->sa.encapsulated_size(inner) + outer_overhead > options_.outer_mtu)
+        // Largest inner packet whose ESP(-in-UDP) packet fits the outer MTU.
+        const std::size_t overhead = sa.encap ? udp_overhead : raw_overhead;
+        std::size_t inner = options_.outer_mtu - overhead;
+        while (inner > 0 && slot->sa.encapsulated_size(inner) + overhead > options_.outer_mtu)
             --inner;
         slot->max_inner = inner;
     }
@@ -256,6 +281,7 @@ std::expected<void, Error> UserspaceDataplane::add_sa(const SaConfig& sa) {
     sas_.emplace(key, std::move(slot));
     if (sa.direction == Direction::inbound) {
         inbound_by_spi_.emplace(sa.spi, raw);
+        ++inbound_dsts_[sa.dst.value];
     } else {
         reselect_outbound(sa.if_id);
     }
@@ -264,8 +290,6 @@ std::expected<void, Error> UserspaceDataplane::add_sa(const SaConfig& sa) {
 
 std::expected<void, Error> UserspaceDataplane::update_sa(const SaConfig& sa) {
     if (auto v = validate(sa); !v) return v;
-    if (!sa.encap)
-        return fail(Errc::unsupported, "the userspace dataplane needs UDP encapsulation");
     std::shared_lock lock(table_);
     auto it = sas_.find(std::make_pair(sa.spi, sa.dst.value));
     if (it == sas_.end()) return fail(Errc::not_found, "no such SA");
@@ -274,7 +298,11 @@ std::expected<void, Error> UserspaceDataplane::update_sa(const SaConfig& sa) {
     if (!same_except_nat(slot.sa.config(), sa) || slot.keys != key_digest(sa))
         return fail(Errc::unsupported,
                     "update_sa may change only the outer source address and UDP ports");
-    slot.peer = to_sockaddr(sa.dst, sa.encap->dst_port);
+    if (slot.raw == sa.encap.has_value())
+        return fail(Errc::unsupported,
+                    "update_sa cannot switch an SA between raw ESP and UDP encapsulation");
+    slot.peer = to_sockaddr(sa.dst, sa.encap ? sa.encap->dst_port : 0);
+    slot.source = sa.src;
     return {};
 }
 
@@ -284,13 +312,38 @@ std::expected<void, Error> UserspaceDataplane::del_sa(const SaKey& key) {
     if (it == sas_.end()) return fail(Errc::not_found, "no such SA");
     const Direction direction = it->second->direction;
     const std::uint32_t if_id = it->second->if_id;
-    if (direction == Direction::inbound) inbound_by_spi_.erase(key.spi);
+    if (direction == Direction::inbound) {
+        inbound_by_spi_.erase(key.spi);
+        if (auto d = inbound_dsts_.find(key.dst.value);
+            d != inbound_dsts_.end() && --d->second == 0)
+            inbound_dsts_.erase(d);
+    }
     // Nobody else holds the slot: workers use it only under the table lock.
     if (auto t = tunnels_.find(if_id);
         t != tunnels_.end() && t->second->outbound == it->second.get())
         t->second->outbound = nullptr;
     sas_.erase(it);
     if (direction == Direction::outbound) reselect_outbound(if_id);
+    return {};
+}
+
+std::expected<void, Error> UserspaceDataplane::open_raw() {
+    if (raw_fd_.load(std::memory_order_acquire) >= 0) return {};
+    Fd raw(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ESP));
+    if (raw.get() < 0) return sys_fail("socket(raw ESP, needs CAP_NET_RAW)");
+    const int buf = 4 << 20;
+    (void)::setsockopt(raw.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    (void)::setsockopt(raw.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    // DF clear on the outer header, as on the UDP socket (the inner packets are sized already).
+    const int pmtu = IP_PMTUDISC_DONT;
+    (void)::setsockopt(raw.get(), IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+    if (options_.bind_address.value != 0) {
+        // Also limits what the kernel hands us to ESP addressed to that address.
+        sockaddr_in local = to_sockaddr(options_.bind_address, 0);
+        if (::bind(raw.get(), as_sockaddr(&local), sizeof local) < 0)
+            return sys_fail("bind(raw ESP)");
+    }
+    raw_fd_.store(raw.release(), std::memory_order_release);
     return {};
 }
 
@@ -483,6 +536,11 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
     std::array<mmsghdr, max_out> msgs{};
     std::array<iovec, max_out> iovs{};
     std::array<sockaddr_in, max_out> dsts{};
+    // Raw ESP: one IP_PKTINFO (the SA's outer source) shared by every message of a batch, since
+    // a batch has one SA.
+    alignas(cmsghdr) std::array<std::uint8_t, CMSG_SPACE(sizeof(in_pktinfo))> control{};
+    bool use_control = false;
+    int send_fd = udp_fd_;
     Counters& c = *counters_;
     std::size_t pending = 0;
 
@@ -490,10 +548,11 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
         std::size_t done = 0;
         while (done < pending) {
             const int r =
-                ::sendmmsg(udp_fd_, msgs.data() + done, static_cast<unsigned>(pending - done), 0);
+                ::sendmmsg(send_fd, msgs.data() + done, static_cast<unsigned>(pending - done), 0);
             if (r < 0) {
                 if (errno == EINTR) continue;
-                bump(c.udp_send_errors);  // this one message failed; go on with the rest
+                // This one message failed; go on with the rest.
+                bump(send_fd == udp_fd_ ? c.udp_send_errors : c.raw_send_errors);
                 ++done;
             } else {
                 done += static_cast<std::size_t>(r);
@@ -517,6 +576,10 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
         msgs[pending].msg_hdr.msg_namelen = sizeof(sockaddr_in);
         msgs[pending].msg_hdr.msg_iov = &iovs[pending];
         msgs[pending].msg_hdr.msg_iovlen = 1;
+        if (use_control) {
+            msgs[pending].msg_hdr.msg_control = control.data();
+            msgs[pending].msg_hdr.msg_controllen = control.size();
+        }
         ++pending;
     };
 
@@ -546,6 +609,20 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
             }
             const std::uint16_t mss = tunnel.mss.load(std::memory_order_relaxed);
             std::lock_guard guard(sa->mutex);
+            send_fd = sa->raw ? raw_fd_.load(std::memory_order_acquire) : udp_fd_;
+            use_control = sa->raw && sa->source.value != 0;
+            if (use_control) {
+                msghdr m{};
+                m.msg_control = control.data();
+                m.msg_controllen = control.size();
+                cmsghdr* cm = CMSG_FIRSTHDR(&m);
+                cm->cmsg_level = IPPROTO_IP;
+                cm->cmsg_type = IP_PKTINFO;
+                cm->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+                in_pktinfo info{};
+                info.ipi_spec_dst.s_addr = htonl(sa->source.value);
+                std::memcpy(CMSG_DATA(cm), &info, sizeof info);
+            }
             for (std::size_t i = 0; i < count; ++i) {
                 std::span<std::uint8_t> packet(in.data() + i * slot_size, in_len[i]);
                 auto header = ipv4::parse(packet);
@@ -591,20 +668,39 @@ void UserspaceDataplane::receive_loop() {
     events.reserve(64);
     auto last_expiry = std::chrono::steady_clock::now();
 
-    pollfd fds[2] = {{udp_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    // The raw ESP socket (third entry) joins once open_raw() has opened it; -1 is not polled.
+    pollfd fds[3] = {{udp_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
+    auto prepare = [&] {
+        for (std::size_t i = 0; i < batch_size; ++i) {
+            iovs[i] = iovec{in.data() + i * slot_size, slot_size};
+            msgs[i] = mmsghdr{};
+            msgs[i].msg_hdr.msg_name = &from[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+            msgs[i].msg_hdr.msg_iov = &iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+    };
     for (;;) {
-        const int pr = ::poll(fds, 2, 250);
+        fds[2].fd = raw_fd_.load(std::memory_order_acquire);
+        fds[2].revents = 0;
+        const int pr = ::poll(fds, 3, 250);
         if (pr < 0 && errno != EINTR) return;
         if (fds[1].revents != 0) return;
-        if (pr > 0 && (fds[0].revents & POLLIN) != 0) {
-            for (std::size_t i = 0; i < batch_size; ++i) {
-                iovs[i] = iovec{in.data() + i * slot_size, slot_size};
-                msgs[i] = mmsghdr{};
-                msgs[i].msg_hdr.msg_name = &from[i];
-                msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-                msgs[i].msg_hdr.msg_iov = &iovs[i];
-                msgs[i].msg_hdr.msg_iovlen = 1;
+        if (pr > 0 && (fds[2].revents & POLLIN) != 0) {
+            prepare();
+            const int n = ::recvmmsg(fds[2].fd, msgs.data(), batch_size, MSG_DONTWAIT, nullptr);
+            for (int i = 0; i < n; ++i) {
+                const auto idx = static_cast<std::size_t>(i);
+                bump(counters_->raw_packets_in);
+                if ((msgs[idx].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+                    bump(counters_->raw_not_ours);
+                    continue;
+                }
+                process_raw({in.data() + idx * slot_size, msgs[idx].msg_len}, scratch);
             }
+        }
+        if (pr > 0 && (fds[0].revents & POLLIN) != 0) {
+            prepare();
             const int n = ::recvmmsg(udp_fd_, msgs.data(), batch_size, MSG_DONTWAIT, nullptr);
             for (int i = 0; i < n; ++i) {
                 const auto idx = static_cast<std::size_t>(i);
@@ -647,18 +743,47 @@ void UserspaceDataplane::process_datagram(std::span<std::uint8_t> payload, const
         }
         return;
     }
-    const std::uint32_t spi = load32(payload.data());
+    process_esp(payload, true, 0, scratch);
+}
+
+void UserspaceDataplane::process_raw(std::span<std::uint8_t> packet,
+                                     std::span<std::uint8_t> scratch) {
+    auto raw = parse_raw(packet);
+    if (!raw) {
+        bump(counters_->raw_not_ours);
+        return;
+    }
+    process_esp(raw->esp, false, raw->dst, scratch);
+}
+
+// `esp` starts at the SPI. Raw ESP (not `encapsulated`) counts only when `ip_dst` is the
+// destination of one of our inbound SAs; UDP-encapsulated ESP was addressed to our socket.
+void UserspaceDataplane::process_esp(std::span<std::uint8_t> esp, bool encapsulated,
+                                     std::uint32_t ip_dst, std::span<std::uint8_t> scratch) {
+    Counters& c = *counters_;
     std::shared_lock lock(table_);
-    auto it = inbound_by_spi_.find(spi);
+    if (!encapsulated && !inbound_dsts_.contains(ip_dst)) {
+        bump(c.raw_not_ours);
+        return;
+    }
+    if (esp.size() < 8) {  // SPI + sequence number (RFC 4303 section 2)
+        bump(c.decap_drops);
+        return;
+    }
+    auto it = inbound_by_spi_.find(load32(esp.data()));
     if (it == inbound_by_spi_.end()) {
         bump(c.unknown_spi);
         return;
     }
     SaSlot& sa = *it->second;
+    if (sa.raw == encapsulated) {
+        bump(c.encap_mismatch);
+        return;
+    }
     std::size_t length = 0;
     {
         std::lock_guard guard(sa.mutex);
-        auto inner = sa.sa.decapsulate(payload, scratch);
+        auto inner = sa.sa.decapsulate(esp, scratch);
         if (!inner) {
             bump(c.decap_drops);
             return;

@@ -1,5 +1,6 @@
 // esp_tunnel: runs the userspace ESP dataplane (userspace.hpp) with one tunnel and one pair of
-// hand-made SAs given on the command line, until SIGTERM or SIGINT; then prints the SA and
+// hand-made SAs given on the command line (ESP in UDP, or raw ESP with --raw), until SIGTERM or
+// SIGINT; then prints the SA and
 // backend counters as JSON on stdout. For lab tests (tests/lab/dataplane) and manual interop
 // checks; keys on a command line are visible to other local users: test keys only.
 //
@@ -8,7 +9,8 @@
 //              --spi-out c0000001 --spi-in c0000002 --enc-key-out HEX --enc-key-in HEX
 //              [--integ hmac-sha1-96 --integ-key-out HEX --integ-key-in HEX]
 //              [--port 4500] [--remote-port 4500] [--mtu 1436] [--prefix 30] [--mss 1379]
-//              [--outer-mtu 1500] [--replay-window 1024] [--esn] [--if-id 1]
+//              [--outer-mtu 1500] [--replay-window 1024] [--esn] [--raw] [--if-id 1]
+// --raw: SAs without UDP encapsulation (IP protocol 50 through a raw socket; needs CAP_NET_RAW).
 #include <signal.h>
 
 #include <charconv>
@@ -85,11 +87,11 @@ nlohmann::json counters_json(std::uint32_t spi, const std::expected<dp::SaStats,
 
 int main(int argc, char** argv) {
     std::map<std::string, std::string> args;
-    bool esn = false;
+    bool esn = false, raw = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--esn") {
-            esn = true;
+        if (a == "--esn" || a == "--raw") {
+            (a == "--esn" ? esn : raw) = true;
             continue;
         }
         if (a.rfind("--", 0) != 0 || i + 1 >= argc) usage("unexpected argument " + a);
@@ -160,6 +162,10 @@ int main(int argc, char** argv) {
     in.enc_key = parse_key(get("enc-key-in"), "--enc-key-in");
     in.replay_window =
         parse_number<std::uint32_t>(get("replay-window", "1024"), 10, "--replay-window");
+    if (raw) {
+        out.encap.reset();
+        in.encap.reset();
+    }
     if (out.integ != cfg::integ::none) {
         out.integ_key = parse_key(get("integ-key-out"), "--integ-key-out");
         in.integ_key = parse_key(get("integ-key-in"), "--integ-key-in");
@@ -193,8 +199,8 @@ int main(int argc, char** argv) {
     check(plane.add_sa(in), "add_sa inbound");
     check(plane.add_sa(out), "add_sa outbound");
     if (mss != 0) check(plane.set_mss_clamp(tunnel.if_id, mss), "set_mss_clamp");
-    std::cerr << "esp_tunnel: ready on " << tunnel.name << ", UDP port " << plane.udp_port()
-              << std::endl;
+    std::cerr << "esp_tunnel: ready on " << tunnel.name << ", " << (raw ? "raw ESP" : "ESP in UDP")
+              << ", UDP port " << plane.udp_port() << std::endl;
 
     int sig = 0;
     while (sigwait(&stop_signals, &sig) != 0) {
@@ -220,6 +226,11 @@ int main(int argc, char** argv) {
         {"tun_write_errors", s.tun_write_errors},
         {"ike_datagrams", s.ike_datagrams},
         {"keepalives", s.keepalives},
+        {"raw_packets_in", s.raw_packets_in},
+        {"raw_not_ours", s.raw_not_ours},
+        {"raw_send_errors", s.raw_send_errors},
+        {"encap_mismatch", s.encap_mismatch},
+        {"raw_esp_open", plane.raw_esp_open()},
     };
     std::cout << j.dump() << std::endl;
     return 0;

@@ -1,4 +1,5 @@
-# Lab tests of the userspace ESP dataplane (root, network namespaces): esp_tunnel pairs.
+# Lab tests of the userspace ESP dataplane (root, network namespaces): esp_tunnel pairs, ESP in
+# UDP and raw ESP.
 foreach(suite gcm cbc)
   if(suite STREQUAL "gcm")
     set(name "lab: dataplane userspace ESP-in-UDP pair, AES-256-GCM")
@@ -8,6 +9,19 @@ foreach(suite gcm cbc)
   add_test(NAME "${name}"
            COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/userspace_pair.sh
                    $<TARGET_FILE:esp_tunnel> ${suite})
+  set_tests_properties("${name}" PROPERTIES LABELS lab TIMEOUT 180)
+endforeach()
+# The same pair over raw ESP (IP protocol 50 through raw sockets, no UDP): the capture must
+# hold protocol-50 packets only; 1428-byte inner packets fit unfragmented.
+foreach(suite gcm cbc)
+  if(suite STREQUAL "gcm")
+    set(name "lab: dataplane userspace raw ESP (IP protocol 50) pair, AES-256-GCM")
+  else()
+    set(name "lab: dataplane userspace raw ESP (IP protocol 50) pair, AES-128-CBC HMAC-SHA1-96")
+  endif()
+  add_test(NAME "${name}"
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/userspace_pair.sh
+                   $<TARGET_FILE:esp_tunnel> ${suite} raw)
   set_tests_properties("${name}" PROPERTIES LABELS lab TIMEOUT 180)
 endforeach()
 

@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Lab test (root): two network namespaces joined by a veth pair, esp_tunnel (the userspace ESP
-# dataplane, ESP in UDP per RFC 3948) at each end with mirrored hand-made SAs.
-#   userspace_pair.sh ESP_TUNNEL_BINARY gcm|cbc
+# dataplane) at each end with mirrored hand-made SAs: ESP in UDP per RFC 3948 (mode udp, the
+# default) or raw ESP, IP protocol 50 through raw sockets (mode raw).
+#   userspace_pair.sh ESP_TUNNEL_BINARY gcm|cbc [udp|raw]
 # Checks: 20 pings with no loss; a DF-set ping larger than the ESP path fits (fragmented before
 # encryption, reassembled by the far kernel); a 5 MB TCP transfer with matching SHA-256; the
 # SYN seen on the far TUN carries MSS <= 1379 (clamped); a captured ESP packet replayed to the
 # receiver is dropped and counted as a replay; per-SA counters agree across the two ends
-# (packets/bytes out on one side == in on the other).
+# (packets/bytes out on one side == in on the other); every ESP packet captured on the wire is
+# of the mode's kind (IP protocol 50 or UDP 4500, none of the other). In raw mode the large
+# pings fit unfragmented (raw ESP has no 8-byte UDP header: the CBC packet is 1496 bytes).
 set -euo pipefail
 
 tool=${1:?usage: userspace_pair.sh ESP_TUNNEL gcm|cbc}
 suite=${2:?usage: userspace_pair.sh ESP_TUNNEL gcm|cbc}
+mode=${3:-udp}
 fail() { echo "FAIL: $*" >&2; exit 1; }
+case "$mode" in
+    udp) mode_args=() ;;
+    raw) mode_args=(--raw) ;;
+    *) fail "unknown mode $mode (udp|raw)" ;;
+esac
 [ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
 for cmd in ip tcpdump socat ping python3 sha256sum timeout head od; do
     command -v "$cmd" >/dev/null || fail "missing $cmd (see scripts/packages/dataplane.txt)"
@@ -72,20 +81,22 @@ spi_rl=c0020002
 ip netns exec "$L" "$tool" --tun cgwt0 --inner-local 169.254.10.1 --inner-peer 169.254.10.2 \
     --local 192.0.2.1 --remote 192.0.2.2 --cipher $cipher --integ $integ \
     --spi-out $spi_lr --spi-in $spi_rl --enc-key-out "$ek_lr" --enc-key-in "$ek_rl" \
-    "${ik_args_l[@]}" --mss 1379 >"$tmp/left.json" 2>"$tmp/left.err" &
+    "${ik_args_l[@]}" "${mode_args[@]}" --mss 1379 >"$tmp/left.json" 2>"$tmp/left.err" &
 left_pid=$!; pids+=("$left_pid")
 ip netns exec "$R" "$tool" --tun cgwt0 --inner-local 169.254.10.2 --inner-peer 169.254.10.1 \
     --local 192.0.2.2 --remote 192.0.2.1 --cipher $cipher --integ $integ \
     --spi-out $spi_rl --spi-in $spi_lr --enc-key-out "$ek_rl" --enc-key-in "$ek_lr" \
-    "${ik_args_r[@]}" --mss 1379 >"$tmp/right.json" 2>"$tmp/right.err" &
+    "${ik_args_r[@]}" "${mode_args[@]}" --mss 1379 >"$tmp/right.json" 2>"$tmp/right.err" &
 right_pid=$!; pids+=("$right_pid")
 wait_for 10 grep -q ready "$tmp/left.err" || { cat "$tmp/left.err" >&2; fail "left esp_tunnel not ready"; }
 wait_for 10 grep -q ready "$tmp/right.err" || { cat "$tmp/right.err" >&2; fail "right esp_tunnel not ready"; }
 ip -n "$L" -4 addr show dev cgwt0 | grep -q "169.254.10.1/30" || fail "left TUN has no inner address"
 ip -n "$R" link show dev cgwt0 | grep -q "mtu 1436" || fail "right TUN MTU is not 1436"
 
-# Captures: ESP-in-UDP arriving at the right end (for the replay), SYNs on the right TUN.
-ip netns exec "$R" tcpdump -i v1 -U -n -w "$tmp/esp.pcap" "udp dst port 4500 and src host 192.0.2.1" \
+# Captures: ESP (raw or in UDP) arriving at the right end (for the replay and the kind check),
+# SYNs on the right TUN.
+ip netns exec "$R" tcpdump -i v1 -U -n -w "$tmp/esp.pcap" \
+    "src host 192.0.2.1 and (ip proto 50 or udp dst port 4500)" \
     2>"$tmp/tcpdump-esp.err" &
 pids+=("$!")
 # Each side's TUN sees the far side's SYN or SYN-ACK after it crossed the tunnel (clamped);
@@ -100,15 +111,16 @@ wait_for 10 grep -q "listening on" "$tmp/tcpdump-esp.err" || fail "tcpdump (ESP)
 wait_for 10 grep -q "listening on" "$tmp/tcpdump-syn.err" || fail "tcpdump (SYN) did not start"
 wait_for 10 grep -q "listening on" "$tmp/tcpdump-synack.err" || fail "tcpdump (SYN-ACK) did not start"
 
-echo "== ping ($suite)"
+echo "== ping ($suite, $mode)"
 ip netns exec "$L" ping -c 20 -i 0.05 -W 2 169.254.10.2 >"$tmp/ping.txt" || { cat "$tmp/ping.txt"; fail "ping failed"; }
 grep -q " 0% packet loss" "$tmp/ping.txt" || { cat "$tmp/ping.txt"; fail "ping lost packets"; }
 # 1400 bytes of ICMP data = a 1428-byte inner packet with DF set: more than the 1422 bytes an
-# AES-CBC ESP-in-UDP packet carries in 1500 (GCM fits 1436): fragmented before encryption.
+# AES-CBC ESP-in-UDP packet carries in 1500 (GCM fits 1436): fragmented before encryption. Raw
+# ESP carries 1430 (CBC) or 1442 (GCM): no fragments.
 ip netns exec "$L" ping -c 3 -i 0.1 -W 2 -M do -s 1400 169.254.10.2 >"$tmp/ping-big.txt" || { cat "$tmp/ping-big.txt"; fail "large DF ping failed"; }
 grep -q " 0% packet loss" "$tmp/ping-big.txt" || fail "large DF ping lost packets"
 
-echo "== TCP transfer, 5 MB ($suite)"
+echo "== TCP transfer, 5 MB ($suite, $mode)"
 head -c 5242880 /dev/urandom >"$tmp/send.bin"
 ip netns exec "$R" timeout 60 socat -u TCP-LISTEN:5001,bind=169.254.10.2,reuseaddr \
     "OPEN:$tmp/recv.bin,creat,trunc" 2>"$tmp/socat-r.err" &
@@ -118,13 +130,17 @@ ip netns exec "$L" timeout 60 socat -u "OPEN:$tmp/send.bin" TCP:169.254.10.2:500
 wait "$recv_pid" || fail "TCP receive failed"
 [ "$(sha256sum <"$tmp/send.bin")" = "$(sha256sum <"$tmp/recv.bin")" ] || fail "checksum mismatch"
 
-echo "== replay of a captured ESP packet ($suite)"
+echo "== replay of a captured ESP packet ($suite, $mode)"
 sleep 0.5  # let tcpdump flush (-U: per packet)
-python3 - "$tmp/esp.pcap" "$tmp/replay.bin" <<'EOF'
+# Counts the captured ESP packets by kind (protocol 50 / UDP) and keeps one of the mode's kind.
+python3 - "$tmp/esp.pcap" "$tmp/replay.bin" "$mode" <<'EOF'
 import struct, sys
 data = open(sys.argv[1], "rb").read()
+mode = sys.argv[3]
 endian = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
 pos = 24
+kinds = {50: 0, 17: 0}
+kept = None
 while pos + 16 <= len(data):
     incl = struct.unpack(endian + "I", data[pos + 8:pos + 12])[0]
     frame = data[pos + 16:pos + 16 + incl]
@@ -132,19 +148,32 @@ while pos + 16 <= len(data):
     if len(frame) < 14 + 20 + 8 or frame[12:14] != b"\x08\x00":
         continue
     ihl = (frame[14] & 0x0F) * 4
-    if frame[14 + 9] != 17:
+    proto = frame[14 + 9]
+    if proto not in kinds:
         continue
-    payload = frame[14 + ihl + 8:]
-    if len(payload) > 8 and payload[:4] != b"\x00\x00\x00\x00":
-        open(sys.argv[2], "wb").write(payload)
-        sys.exit(0)
-sys.exit("no ESP packet in the capture")
+    payload = frame[14 + ihl + (8 if proto == 17 else 0):]
+    if len(payload) <= 8 or payload[:4] == b"\x00\x00\x00\x00":
+        continue  # IKE behind the Non-ESP Marker (none here) or too short
+    kinds[proto] += 1
+    if kept is None and proto == (50 if mode == "raw" else 17):
+        kept = payload
+print("ESP on the wire: %d as IP protocol 50, %d in UDP 4500" % (kinds[50], kinds[17]))
+want, other = (50, 17) if mode == "raw" else (17, 50)
+if kinds[other] != 0 or kinds[want] < 3000 or kept is None:
+    sys.exit("FAIL: %s mode, but %d protocol-50 and %d UDP ESP packets on the wire"
+             % (mode, kinds[50], kinds[17]))
+open(sys.argv[2], "wb").write(kept)
 EOF
-# Resent from another source port: the receiver must refuse it by sequence number.
+# Resent (UDP: from another source port): the receiver must refuse it by sequence number.
 ip netns exec "$L" python3 -c '
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.sendto(open(sys.argv[1], "rb").read(), ("192.0.2.2", 4500))' "$tmp/replay.bin"
+esp = open(sys.argv[1], "rb").read()
+if sys.argv[2] == "raw":
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 50)
+    s.sendto(esp, ("192.0.2.2", 0))
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(esp, ("192.0.2.2", 4500))' "$tmp/replay.bin" "$mode"
 
 sleep 1  # let in-flight TCP teardown settle before reading counters
 kill -TERM "$left_pid" "$right_pid"
@@ -152,11 +181,12 @@ wait "$left_pid" || fail "left esp_tunnel exited with an error"
 wait "$right_pid" || fail "right esp_tunnel exited with an error"
 cat "$tmp/left.json" "$tmp/right.json"
 
-python3 - "$tmp/left.json" "$tmp/right.json" "$tmp/syn.txt" "$suite" "$tmp/synack.txt" <<'EOF'
+python3 - "$tmp/left.json" "$tmp/right.json" "$tmp/syn.txt" "$suite" "$tmp/synack.txt" "$mode" <<'EOF'
 import json, re, sys
 left = json.load(open(sys.argv[1]))
 right = json.load(open(sys.argv[2]))
 suite = sys.argv[4]
+mode = sys.argv[6]
 def check(cond, what):
     if not cond:
         sys.exit("FAIL: " + what)
@@ -169,8 +199,21 @@ check(ro["bytes"] == li["bytes"], "right out bytes %d != left in bytes %d" % (ro
 check(ri["replay_drops"] == 1, "right replay drops %d, want 1" % ri["replay_drops"])
 check(li["replay_drops"] == 0, "left replay drops %d" % li["replay_drops"])
 check(ri["integrity_failures"] == 0 and li["integrity_failures"] == 0, "integrity failures")
-if suite == "cbc":
+for side in (left, right):
+    d = side["dataplane"]
+    check(d["raw_esp_open"] == (mode == "raw"), "raw socket open: %s in %s mode" % (d["raw_esp_open"], mode))
+    check(d["encap_mismatch"] == 0 and d["unknown_spi"] == 0, "ESP of the wrong kind or SPI")
+    check(d["udp_send_errors"] == 0 and d["raw_send_errors"] == 0, "send errors")
+    if mode == "raw":
+        check(d["udp_datagrams_in"] == 0, "UDP datagrams in raw mode: %d" % d["udp_datagrams_in"])
+        check(d["raw_packets_in"] >= side["inbound"]["packets"] > 0,
+              "raw ESP packets in %d < accepted %d" % (d["raw_packets_in"], side["inbound"]["packets"]))
+    else:
+        check(d["raw_packets_in"] == 0, "raw ESP packets in UDP mode")
+if suite == "cbc" and mode == "udp":
     check(left["dataplane"]["fragments"] >= 3, "large DF pings were not fragmented")
+if mode == "raw":
+    check(left["dataplane"]["fragments"] == 0, "raw ESP fragmented 1428-byte packets")
 syn = [int(m) for m in re.findall(r"mss (\d+)", open(sys.argv[3]).read())]
 synack = [int(m) for m in re.findall(r"mss (\d+)", open(sys.argv[5]).read())]
 check(len(syn) >= 1, "no SYN with an MSS seen on the right TUN")
@@ -180,4 +223,4 @@ check(all(m <= 1379 for m in mss), "MSS not clamped: %s" % mss)
 print("counters match: left->right %d packets, right->left %d packets; replay dropped; MSS %s"
       % (lo["packets"], ro["packets"], sorted(set(mss))))
 EOF
-echo "PASS: userspace ESP pair ($suite)"
+echo "PASS: userspace ESP pair ($suite, $mode)"

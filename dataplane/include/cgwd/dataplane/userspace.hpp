@@ -1,24 +1,40 @@
 // The userspace ESP dataplane: a Dataplane backend that runs RFC 4303 tunnel-mode ESP in
-// userspace over RFC 3948 UDP encapsulation, for hosts whose kernel has no ESP/XFRM.
+// userspace, either as raw ESP (IP protocol 50) or over RFC 3948 UDP encapsulation (NAT-T),
+// for hosts whose kernel has no ESP/XFRM.
 //
 // Per tunnel (create_tunnel): one TUN interface (IFF_TUN | IFF_NO_PI) with the requested
 // name, MTU and inside address, and one worker thread moving packets
 //   TUN -> TCP MSS clamp -> DF clear + fragment before encryption (RFC 4459 section 3,
-//   fragments sized so the outer packet fits `outer_mtu`) -> EspSa::encapsulate -> UDP.
+//   fragments sized so the outer packet fits `outer_mtu`) -> EspSa::encapsulate -> UDP or raw.
 // One UDP socket (port 4500 by default, RFC 3948) is shared by all tunnels; its receive thread
 // demultiplexes what arrives (RFC 3948 section 2): ESP (looked up by SPI among the inbound
 // SAs, decapsulated, MSS-clamped and written to the TUN of the SA's if_id), IKE behind the
 // Non-ESP Marker (handed to Options::ike_handler), NAT-keepalives (counted and dropped).
 // That thread also advances SA lifetimes and delivers expiry events to the expiry handler.
 //
+// Raw ESP: an SA without `encap` is carried as plain IP protocol 50. A raw socket
+// (AF_INET, SOCK_RAW, IPPROTO_ESP; needs CAP_NET_RAW) is opened lazily when the first such SA
+// is added, so UDP-only use needs no raw socket. Sending: the kernel builds the outer IPv4
+// header (protocol 50, DF clear as on the UDP socket); the outer source is the SA's `src`
+// (IP_PKTINFO on each batch), the destination its `dst`. Receiving: the same receive thread
+// polls the raw socket too; the kernel hands it every ESP packet addressed to this host
+// (reassembled, IP header included): the header is skipped by its IHL, and packets whose
+// destination is not the `dst` of one of our inbound SAs are ignored (counted raw_not_ours:
+// another process's or the kernel's ESP). If the host kernel has ESP (esp4) and no XFRM state
+// matches, the kernel drops the packet in its own ESP handler (XfrmInNoStates) but raw sockets
+// have already received their copy, so this backend works next to a kernel with ESP; without
+// esp4 the kernel sends no protocol-unreachable for a packet a raw socket took. A packet of
+// the other kind than its SA (raw ESP for a UDP-encapsulated SA or the reverse) is dropped
+// and counted (encap_mismatch), as XFRM does. A new raw socket is polled within 250 ms.
+//
 // Make-before-break: any number of inbound SAs may be installed at once (lookup by SPI); a
 // tunnel's outbound SA is the most recently added outbound SA with its if_id, switched under
 // the table lock, so a batch uses either the old or the new SA, never a mix. Deleting the
 // current outbound SA falls back to the newest remaining one.
 //
-// Scope: SAs must be UDP-encapsulated (plain IP-50 ESP would need a raw socket: unsupported);
-// update_sa may change only the UDP ports and the outer source address (as XFRM's UPDSA does
-// for NAT-T), not keys or lifetimes. Policies are stored and checked for existence only: the
+// Scope: update_sa may change only the UDP ports and the outer source address (as XFRM's
+// UPDSA does for NAT-T), not keys or lifetimes, and refuses to switch an SA between raw ESP
+// and UDP encapsulation. Policies are stored and checked for existence only: the
 // tunnel is route-based and the SA binding is its if_id. Routes go into the kernel FIB through
 // KernelRoutes (routes.hpp): a next hop's if_id is that tunnel's TUN device, NextHop::interface
 // names any other device. I/O is batched with recvmmsg/sendmmsg; buffers are allocated once per
@@ -61,6 +77,10 @@ struct UserspaceStats {
     std::uint64_t tun_write_errors = 0;
     std::uint64_t ike_datagrams = 0;
     std::uint64_t keepalives = 0;
+    std::uint64_t raw_packets_in = 0;   // read from the raw ESP socket
+    std::uint64_t raw_not_ours = 0;     // raw ESP not addressed to an inbound SA's dst
+    std::uint64_t raw_send_errors = 0;  // sendmmsg on the raw ESP socket failed
+    std::uint64_t encap_mismatch = 0;   // raw ESP for a UDP-encapsulated SA or the reverse
 };
 
 class UserspaceDataplane final : public Dataplane {
@@ -105,6 +125,8 @@ class UserspaceDataplane final : public Dataplane {
     // Sends a NAT-keepalive (one 0xFF byte, RFC 3948 section 2.3) from the shared socket.
     [[nodiscard]] std::expected<void, Error> send_keepalive(config::Ipv4Address to,
                                                             std::uint16_t to_port);
+    // Whether the raw ESP socket is open (the first SA without `encap` opens it).
+    bool raw_esp_open() const { return raw_fd_.load(std::memory_order_acquire) >= 0; }
     // The bound UDP port (useful with udp_port 0).
     std::uint16_t udp_port() const { return bound_port_; }
     UserspaceStats stats() const;
@@ -121,13 +143,18 @@ class UserspaceDataplane final : public Dataplane {
     void tunnel_loop(Tunnel& tunnel);
     void process_datagram(std::span<std::uint8_t> payload, const void* from,
                           std::span<std::uint8_t> scratch);
+    void process_raw(std::span<std::uint8_t> packet, std::span<std::uint8_t> scratch);
+    void process_esp(std::span<std::uint8_t> esp, bool encapsulated, std::uint32_t ip_dst,
+                     std::span<std::uint8_t> scratch);
+    std::expected<void, Error> open_raw();  // table lock held exclusively
     void run_expiry(std::vector<ExpiryEvent>& events);
     void reselect_outbound(std::uint32_t if_id);  // table lock held exclusively
     std::uint64_t now() const;
 
     Options options_;
     int udp_fd_ = -1;
-    int stop_fd_ = -1;  // eventfd: wakes the receive thread on shutdown
+    std::atomic<int> raw_fd_{-1};  // raw IPPROTO_ESP socket, opened once by open_raw()
+    int stop_fd_ = -1;             // eventfd: wakes the receive thread on shutdown
     std::uint16_t bound_port_ = 0;
     std::unique_ptr<Counters> counters_;
     std::unique_ptr<KernelRoutes> routes_;  // guarded by routes_mutex_
@@ -136,6 +163,7 @@ class UserspaceDataplane final : public Dataplane {
     mutable std::shared_mutex table_;  // guards everything below except the SA internals
     std::map<std::pair<std::uint32_t, std::uint32_t>, std::unique_ptr<SaSlot>> sas_;  // spi,dst
     std::unordered_map<std::uint32_t, SaSlot*> inbound_by_spi_;
+    std::map<std::uint32_t, unsigned> inbound_dsts_;  // dst (host order) of inbound SAs -> count
     std::map<std::uint32_t, std::unique_ptr<Tunnel>> tunnels_;
     std::map<std::uint32_t, std::uint16_t> mss_;  // if_id -> clamp (kept across tunnel re-create)
     std::vector<Policy> policies_;
