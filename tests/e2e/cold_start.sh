@@ -56,6 +56,9 @@ ip netns exec $NS_ONPREM timeout 60 socat -u OPEN:"$LAB/blob" TCP:10.0.0.10:5001
 wait $rx || lab_fail "TCP receiver"
 cmp -s "$LAB/blob" "$LAB/blob.rx" || lab_fail "TCP transfer corrupted"
 echo "TCP: 2 MB onprem -> vpc intact"
+# No NAT between cgw and AWS: both dataplanes carry raw ESP (IP protocol 50), not ESP in UDP.
+[ "$(grep -c "raw ESP installed" "$LAB/cgwd.log")" -ge 2 ] ||
+    lab_fail "CHILD_SAs not installed as raw ESP: $(grep "CHILD_SA in" "$LAB/cgwd.log")"
 
 cgwctl status
 # No PSK in anything cgwd printed.
