@@ -31,8 +31,7 @@ dataplane::KeyBytes key_of(const ike::crypto::SecretBytes& s) {
 
 TunnelRunner::TunnelRunner(asio::io_context& io, TunnelPlan plan, dataplane::Dataplane& dp,
                            IkeSockets& sockets, ike::crypto::Random& rng, UpHandler on_up)
-    : io_(io),
-      plan_(std::move(plan)),
+    : plan_(std::move(plan)),
       dp_(dp),
       sockets_(sockets),
       rng_(rng),
@@ -99,6 +98,7 @@ bool TunnelRunner::start() {
 }
 
 void TunnelRunner::stop() {
+    drop_candidate("tunnel stopped");
     sa_->stop(Clock::now());
     pump();
     while (!children_.empty()) remove(children_.begin()->first);
@@ -121,7 +121,7 @@ void TunnelRunner::stop() {
 
 void TunnelRunner::on_datagram(std::span<const std::uint8_t> ike, std::uint16_t from_port,
                                std::uint16_t local_port) {
-    sa_->on_datagram(ike, Clock::now(), local_port, from_port);
+    route(ike).on_datagram(ike, Clock::now(), local_port, from_port);
     pump();
 }
 
@@ -145,6 +145,7 @@ bool TunnelRunner::rekey() {
 }
 
 void TunnelRunner::reset() {
+    drop_candidate("tunnel reset");
     sa_->stop(Clock::now());
     pump();
     while (!children_.empty()) remove(children_.begin()->first);
@@ -175,14 +176,21 @@ std::vector<dataplane::Policy> TunnelRunner::policies() const {
 }
 
 void TunnelRunner::pump() {
+    // Actions first: a CHILD_SA must be in the dataplane before the message that lets the peer
+    // use it leaves (our IKE_AUTH or CREATE_CHILD_SA response, or the Delete of the old SA
+    // after a rekey we initiated), or the peer's first ESP packets on it meet no SA.
+    for (auto& a : sa_->take_actions()) apply(a);
     for (auto& d : sa_->take_outgoing())
         sockets_.send(d.bytes, plan_.tunnel.aws_outside, d.remote_port, d.local_port, d.keepalive);
-    for (auto& a : sa_->take_actions()) apply(a);
+    if (candidate_) pump_candidate();
     arm_timer();
 }
 
 void TunnelRunner::arm_timer() {
     auto deadline = sa_->next_deadline();
+    if (candidate_) {
+        if (auto c = candidate_->next_deadline(); c && (!deadline || *c < *deadline)) deadline = c;
+    }
     if (!deadline) {
         timer_.cancel();
         return;
@@ -191,9 +199,117 @@ void TunnelRunner::arm_timer() {
     timer_.async_wait([this](boost::system::error_code ec) {
         if (ec) return;
         note_peer_traffic();
-        sa_->on_timer(Clock::now());
+        const auto now = Clock::now();
+        sa_->on_timer(now);
+        if (candidate_) candidate_->on_timer(now);  // (each engine ignores early calls)
         pump();
     });
+}
+
+ike::IkeSa& TunnelRunner::route(std::span<const std::uint8_t> datagram) {
+    auto h = ike::decode_header(datagram);
+    if (!h) return *sa_;  // NAT keepalive or garbage: the current SA's business
+    if (candidate_ && h->spi_i == candidate_spi_i_) return *candidate_;
+    // RFC 7296 section 2.4: a new IKE_SA_INIT from the peer while our IKE SA is established
+    // (it restarted, or re-authenticates): a second engine answers it. A newer one replaces
+    // an unfinished candidate (the peer gave that one up), so there is one at most.
+    const bool new_init = h->exchange == ike::ExchangeType::ike_sa_init && !h->response &&
+                          h->initiator && h->spi_r == 0 && h->message_id == 0 && h->spi_i != 0 &&
+                          h->spi_i != sa_->info().spi_i;
+    if (!new_init || sa_->state() != ike::SaState::established) return *sa_;
+    if (candidate_) drop_candidate("replaced by a newer IKE_SA_INIT from the peer");
+    candidate_ = make_sa();
+    candidate_spi_i_ = h->spi_i;
+    logger("ike")->info(
+        "{}: new IKE_SA_INIT from the peer (SPIi {}) while our IKE SA is "
+        "established: answering it as a replacement",
+        plan_.key, hex_spi(h->spi_i, 16));
+    return *candidate_;
+}
+
+void TunnelRunner::pump_candidate() {
+    auto log = logger("ike");
+    std::optional<ike::IkeSaUp> up;
+    std::optional<std::string> down;
+    for (auto& a : candidate_->take_actions()) {
+        if (auto* c = std::get_if<ike::ChildSaReady>(&a)) {
+            if (!plan_.wireshark_keys.empty()) {
+                if (auto r = ike::keylog::WiresharkKeyLog(plan_.wireshark_keys).write(*c); !r)
+                    log->warn("{}: {}", plan_.key, r.error());
+            }
+            if (install(*c, /*first_of_sa=*/true)) candidate_children_.insert(c->spi_in);
+        } else if (auto* d = std::get_if<ike::ChildSaDeleted>(&a)) {
+            if (candidate_children_.erase(d->spi_in)) remove(d->spi_in);
+        } else if (auto* u = std::get_if<ike::IkeSaUp>(&a)) {
+            up = *u;
+        } else if (auto* dn = std::get_if<ike::IkeSaDown>(&a)) {
+            down = dn->reason;
+        } else if (auto* st = std::get_if<ike::StatusChanged>(&a)) {
+            log->info("{}: replacement IKE SA: {} ({})", plan_.key, st->status,
+                      ike::to_string(st->state));
+        }
+    }
+    // After the actions, as in pump(): our IKE_AUTH response leaves once the CHILD_SA is in.
+    for (auto& d : candidate_->take_outgoing())
+        sockets_.send(d.bytes, plan_.tunnel.aws_outside, d.remote_port, d.local_port, d.keepalive);
+    if (down) {
+        drop_candidate(*down);
+    } else if (up && candidate_->state() == ike::SaState::established) {
+        promote(*up);
+    } else if (candidate_->state() == ike::SaState::idle) {
+        drop_candidate(candidate_->status());
+    }
+}
+
+void TunnelRunner::drop_candidate(const std::string& why) {
+    if (!candidate_) return;
+    logger("ike")->info("{}: replacement IKE SA (SPIi {}) dropped: {}", plan_.key,
+                        hex_spi(candidate_spi_i_, 16), why);
+    for (auto spi : candidate_children_) remove(spi);
+    candidate_children_.clear();
+    candidate_.reset();
+    candidate_spi_i_ = 0;
+}
+
+void TunnelRunner::promote(const ike::IkeSaUp& up) {
+    auto log = logger("ike");
+    const auto old_info = sa_->info();
+    // The new CHILD_SA is installed (pump_candidate); the old IKE SA's CHILD_SAs go now.
+    std::vector<std::uint32_t> old_children;
+    for (const auto& [spi_in, child] : children_)
+        if (!candidate_children_.count(spi_in)) old_children.push_back(spi_in);
+    auto old = std::move(sa_);
+    sa_ = std::move(candidate_);
+    // We initiate this tunnel ("add"): the new SA, a responder so far, must re-initiate after
+    // a failure as the old one would have.
+    if (plan_.tunnel.startup_action == config::StartupAction::add) sa_->adopt_initiator_role();
+    candidate_spi_i_ = 0;
+    candidate_children_.clear();
+    ++ike_replacements_;
+    const std::string old_spis = hex_spi(old_info.spi_i, 16) + "_" + hex_spi(old_info.spi_r, 16);
+    std::string what;
+    if (up.initial_contact) {
+        // RFC 7296 section 2.4: the peer has no other IKE SA with us: nothing to Delete there.
+        for (auto spi : old_children) remove(spi);
+        (void)old->take_actions();
+        (void)old->take_outgoing();
+        what = "IKE SA replaced (peer restarted, INITIAL_CONTACT)";
+    } else {
+        // The peer runs both; we keep the newest and delete the old one on it (one Delete).
+        old->stop(Clock::now());
+        for (auto& a : old->take_actions())
+            if (auto* d = std::get_if<ike::ChildSaDeleted>(&a)) remove(d->spi_in);
+        for (auto spi : old_children) remove(spi);  // anything the engine did not name
+        for (auto& d : old->take_outgoing())
+            sockets_.send(d.bytes, plan_.tunnel.aws_outside, d.remote_port, d.local_port,
+                          d.keepalive);
+        what = "IKE SA replaced by a new one from the peer (old one deleted)";
+    }
+    log->info("{}: {}: old IKE SA {} gone, {} old CHILD_SA(s) removed", plan_.key, what, old_spis,
+              old_children.size());
+    if (event_) event_(what);
+    detail_ = "established";
+    apply_up(up);
 }
 
 void TunnelRunner::note_peer_traffic() {
@@ -217,19 +333,7 @@ void TunnelRunner::apply(ike::Action& action) {
     } else if (auto* d = std::get_if<ike::ChildSaDeleted>(&action)) {
         remove(d->spi_in);
     } else if (auto* u = std::get_if<ike::IkeSaUp>(&action)) {
-        nat_detected_ = u->nat_detected;
-        log->info("{}: IKE SA {}_{} up ({}), {}{}", plan_.key, hex_spi(u->spi_i, 16),
-                  hex_spi(u->spi_r, 16), u->initiator ? "we initiated" : "AWS initiated",
-                  config::cipher_name(u->transforms.cipher) +
-                      (u->transforms.integ ? "/" + config::integ_name(u->transforms.integ) : "") +
-                      "/" + config::prf_name(u->transforms.prf) + "/" +
-                      config::dh_name(u->transforms.dh),
-                  u->nat_detected ? ", NAT detected" : "");
-        if (event_) event_("IKE SA up" + std::string(u->nat_detected ? ", NAT detected" : ""));
-        if (!ike_up_) {
-            ike_up_ = true;
-            if (on_up_) on_up_(true);
-        }
+        apply_up(*u);
     } else if (auto* down = std::get_if<ike::IkeSaDown>(&action)) {
         log->warn("{}: IKE SA down: {}", plan_.key, down->reason);
         if (event_) event_("IKE SA down: " + down->reason);
@@ -244,7 +348,24 @@ void TunnelRunner::apply(ike::Action& action) {
     }
 }
 
-void TunnelRunner::install(const ike::ChildSaReady& c) {
+void TunnelRunner::apply_up(const ike::IkeSaUp& u) {
+    nat_detected_ = u.nat_detected;
+    logger("ike")->info(
+        "{}: IKE SA {}_{} up ({}{}), {}{}", plan_.key, hex_spi(u.spi_i, 16), hex_spi(u.spi_r, 16),
+        u.initiator ? "we initiated" : "AWS initiated",
+        u.initial_contact ? ", INITIAL_CONTACT" : "",
+        config::cipher_name(u.transforms.cipher) +
+            (u.transforms.integ ? "/" + config::integ_name(u.transforms.integ) : "") + "/" +
+            config::prf_name(u.transforms.prf) + "/" + config::dh_name(u.transforms.dh),
+        u.nat_detected ? ", NAT detected" : "");
+    if (event_) event_("IKE SA up" + std::string(u.nat_detected ? ", NAT detected" : ""));
+    if (!ike_up_) {
+        ike_up_ = true;
+        if (on_up_) on_up_(true);
+    }
+}
+
+bool TunnelRunner::install(const ike::ChildSaReady& c, bool first_of_sa) {
     dataplane::SaConfig in;
     in.direction = dataplane::Direction::inbound;
     in.spi = c.spi_in;
@@ -274,7 +395,8 @@ void TunnelRunner::install(const ike::ChildSaReady& c) {
     auto algorithms = esp_text(c.cipher, c.integ, c.esn);
     // RFC 7296 section 2.8: as the responder of a rekey, keep sending on the old SA until
     // the initiator deletes it; the peer may not have installed its inbound half yet.
-    const bool defer_out = !c.exchange_initiator && !children_.empty();
+    // Not for the first CHILD_SA of a new IKE SA: the old SAs are not its predecessors.
+    const bool defer_out = !first_of_sa && !c.exchange_initiator && !children_.empty();
     auto r = dp_.add_sa(in);
     if (r && !defer_out) {
         r = dp_.add_sa(out);
@@ -286,12 +408,15 @@ void TunnelRunner::install(const ike::ChildSaReady& c) {
         logger("dataplane")
             ->error("{}: installing CHILD_SA in {:08x} out {:08x}: {}", plan_.key, c.spi_in,
                     c.spi_out, last_error_);
-        return;
+        return false;
     }
     ++child_installs_;
     if (event_)
         event_("CHILD_SA in " + hex_spi(c.spi_in, 8) + " out " + hex_spi(c.spi_out, 8) + " " +
-               algorithms + (children_.empty() ? "" : " (rekey)"));
+               algorithms +
+               (first_of_sa         ? " (new IKE SA)"
+                : children_.empty() ? ""
+                                    : " (rekey)"));
     Child child{in.key(), out.key(), algorithms, Clock::now(), std::nullopt};
     if (defer_out) child.pending_out = out;
     children_[c.spi_in] = std::move(child);
@@ -299,6 +424,7 @@ void TunnelRunner::install(const ike::ChildSaReady& c) {
         ->info("{}: CHILD_SA in {:08x} out {:08x} {} {} installed{}", plan_.key, c.spi_in,
                c.spi_out, algorithms, out.encap ? "UDP-encapsulated" : "raw ESP",
                defer_out ? " (outbound when the old SA is deleted)" : "");
+    return true;
 }
 
 void TunnelRunner::install_pending_outbound() {
@@ -391,6 +517,11 @@ json TunnelRunner::status() const {
     }
     j["child_sas"] = std::move(children);
     j["child_sa_installs"] = child_installs_;
+    // IKE SAs the peer replaced by a new one (restart, see the top), and one in progress.
+    if (ike_replacements_) j["ike_replacements"] = ike_replacements_;
+    if (candidate_)
+        j["ike_replacement"] = {{"spi_i", hex_spi(candidate_spi_i_, 16)},
+                                {"state", ike::to_string(candidate_->state())}};
     if (dataplane_errors_) j["dataplane_error"] = last_error_;
     return j;
 }

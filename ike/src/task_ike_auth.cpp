@@ -16,6 +16,13 @@ const T* find_inner(const std::vector<Payload>& inner, PayloadType type) {
     return nullptr;
 }
 
+bool has_notify(const std::vector<Payload>& inner, NotifyType type) {
+    return std::any_of(inner.begin(), inner.end(), [type](const Payload& p) {
+        const auto* n = p.get<NotifyPayload>();
+        return n && n->type == type;
+    });
+}
+
 const NotifyPayload* first_error(const std::vector<Payload>& inner) {
     for (const Payload& p : inner) {
         const auto* n = p.get<NotifyPayload>();
@@ -200,7 +207,10 @@ void IkeSa::auth_handle_request(const Header& h, const std::vector<Payload>& inn
     half_open_deadline_.reset();
     retry_deadline_.reset();
     state_ = SaState::established;
-    actions_.push_back(IkeSaUp{spi_i_, spi_r_, false, ike_selection_.transforms, nat_detected_});
+    // RFC 7296 section 2.4: N(INITIAL_CONTACT) says the peer has no other IKE SA with us (it
+    // restarted); the daemon then drops our older IKE SA with it without a Delete.
+    actions_.push_back(IkeSaUp{spi_i_, spi_r_, false, ike_selection_.transforms, nat_detected_,
+                               has_notify(inner, NotifyType::initial_contact)});
     if (!child_sa_ready(*sel, esp_spi_out_, *tsi, *tsr)) {
         fail("CHILD_SA key derivation failed", now);
         return;

@@ -5,6 +5,22 @@
 // and removed again when IKE deletes them. New CHILD_SAs are installed before old ones are
 // removed (the engine emits them in that order), so rekeying is make-before-break.
 //
+// A peer that restarted (RFC 7296 section 2.4) initiates a new IKE SA while ours is still
+// established. Such an IKE_SA_INIT request (new SPIi, SPIr zero) is answered by a second engine,
+// the replacement candidate (at most one per tunnel; a newer IKE_SA_INIT replaces an unfinished
+// one), and datagrams go to the engine whose IKE SA their header's SPIs name. When the
+// candidate's IKE SA comes up, its CHILD_SA is installed first, then the candidate becomes the
+// tunnel's IKE SA and the old one goes (make-before-break):
+//   - with N(INITIAL_CONTACT) in the peer's IKE_AUTH, the peer has no SA of the old IKE SA any
+//     more: the old CHILD_SAs leave the dataplane and the old IKE SA is forgotten, no Delete
+//     (it would only be retransmitted into the void);
+//   - without it (a peer re-authenticating make-before-break, or a second IKE SA it wants),
+//     the old IKE SA is deleted with one INFORMATIONAL Delete sent on it. One IKE SA per tunnel
+//     is what AWS runs and what the status and the route-based interface (one set of CHILD_SAs
+//     bound to the if_id) assume; the newest SA is the one the peer chose last.
+// A candidate that fails (bad AUTH, no proposal, half-open timeout) is dropped; the old SA is
+// left alone.
+//
 // Nothing here logs key material: SAs are logged by SPI and algorithm only.
 #pragma once
 
@@ -16,6 +32,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,7 +50,7 @@ struct TunnelPlan {
     config::Tunnel tunnel;
     config::Ipv4Address local_outside;  // the address IKE and ESP use on this box
     config::Ipv4Address local_id;       // the IKE ID: AWS's customer gateway address (NAT: public)
-    bool force_encap = false;  // the userspace dataplane can only carry UDP-encapsulated ESP
+    bool force_encap = false;  // ESP in UDP even without a NAT (tests; RFC 7296 2.23)
     std::uint16_t natt_port = 4500;
     // Debug only ([debug] wireshark_keys): directory for Wireshark's key tables; empty: off.
     std::string wireshark_keys;
@@ -70,7 +87,11 @@ class TunnelRunner {
     const TunnelPlan& plan() const { return plan_; }
     bool up() const { return ike_up_; }
     // IKE_SA_INIT answered as responder, IKE_AUTH not yet done (admission control counts it).
-    bool half_open() const { return sa_->state() == ike::SaState::init_replied; }
+    // A replacement candidate waiting for IKE_AUTH counts too.
+    bool half_open() const {
+        return sa_->state() == ike::SaState::init_replied ||
+               (candidate_ && candidate_->state() == ike::SaState::init_replied);
+    }
     bool owns_spi(std::uint32_t spi_in) const { return children_.count(spi_in) != 0; }
     // The "tunnel" object of the status document (without the static config fields).
     nlohmann::json status() const;
@@ -94,12 +115,20 @@ class TunnelRunner {
     std::vector<dataplane::Policy> policies() const;
     void pump();
     void apply(ike::Action& action);
-    void install(const ike::ChildSaReady& c);
+    void apply_up(const ike::IkeSaUp& u);
+    // `first_of_sa`: the first CHILD_SA of a new IKE SA (both halves at once even while the
+    // old IKE SA's CHILD_SAs are still installed). False when it could not be installed.
+    bool install(const ike::ChildSaReady& c, bool first_of_sa = false);
     void remove(std::uint32_t spi_in);
     void install_pending_outbound();
     void arm_timer();
+    // The replacement candidate (see the top): which engine a datagram belongs to, driving
+    // the candidate's outputs, and making it the tunnel's IKE SA.
+    ike::IkeSa& route(std::span<const std::uint8_t> ike);
+    void pump_candidate();
+    void promote(const ike::IkeSaUp& up);
+    void drop_candidate(const std::string& why);
 
-    boost::asio::io_context& io_;
     TunnelPlan plan_;
     dataplane::Dataplane& dp_;
     IkeSockets& sockets_;
@@ -107,6 +136,10 @@ class TunnelRunner {
     UpHandler on_up_;
     std::function<void(const std::string&)> event_;
     std::unique_ptr<ike::IkeSa> sa_;
+    std::unique_ptr<ike::IkeSa> candidate_;       // a new IKE SA from the peer, not up yet
+    std::uint64_t candidate_spi_i_ = 0;           // its SPIi (the peer's)
+    std::set<std::uint32_t> candidate_children_;  // inbound SPIs it installed (until promoted)
+    std::uint64_t ike_replacements_ = 0;
     boost::asio::steady_timer timer_;
     bool interface_made_ = false;
     std::vector<dataplane::PolicyKey> policies_made_;

@@ -1,7 +1,9 @@
 // Sans-I/O IKEv2 SA engine, one per tunnel, PSK authentication (RFC 7296).
 //
 // Inputs: start() (we initiate), received datagrams, timer ticks — each with the current time
-// (injected; nothing here reads a clock) — and a crypto::Random for SPIs, nonces, KE and IVs.
+// (injected; nothing here reads a clock) — and a crypto::Random for SPIs, nonces, IVs and the
+// rekey fuzz (the Diffie-Hellman private values come from OpenSSL's own generator, in
+// crypto::KeyExchange::generate, not from this Random).
 // Outputs: datagrams to send to the peer (IKE messages with their UDP ports, NAT keepalives;
 // take_outgoing), actions for the daemon (ChildSaReady / ChildSaDeleted to program the
 // dataplane, IkeSaUp / IkeSaDown, StatusChanged with a readable status), next_deadline() (when
@@ -103,9 +105,12 @@
 // last message), then ChildSaDeleted, IkeSaDown and dpd_action.
 //
 // Not implemented: additional CHILD_SAs (one per IKE SA), IKE SA collisions during
-// IKE_SA_INIT (a request during InitSent/AuthSent, or a new IKE_SA_INIT while Established, is
-// dropped), updating the encapsulation port of installed CHILD_SAs after NAT rebinding,
-// certificates, EAP, IPv6, MOBIKE; path MTU discovery for IKE fragments (optional in RFC 7383).
+// IKE_SA_INIT (a request during InitSent/AuthSent is dropped), a second IKE SA in one engine (a
+// new IKE_SA_INIT while Established is dropped here; the daemon answers it with a second IkeSa,
+// the replacement candidate of daemon/.../tunnel_runner.hpp, which takes over when it comes up
+// and, with IkeSaUp::initial_contact, drops the old SA without a Delete: RFC 7296 2.4), updating
+// the encapsulation port of installed CHILD_SAs after NAT rebinding, certificates, EAP, IPv6,
+// MOBIKE; path MTU discovery for IKE fragments (optional in RFC 7383).
 #pragma once
 
 #include <chrono>
@@ -149,7 +154,7 @@ struct IkeSaKeysDerived {
 };
 
 struct SaSettings {
-    config::Ipv4Address local;   // our outside address (NAT detection, and the ID by default)
+    config::Ipv4Address local;  // our outside address (NAT detection, and the ID by default)
     // The ID we send (ID_IPV4_ADDR) when it is not `local`: behind a NAT, the public address
     // the peer knows us by (AWS's customer gateway address), while `local` is the private one.
     std::optional<config::Ipv4Address> local_id;
@@ -252,6 +257,10 @@ struct IkeSaUp {
     bool initiator = false;
     ChosenTransforms transforms;
     bool nat_detected = false;
+    // Responder: the peer's IKE_AUTH request carried N(INITIAL_CONTACT) (RFC 7296 section 2.4:
+    // it has no other IKE SA with us, so ours from before it restarted are stale and can go
+    // without a Delete). Always false on the initiator side (a response never carries it).
+    bool initial_contact = false;
 };
 struct IkeSaDown {
     std::string reason;
@@ -316,6 +325,11 @@ class IkeSa {
 
     // Initiate (and re-initiate after failures). Ignored unless Idle or Backoff.
     void start(TimePoint now);
+    // For an SA that came up as responder and that the daemon keeps for a tunnel it initiates
+    // (a replacement IKE SA from a restarted peer): from now on it behaves as if start()ed, so
+    // a failure leads to Backoff and a new initiation (dpd_action restart: at once), not Idle.
+    // Nothing changes for the current SA; stop() clears it again.
+    void adopt_initiator_role() { initiator_role_ = true; }
     // One IKE message from the peer, received on our `local_port` from the peer's
     // `remote_port`. `ike` never includes the non-ESP marker (the adapter strips it).
     void on_datagram(std::span<const std::uint8_t> ike, TimePoint now,
