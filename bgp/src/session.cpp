@@ -1,6 +1,7 @@
 #include "cgwd/bgp/session.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 namespace cgwd::bgp {
@@ -74,7 +75,8 @@ std::vector<SessionEvent> Session::take_events() {
 
 std::optional<TimePoint> Session::next_deadline() const {
     std::optional<TimePoint> best;
-    for (const auto& t : {connect_retry_at_, hold_at_, keepalive_at_, restart_at_, stale_at_}) {
+    for (const auto& t : {connect_retry_at_, hold_at_, keepalive_at_, restart_at_, stale_at_,
+                          idle_hold_at_, stable_at_}) {
         if (t && (!best || *t < *best)) best = t;
     }
     return best;
@@ -122,10 +124,12 @@ void Session::enter_connect_or_active(TimePoint now, SessionState s) {
 
 void Session::start(TimePoint now) {
     if (state_ != SessionState::Idle) return;
+    idle_hold_at_.reset();  // ManualStart is not damped
     enter_connect_or_active(now, config_.passive ? SessionState::Active : SessionState::Connect);
 }
 
 void Session::stop(TimePoint now, std::string_view communication) {
+    idle_hold_at_.reset();  // no automatic restart after an administrative stop
     if (state_ == SessionState::Idle) return;
     if (connected(state_)) {
         Notification n =
@@ -167,6 +171,7 @@ bool Session::keep_outgoing(std::uint32_t peer_identifier) const {
 }
 
 ConnectionSlot Session::on_tcp_connected(TimePoint now, ConnectionDirection dir) {
+    if (state_ == SessionState::Idle && idle_hold_at_) return ConnectionSlot::Refused;
     if (state_ == SessionState::Connect || state_ == SessionState::Active) {
         framer_ = Framer{};
         first_dir_ = dir;
@@ -285,6 +290,18 @@ void Session::on_timer(TimePoint now) {
         stale_at_.reset();
         flush_stale(stale_, StaleReason::StaleTimerExpired);
     }
+    if (stable_at_ && *stable_at_ <= now) {
+        stable_at_.reset();
+        failures_ = 0;  // a stable session: the next failure is a first one again
+    }
+    if (idle_hold_at_ && *idle_hold_at_ <= now) {
+        // RFC 4271 section 8.2.2, Idle: IdleHoldTimer expiry, then AutomaticStart.
+        idle_hold_at_.reset();
+        if (state_ == SessionState::Idle) {
+            enter_connect_or_active(now,
+                                    config_.passive ? SessionState::Active : SessionState::Connect);
+        }
+    }
     if (connect_retry_at_ && *connect_retry_at_ <= now) {
         // Connect: retry the attempt; Active: start one (RFC 4271 section 8.2.2).
         enter_connect_or_active(now, SessionState::Connect);
@@ -336,9 +353,28 @@ void Session::flush_stale(std::vector<AfiSafi> families, StaleReason why) {
     events_.emplace_back(StaleRoutesExpired{std::move(families), why});
 }
 
+// RFC 4271 section 8.1.1 DampPeerOscillations: one more failure; the idle hold doubles with
+// each failure in a row, capped, and starts again from `initial` after a stable session.
+Millis Session::damp(bool was_established, TimePoint now) {
+    const auto& d = *config_.damp_peer_oscillations;
+    if (was_established && stable_at_ && *stable_at_ <= now) failures_ = 0;
+    if (failures_ < std::numeric_limits<std::uint32_t>::max()) ++failures_;
+    Millis hold = d.initial;
+    for (std::uint32_t i = 1; i < failures_ && hold > Millis{0} && hold < d.max; ++i) hold *= 2;
+    hold = std::min(hold, d.max);
+    idle_hold_at_ = now + hold;
+    last_idle_hold_ = hold;
+    return hold;
+}
+
 void Session::go_down(DownReason reason, std::optional<Notification> n, TimePoint now) {
     const bool had_connection = connected(state_);
     const bool was_established = state_ == SessionState::Established;
+    std::optional<Millis> idle_hold;
+    if (reason != DownReason::Stopped && config_.damp_peer_oscillations) {
+        idle_hold = damp(was_established, now);
+    }
+    stable_at_.reset();
     state_ = SessionState::Idle;
     connect_retry_at_.reset();
     hold_at_.reset();
@@ -349,7 +385,7 @@ void Session::go_down(DownReason reason, std::optional<Notification> n, TimePoin
         second_.reset();
         events_.emplace_back(CloseSecond{});
     }
-    SessionDown down{reason, std::move(n), {}};
+    SessionDown down{reason, std::move(n), {}, idle_hold, failures_};
     // RFC 4724 section 4.2: the session ended without a NOTIFICATION exchange (hold timer expiry
     // sends one, but a restarting peer cannot read it).
     const bool silent = reason == DownReason::TcpClosed || reason == DownReason::HoldTimerExpired;
@@ -446,6 +482,8 @@ void Session::handle_message(const RawMessage& msg, TimePoint now) {
             if (msg.type == MessageType::Keepalive) {
                 state_ = SessionState::Established;
                 arm_hold(now);
+                if (config_.damp_peer_oscillations)
+                    stable_at_ = now + config_.damp_peer_oscillations->stable;
                 events_.emplace_back(std::move(*pending_established_));
                 pending_established_.reset();
             } else {

@@ -1,5 +1,6 @@
 #include "cgwd/daemon/routing.hpp"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
@@ -76,7 +77,6 @@ class BgpPeerRunner {
           id_(id),
           session_(config_of(plan_, rid)),
           timer_(io),
-          restart_(io),
           acceptor_(io) {}
     ~BgpPeerRunner() { close_all(); }
 
@@ -88,6 +88,7 @@ class BgpPeerRunner {
     std::optional<Clock::time_point> established_since() const { return established_since_; }
     std::uint64_t flaps() const { return flaps_; }
     const std::string& last_down() const { return last_down_; }
+    std::uint64_t refused() const { return refused_; }
 
     void enable() {
         if (enabled_) return;
@@ -101,7 +102,6 @@ class BgpPeerRunner {
     void disable(const std::string& why) {
         if (!enabled_) return;
         enabled_ = false;
-        restart_.cancel();
         session_.stop(Clock::now(), why);
         pump_sync();
         close_all();
@@ -128,6 +128,13 @@ class BgpPeerRunner {
         c.bgp_identifier = rid;
         c.hold_time = p.hold_time;
         c.connect_retry = std::chrono::seconds(5);
+        // RFC 4271 section 8.1.1 peer oscillation damping: the session restarts by itself 1 s
+        // after a failure, 2, 4, ... up to 120 s after failures in a row; a session that stayed
+        // Established for 60 s (or twice the hold time, when longer) starts the count again.
+        c.damp_peer_oscillations = bgp::SessionConfig::IdleHold{
+            std::chrono::seconds(1), std::chrono::seconds(120),
+            std::max<bgp::Millis>(std::chrono::seconds(60),
+                                  std::chrono::seconds(2 * std::uint32_t{p.hold_time}))};
         if (p.graceful_restart_time > 0) {
             c.graceful_restart = bgp::GracefulRestart{
                 false, false, p.graceful_restart_time, {{bgp::kIpv4Unicast, false}}};
@@ -172,7 +179,7 @@ class BgpPeerRunner {
                 if (was_up) routing_.event(plan_.key, "BGP down: " + last_down_);
                 close_socket();
                 routing_.on_down(*this, d->stale_families);
-                schedule_restart();
+                log_damping(*d);
             } else if (auto* st = std::get_if<bgp::StaleRoutesExpired>(&ev)) {
                 routing_.on_stale_expired(*this, *st);
             } else if (auto* eor = std::get_if<bgp::EndOfRibReceived>(&ev)) {
@@ -182,14 +189,18 @@ class BgpPeerRunner {
         }
     }
 
-    void schedule_restart() {
-        if (!enabled_) return;
-        restart_.expires_after(std::chrono::seconds(2));
-        restart_.async_wait([this](boost::system::error_code ec) {
-            if (ec || !enabled_) return;
-            session_.start(Clock::now());
-            pump();
-        });
+    // The session restarts by itself after its idle hold (bgp::Session, peer oscillation
+    // damping); say so when the peer is being damped.
+    void log_damping(const bgp::SessionDown& d) {
+        if (!d.idle_hold) return;
+        const double next_s = std::chrono::duration<double>(*d.idle_hold).count();
+        if (d.consecutive_failures >= 2) {
+            logger("bgp")->warn(
+                "{}: BGP peer {} flapping ({} failures in a row): next attempt in {:.0f} s",
+                plan_.key, plan_.peer_address.to_string(), d.consecutive_failures, next_s);
+        } else {
+            logger("bgp")->debug("{}: next attempt in {:.0f} s", plan_.key, next_s);
+        }
     }
 
     void arm_timer() {
@@ -231,14 +242,22 @@ class BgpPeerRunner {
             boost::system::error_code rec;
             auto remote = s.remote_endpoint(rec);
             auto st = session_.state();
-            bool wanted =
-                !rec && remote.address() == asio::ip::address_v4(plan_.peer_address.value) &&
-                enabled_ && (st == bgp::SessionState::Connect || st == bgp::SessionState::Active);
-            if (wanted) {
+            const bool from_peer =
+                !rec && remote.address() == asio::ip::address_v4(plan_.peer_address.value);
+            if (from_peer && enabled_ && st == bgp::SessionState::Idle &&
+                session_.on_tcp_connected(Clock::now(), bgp::ConnectionDirection::Incoming) ==
+                    bgp::ConnectionSlot::Refused) {
+                // Peer oscillation damping: the idle hold runs, the connection is closed
+                // unanswered (below, with `s`).
+                ++refused_;
+                logger("bgp")->debug("{}: connection from {} refused during the idle hold",
+                                     plan_.key, plan_.peer_address.to_string());
+            } else if (from_peer && enabled_ &&
+                       (st == bgp::SessionState::Connect || st == bgp::SessionState::Active)) {
                 close_socket();
                 socket_ = std::make_shared<tcp::socket>(std::move(s));
                 read();
-                session_.on_tcp_connected(Clock::now());
+                session_.on_tcp_connected(Clock::now(), bgp::ConnectionDirection::Incoming);
                 pump();
             }
             accept();
@@ -313,7 +332,6 @@ class BgpPeerRunner {
         boost::system::error_code ec;
         acceptor_.close(ec);
         timer_.cancel();
-        restart_.cancel();
     }
 
     asio::io_context& io_;
@@ -322,7 +340,6 @@ class BgpPeerRunner {
     bgp::PeerId id_;
     bgp::Session session_;
     asio::steady_timer timer_;
-    asio::steady_timer restart_;
     tcp::acceptor acceptor_;
     std::shared_ptr<tcp::socket> socket_;
     std::array<std::uint8_t, 65536> buf_{};
@@ -330,6 +347,7 @@ class BgpPeerRunner {
     std::optional<Clock::time_point> established_since_;
     std::uint64_t flaps_ = 0;
     std::string last_down_;
+    std::uint64_t refused_ = 0;  // connections from the peer closed during an idle hold
 };
 
 Routing::Routing(asio::io_context& io, const config::DaemonConfig& cfg, dataplane::Dataplane& dp)
@@ -507,6 +525,14 @@ json Routing::peer_status(const std::string& key) const {
         j["uptime_s"] =
             std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - *since).count();
     if (!p.last_down().empty()) j["last_down"] = p.last_down();
+    // Peer oscillation damping: failures in a row, the running idle hold, refused connections.
+    j["consecutive_failures"] = p.session().consecutive_failures();
+    if (auto until = p.session().idle_hold_until()) {
+        j["idle_hold_s"] = std::chrono::duration<double>(p.session().last_idle_hold()).count();
+        j["next_attempt_in_s"] =
+            std::max(0.0, std::chrono::duration<double>(*until - Clock::now()).count());
+    }
+    if (p.refused() > 0) j["connections_refused"] = p.refused();
     auto in = rib_.adj_rib_in(p.id());
     j["prefixes_received"] = in.size();
     j["prefixes_advertised"] = rib_.adj_rib_out_size(p.id());

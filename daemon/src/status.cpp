@@ -1,5 +1,6 @@
 #include "cgwd/daemon/status.hpp"
 
+#include <cmath>
 #include <map>
 #include <sstream>
 
@@ -114,6 +115,11 @@ std::string render_status(const json& s, bool color) {
                       << b.value("prefixes_installed", 0) << " installed, "
                       << b.value("prefixes_advertised", 0) << " advertised";
                 if (b.contains("uptime_s")) o << ", up " << b.value("uptime_s", 0) << " s";
+                // Peer oscillation damping (RFC 4271 section 8.1.1): the idle hold runs.
+                if (b.contains("next_attempt_in_s"))
+                    o << "  damped: " << b.value("consecutive_failures", 0)
+                      << " failures in a row, next attempt in "
+                      << static_cast<long>(std::ceil(b.value("next_attempt_in_s", 0.0))) << " s";
                 o << "\n";
             }
             if (!t.value("detail", "").empty()) o << "           " << t.value("detail", "") << "\n";

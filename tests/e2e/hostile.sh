@@ -10,7 +10,16 @@
 #      (status: replay_drops, integrity_failures, dataplane_counters), traffic keeps flowing;
 #   c. garbage and an oversize message to cgwd's BGP port (it listens on each tunnel's inside
 #      address), from a stranger and from the BGP peer's own address: the sessions stay up;
-#   d. no PSK in cgwd's log or status (the DX MD5 key is looked for by dx_failover.sh).
+#   d. a hostile, flapping BGP peer on tunnel 2 (bgp_hostile_peer.py from AWS endpoint 2's
+#      inside address, its BIRD session disabled meanwhile): a connection about once a second
+#      for FLAP_SECONDS, playing a malformed OPEN (version 3, hold time 1), a malformed UPDATE
+#      (attribute length past the message: reset 3/1), a treat-as-withdraw UPDATE (3-octet MED,
+#      RFC 7606: no reset) and a NOTIFICATION with a bogus code: cgwd answers 2/1, 2/6, 3/1 and
+#      nothing else (tcpdump + tshark) and damps the peer (RFC 4271 8.1.1 idle hold 1, 2, 4 ...
+#      s, refusing its connections meanwhile), so the connections it takes and opens are bounded
+#      by that schedule; tunnel 1's session and the 100 pps ping are untouched; BIRD re-enabled,
+#      the session is back within the idle hold left + 15 s;
+#   e. no PSK in cgwd's log or status (the DX MD5 key is looked for by dx_failover.sh).
 # Prints the bounds and the results in one summary block at the end.
 #   hostile.sh CGWD [userspace]        (inside the kernel lab; LAB_SAVE=DIR keeps the lab's files)
 set -euo pipefail
@@ -146,10 +155,11 @@ python3 -c "import sys; sys.exit(0 if float('$ping_loss') <= $PING_MAX_LOSS else
     lab_fail "ping lost $ping_loss% during the flood (limit $PING_MAX_LOSS%)"
 
 # --- b: ESP abuse ------------------------------------------------------------------------------
-# Capture a few ESP-in-UDP datagrams AWS -> cgwd while pinging (the VPC's return path may be
-# either tunnel), then send them back at cgwd from the same source, unchanged and altered.
+# Capture a few ESP packets AWS -> cgwd while pinging (the VPC's return path may be either
+# tunnel), raw (IP protocol 50) or ESP-in-UDP (NAT-T), then send them back at cgwd from the same
+# source, the same way, unchanged and altered.
 ip netns exec $NS_CGW timeout 20 tcpdump -i wan0 -nn -U -c 8 -w "$LAB/esp.pcap" \
-    'udp dst port 4500 and udp[8:4] != 0 and (src host 203.0.113.10 or src host 203.0.113.14)' \
+    '(ip proto 50 or (udp dst port 4500 and udp[8:4] != 0)) and (src host 203.0.113.10 or src host 203.0.113.14)' \
     2>"$LAB/tcpdump.log" &
 dumper=$!
 for _ in $(seq 50); do grep -q "listening on" "$LAB/tcpdump.log" && break; sleep 0.1; done
@@ -170,25 +180,30 @@ while pos + 16 <= len(data):
     pos += 16 + incl
     ip = frame[14:]                               # Ethernet (veth)
     ihl = (ip[0] & 15) * 4
-    esp.append((ip[12:16], ip[ihl + 8 :]))        # source; UDP payload: SPI, seq, ..., ICV
+    udp = ip[9] == 17
+    # source, UDP-encapsulated, ESP: SPI, seq, ..., ICV
+    esp.append((ip[12:16], udp, ip[ihl + 8 :] if udp else ip[ihl:]))
 cgw = socket.inet_aton("198.51.100.2")
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-def send(src, payload):
-    udp = struct.pack("!HHHH", 4500, 4500, 8 + len(payload), 0) + payload
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, cgw)
-    s.sendto(ip + udp, ("198.51.100.2", 0))
+def send(src, udp, payload):
+    if udp:
+        payload = struct.pack("!HHHH", 4500, 4500, 8 + len(payload), 0) + payload
+    proto = 17 if udp else 50
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, 64, proto, 0, src, cgw)
+    s.sendto(ip + payload, ("198.51.100.2", 0))
     time.sleep(0.001)
 kinds = {"replay": 0, "truncated": 0, "wrong_spi": 0, "bad_icv": 0}
 for rounds in range(10):
-    for i, (src, p) in enumerate(esp):
-        send(src, p); kinds["replay"] += 1                              # as captured
-        send(src, p[:16]); kinds["truncated"] += 1                      # SPI, seq, 8 octets
-        send(src, struct.pack("!I", 0xDEAD0000 + rounds * 16 + i) + p[4:]); kinds["wrong_spi"] += 1
+    for i, (src, udp, p) in enumerate(esp):
+        send(src, udp, p); kinds["replay"] += 1                         # as captured
+        send(src, udp, p[:16]); kinds["truncated"] += 1                 # SPI, seq, 8 octets
+        send(src, udp, struct.pack("!I", 0xDEAD0000 + rounds * 16 + i) + p[4:])
+        kinds["wrong_spi"] += 1
         # A sequence number ahead of the window (not a replay) and the ICV's last octet flipped.
         forged = bytearray(p)
         forged[4:8] = struct.pack("!I", 0x7FFF0000 + rounds * 16 + i)
         forged[-1] ^= 0xFF
-        send(src, bytes(forged)); kinds["bad_icv"] += 1
+        send(src, udp, bytes(forged)); kinds["bad_icv"] += 1
 print(len(esp), kinds["replay"], kinds["truncated"], kinds["wrong_spi"], kinds["bad_icv"])
 PY
 read -r esp_captured n_replay n_trunc n_spi n_icv <"$LAB/esp.out"
@@ -240,7 +255,114 @@ echo "BGP port: from a stranger: $bgp_stranger; from the peer's address: $bgp_pe
 kill -0 "$CGWD_PID" || lab_fail "cgwd died"
 lab_both_up || lab_fail "tunnels or BGP not up after the BGP garbage"
 
-# --- d: no secrets --------------------------------------------------------------------------------
+# --- d: a hostile, flapping BGP peer on tunnel 2 ---------------------------------------------------
+FLAP_SECONDS=${FLAP_SECONDS:-20}  # the peer connects about once a second for this long
+FLAP_MAX_SECONDS=40               # ... and longer only until each case has been played once
+FLAP_PING_MAX_LOSS=5              # percent
+bgp_field() { q "next(t['bgp'] for t in $TUNNELS if t['number'] == $1).get('$2', '')"; }
+since1_before=$(bird_since)
+flaps1_before=$(bgp_field 1 flaps)
+up1_before=$(bgp_field 1 uptime_s)
+t_flap0=$SECONDS
+ip netns exec $NS_ONPREM ping -i 0.01 -c $(( (FLAP_SECONDS + 25) * 100 )) -W 2 10.0.0.10 \
+    >"$LAB/ping_flap.log" 2>&1 &
+pinger=$!
+ip netns exec $NS_T2 tcpdump -i xfrm-t2 -nn -U -w "$LAB/bgp_flap.pcap" 'tcp port 179' \
+    2>"$LAB/tcpdump_flap.log" &
+dumper=$!
+# tcpdump and python start slowly in the emulated VM: together. Once both are up, the script
+# disables BIRD's session on aws2 and its window starts; at its end it reads cgwd's status and
+# enables BIRD's session again.
+ip netns exec $NS_T2 python3 "$here/bgp_hostile_peer.py" "$FLAP_SECONDS" "$FLAP_MAX_SECONDS" \
+    169.254.22.5 169.254.22.6 "$CGWCTL" "$LAB/cgwd.sock" $NS_CGW 2 \
+    "for _ in \$(seq 100); do grep -q 'listening on' '$LAB/tcpdump_flap.log' && break; sleep 0.1; done
+     birdc -s '$LAB/aws2/bird.ctl' disable cgw" "birdc -s '$LAB/aws2/bird.ctl' enable cgw" \
+    >"$LAB/flap.json" || lab_fail "bgp_hostile_peer.py failed"
+t_enable=$SECONDS
+read -r failures2 idle_hold2 next2 refused_cgwd <<<"$(python3 -c "import json; b = json.load(open('$LAB/flap.json'))['status']; print(*(b.get(k, v) for k, v in (('consecutive_failures', 0), ('idle_hold_s', 'none'), ('next_attempt_in_s', 0), ('connections_refused', 0))))")"
+recover_bound=$(python3 -c "import math; print(math.ceil(float('${next2:-0}')) + 15)")
+until [ "$(bgp_field 2 state)" = Established ]; do
+    kill -0 "$CGWD_PID" || lab_fail "cgwd died after the flapping peer"
+    [ $((SECONDS - t_enable)) -le "$recover_bound" ] ||
+        lab_fail "tunnel 2's BGP session not back within $recover_bound s of BIRD's enable"
+    sleep 0.5
+done
+recovered_s=$((SECONDS - t_enable))
+kill -INT $dumper 2>/dev/null || true
+wait $dumper || true
+flap_total_s=$((SECONDS - t_flap0))
+kill -INT $pinger 2>/dev/null || true
+wait $pinger || true
+flap_ping_loss=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$LAB/ping_flap.log")
+flap_ping_sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$LAB/ping_flap.log")
+since1_after=$(bird_since)
+flaps1_after=$(bgp_field 1 flaps)
+up1_after=$(bgp_field 1 uptime_s)
+# cgwd's NOTIFICATIONs and the connections (SYN) each side opened, from the capture (until the
+# session with BIRD is back).
+# (Wireshark names the subcode field after the error code.)
+notifs=$({ tshark -r "$LAB/bgp_flap.pcap" -Y 'bgp.type == 3 && ip.src == 169.254.22.6' \
+    -T fields -e bgp.notify.major_error -e bgp.notify.minor_error \
+    -e bgp.notify.minor_error_open -e bgp.notify.minor_error_update \
+    -e bgp.notify.minor_error_state -e bgp.notify.minor_error_cease 2>/dev/null || true; } |
+    awk -F'\t' '{ m = ""; for (i = 2; i <= NF; i++) if ($i != "") { m = $i; break }; print $1 "/" m }' |
+    xargs)
+syns() {
+    { tshark -r "$LAB/bgp_flap.pcap" 2>/dev/null \
+        -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.src == $1" || true; } | wc -l
+}
+syn_cgwd=$(syns 169.254.22.6) syn_peer=$(syns 169.254.22.5)
+damp_logs=$(grep -c "BGP peer 169.254.22.5 flapping" "$LAB/cgwd.log" || true)
+cat >"$LAB/flap_check.py" <<'PY'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+cases = {c["case"]: c for c in d["cases"]}
+want = {"bad_version": ["2/1"], "bad_hold": ["2/6"], "update_reset": ["3/1"],
+        "update_withdraw": []}
+bad = []
+for name, notifs in want.items():
+    c = cases.get(name)
+    if c is None:
+        bad.append(name + ":not-played")
+        continue
+    if c["notifications"] != notifs or not c.get("closed_by_cgwd"):
+        bad.append("%s:%s" % (name, ",".join(c["notifications"]) or "none"))
+    if name.startswith("update") and not c.get("established"):
+        bad.append(name + ":not-established")
+a = cases.get("update_withdraw", {}).get("after_update", {})
+if not (a.get("state") == "Established" and a.get("prefixes_received") == 0 and a.get("open")
+        and not a.get("notifications")):
+    bad.append("treat-as-withdraw:" + json.dumps(a, separators=(",", ":")))
+# Idle holds 1, 2, 4, ... s from the first failure (BIRD's Cease): the k-th connection cgwd
+# takes comes 2^k - 1 s later at the earliest, so at most log2(T + 1) + 1 in T seconds.
+bound = int(math.log2(d["seconds"] + 1)) + 1
+print(d["attempts"], d["accepted"], d["refused"], math.ceil(d["seconds"]), bound,
+      "ok" if not bad else ";".join(bad).replace(" ", ""))
+PY
+read -r flap_attempts flap_accepted flap_refused flap_secs accept_bound flap_cases \
+    <<<"$(python3 "$LAB/flap_check.py" "$LAB/flap.json")"
+# cgwd opens one connection per idle hold expiry, and one per ConnectRetry (5 s) while Active;
+# then one toward BIRD.
+syn_bound=$((accept_bound + 2 + (flap_secs + recovered_s) / 5))
+echo "flapping BGP peer: $flap_attempts connections in ${flap_secs}s, cgwd took $flap_accepted (bound $accept_bound), refused $flap_refused (cgwd counted ${refused_cgwd:-0}); SYNs: cgwd $syn_cgwd (bound $syn_bound), peer $syn_peer"
+echo "  cases: $flap_cases; cgwd's NOTIFICATIONs: $notifs; then $failures2 failures in a row, idle hold ${idle_hold2:-none} s, next attempt in ${next2:-?} s; $damp_logs damping log lines"
+echo "  back ${recovered_s}s after BIRD's enable (bound $recover_bound s); tunnel 1: $since1_before -> $since1_after, flaps $flaps1_before -> $flaps1_after, up ${up1_before}s -> ${up1_after}s; ping $flap_ping_sent sent, $flap_ping_loss% lost"
+kill -0 "$CGWD_PID" || lab_fail "cgwd died"
+[ "$flap_cases" = ok ] || lab_fail "hostile BGP peer cases: $flap_cases"
+[ "$notifs" = "2/1 2/6 3/1" ] || lab_fail "cgwd's NOTIFICATIONs to the hostile peer: '$notifs', want '2/1 2/6 3/1'"
+[ "$flap_accepted" -le "$accept_bound" ] ||
+    lab_fail "cgwd took $flap_accepted connections from the flapping peer in ${flap_secs}s (bound $accept_bound)"
+[ "$flap_refused" -ge 3 ] && [ "${refused_cgwd:-0}" -ge 3 ] ||
+    lab_fail "connections during the idle hold: $flap_refused refused as seen by the peer, ${refused_cgwd:-0} by cgwd"
+[ "$syn_cgwd" -le "$syn_bound" ] || lab_fail "cgwd opened $syn_cgwd connections to the peer (bound $syn_bound)"
+[ "$damp_logs" -ge 1 ] || lab_fail "no 'BGP peer ... flapping' line in cgwd's log"
+[ "$since1_before" = "$since1_after" ] && [ "$flaps1_before" = "$flaps1_after" ] &&
+    [ "$up1_after" -ge "$up1_before" ] || lab_fail "tunnel 1's BGP session changed during the flapping"
+python3 -c "import sys; sys.exit(0 if float('$flap_ping_loss') <= $FLAP_PING_MAX_LOSS else 1)" ||
+    lab_fail "ping lost $flap_ping_loss% during the flapping (limit $FLAP_PING_MAX_LOSS%)"
+lab_both_up || lab_fail "tunnels or BGP not up after the flapping peer"
+
+# --- e: no secrets --------------------------------------------------------------------------------
 cgwctl status >"$LAB/status.txt"
 cgwctl status --json >"$LAB/status.json"
 for f in "$LAB/cgwd.log" "$LAB/status.txt" "$LAB/status.json"; do
@@ -260,6 +382,11 @@ IKE flood: ${flood_pps}/s achieved, $((flood_aws + flood_random)) sent ($flood_a
 ESP: $n_replay replayed -> +$d_replay replay drops; $n_icv bad ICV -> +$d_integ integrity failures;
      $n_spi unknown SPI -> +$d_spi; $n_trunc truncated; decapsulation drops +$d_decap; traffic flows
 BGP garbage: stranger $bgp_stranger; peer address $bgp_peer; session unchanged
+BGP flapping peer (tunnel 2, ~1 connection/s for ${FLAP_SECONDS}s, at most ${FLAP_MAX_SECONDS}s): $flap_attempts connections in ${flap_secs}s,
+  cgwd took $flap_accepted (bound $accept_bound), refused $flap_refused during idle holds (cgwd: ${refused_cgwd:-0}), opened $syn_cgwd (bound $syn_bound);
+  NOTIFICATIONs $notifs for bad version / hold time 1 / attribute length; treat-as-withdraw kept the session;
+  bogus NOTIFICATION unanswered; $failures2 failures in a row -> idle hold ${idle_hold2:-none} s; back ${recovered_s}s after BIRD's enable;
+  tunnel 1 unchanged; ping $flap_ping_sent sent, $flap_ping_loss% lost (limit ${FLAP_PING_MAX_LOSS}%); section took ${flap_total_s}s
 secrets: no PSK in cgwd.log, status, status --json (no DX MD5 key in this lab)
 PASS: hostile peers
 EOF

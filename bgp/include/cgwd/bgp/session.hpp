@@ -5,8 +5,9 @@
 // request, close request, Established, Down, routes received, route refresh, End-of-RIB, stale
 // route flushes, collision outcomes), and the next deadline at which on_timer must be called.
 //
-// Transitions implemented (a subset of RFC 4271 section 8.2.2; no DelayOpen, no automatic
-// restart -- the owner calls start() again after SessionDown):
+// Transitions implemented (a subset of RFC 4271 section 8.2.2; no DelayOpen; automatic restart
+// only with `damp_peer_oscillations`, below -- otherwise the owner calls start() again after
+// SessionDown):
 //
 //      +------+  start           +---------+ <---- ConnectRetry expiry: retry
 //      | Idle |----------------->| Connect |       (ConnectRequested each time)
@@ -54,6 +55,20 @@
 // End-of-RIB for them arrives, or all when `stale_time` runs out. Restart timer expiry flushes
 // everything stale. A NOTIFICATION either way, stop() or terminate() flushes at once.
 // Flushes are StaleRoutesExpired events. send_end_of_rib sends our End-of-RIB markers.
+//
+// Peer oscillation damping (RFC 4271 section 8.1.1 DampPeerOscillations, the IdleHoldTimer of
+// 8.1.3 / IdleHoldTime of 8.2.1.3), when `damp_peer_oscillations` is set: every transition to
+// Idle other than stop() is a failure. It counts one more consecutive failure -- unless the
+// session had been Established for `stable` or longer, which starts the count again -- and the
+// session restarts by itself (AutomaticStart) once the idle hold has run out:
+//     idle hold = min(initial * 2^(failures - 1), max)    e.g. 1, 2, 4, ... 64, 120, 120 s
+// SessionDown::idle_hold / consecutive_failures report it. While it runs the session stays Idle
+// and an incoming connection is Refused (the owner closes it unanswered), so a flapping peer
+// cannot bypass the damping by connecting to us. Staying Established for `stable` also resets
+// the count while up (a timer). A TCP connection failing before the peer's OPEN (Connect,
+// Active, OpenSent) is not a failure (RFC 4271 section 8.2.2: back to Active, ConnectRetry).
+// start() is the ManualStart: it cancels a running idle hold and starts at once; stop() cancels
+// it too and there is no automatic restart after it. The failure count survives both.
 #pragma once
 
 #include <chrono>
@@ -96,6 +111,13 @@ struct SessionConfig {
     // enables the helper procedures above. nullopt: no capability, routes withdrawn at once.
     std::optional<GracefulRestart> graceful_restart;
     std::chrono::seconds stale_time{360};  // after the restart: longest wait for End-of-RIB
+    // RFC 4271 section 8.1.1 DampPeerOscillations (see above). nullopt: no automatic restart.
+    struct IdleHold {
+        Millis initial{1000};  // after the first failure
+        Millis max{120000};    // cap of the doubling
+        Millis stable{60000};  // Established this long: the next failure counts as the first
+    };
+    std::optional<IdleHold> damp_peer_oscillations;
 };
 
 enum class ConnectionDirection : std::uint8_t { Outgoing, Incoming };
@@ -126,6 +148,10 @@ struct SessionDown {
     // Graceful restart (RFC 4724 section 4.2): keep the peer's routes of these families as
     // stale (Rib::peer_down_graceful); empty: withdraw everything (Rib::peer_down).
     std::vector<AfiSafi> stale_families;
+    // Peer oscillation damping: the automatic restart comes after this (nullopt: none, e.g.
+    // after stop() or without `damp_peer_oscillations`) and the failures in a row so far.
+    std::optional<Millis> idle_hold;
+    std::uint32_t consecutive_failures = 0;
 };
 // RFC 4724 section 2: the peer finished its initial (or post-restart) advertisement.
 struct EndOfRibReceived {
@@ -175,7 +201,8 @@ class Session {
     void terminate(Notification n, TimePoint now);
     // A TCP connection came up. In Connect/Active it is the session's connection (First); in
     // OpenSent/OpenConfirm/Established it is a colliding one (Second, see above). `dir` says
-    // who initiated it (the collision winner is chosen by it).
+    // who initiated it (the collision winner is chosen by it). Refused while the idle hold of
+    // peer oscillation damping runs (the owner closes it without sending anything).
     ConnectionSlot on_tcp_connected(TimePoint now,
                                     ConnectionDirection dir = ConnectionDirection::Outgoing);
     void on_tcp_closed(TimePoint now, ConnectionSlot slot = ConnectionSlot::First);
@@ -196,6 +223,11 @@ class Session {
     [[nodiscard]] SessionState state() const { return state_; }
     [[nodiscard]] std::uint16_t negotiated_hold_time() const { return hold_time_; }
     [[nodiscard]] const UpdateContext& update_context() const { return update_ctx_; }
+    // Peer oscillation damping: failures in a row (0 once stable), the running idle hold's end
+    // (nullopt: none running) and the idle hold chosen last (0: none yet).
+    [[nodiscard]] std::uint32_t consecutive_failures() const { return failures_; }
+    [[nodiscard]] std::optional<TimePoint> idle_hold_until() const { return idle_hold_at_; }
+    [[nodiscard]] Millis last_idle_hold() const { return last_idle_hold_; }
 
     // Drain the outputs accumulated since the last call.
     [[nodiscard]] Bytes take_output();
@@ -220,6 +252,7 @@ class Session {
     void arm_hold(TimePoint now);
     void arm_keepalive(TimePoint now);
     void enter_connect_or_active(TimePoint now, SessionState s);
+    [[nodiscard]] Millis damp(bool was_established, TimePoint now);
 
     SessionConfig config_;
     SessionState state_ = SessionState::Idle;
@@ -243,6 +276,11 @@ class Session {
     std::vector<AfiSafi> stale_;  // families whose routes the owner holds as stale
     std::optional<TimePoint> restart_at_;
     std::optional<TimePoint> stale_at_;
+    // Peer oscillation damping.
+    std::uint32_t failures_ = 0;
+    std::optional<TimePoint> idle_hold_at_;  // automatic start then
+    std::optional<TimePoint> stable_at_;     // Established since stable_at_ - stable
+    Millis last_idle_hold_{0};
 };
 
 }  // namespace cgwd::bgp
