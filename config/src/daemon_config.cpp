@@ -270,6 +270,7 @@ class Reader {
                 fail_at(*t.get("local_address"), w + " local_address",
                         "expected an IPv4 address or \"auto\"");
         }
+        if (auto v = boolean(t, "force_encap", w)) cfg.force_encap = *v;
     }
 
     void read_bgp(const toml::table& t, DaemonConfig& cfg) {

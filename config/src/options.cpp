@@ -27,6 +27,9 @@ const std::vector<OptionDoc>& option_docs() {
         {"outside", "local_address", "string", "\"auto\"",
          "Our outside IPv4 address; auto takes the AWS file's customer gateway address, "
          "else the outside interface's address."},
+        {"outside", "force_encap", "boolean", "false",
+         "Carry IKE and ESP in UDP 4500 (NAT-T) even when no NAT is detected, e.g. through a "
+         "firewall that passes only UDP."},
 
         {"bgp", "asn", "integer", "(from the AWS file)",
          "Our ASN. Must match the customer gateway ASN in the AWS files when both are given."},

@@ -79,6 +79,24 @@ TEST_CASE("a minimal TOML loads and imports its AWS file") {
     REQUIRE(cfg->vpns[0].connections.size() == 1);
     CHECK(cfg->vpns[0].connections[0].id == "vpn-0a1b2c3d4e5f60718");
     CHECK(cfg->control_socket == "/run/cgwd/cgwd.sock");  // default
+    CHECK_FALSE(cfg->force_encap);                        // default: UDP only behind a NAT
+}
+
+TEST_CASE("[outside] force_encap is a boolean") {
+    TempDir dir;
+    dir.copy_fixture("vgw-bgp.xml");
+    std::string text = kMinimal;
+    text.insert(text.find("local_address"), "force_encap = true\n");
+    auto cfg = load_daemon_config(dir.write("cgwd.toml", text, 0644));
+    REQUIRE(cfg);
+    CHECK(cfg->force_encap);
+
+    text = kMinimal;
+    text.insert(text.find("local_address"), "force_encap = \"yes\"\n");
+    auto bad = load_daemon_config(dir.write("cgwd.toml", text, 0644));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().to_string() ==
+          dir.path() + "/cgwd.toml:8:15: [outside] force_encap: expected true or false");
 }
 
 TEST_CASE("unknown keys and tables are errors with line and column") {

@@ -555,7 +555,7 @@ void Daemon::start_connection(const config::VpnEntry& vpn, const config::Connect
         plan.tunnel = t;
         plan.local_outside = local_outside(t);
         plan.local_id = t.cgw_outside.value_or(plan.local_outside);
-        plan.force_encap = options_.userspace_encap;
+        plan.force_encap = cfg_.force_encap || options_.userspace_encap;
         plan.wireshark_keys = cfg_.wireshark_keys;
         if (c.routing == config::Routing::bgp && t.aws_asn) {
             BgpPeerPlan bp;

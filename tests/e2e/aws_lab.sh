@@ -30,7 +30,8 @@ lab_require() {
 # LAB_ADVERTISE (the TOML list body of [bgp] advertise), LAB_CHILD_REKEY / LAB_IKE_REKEY
 # (charon's rekey_time on the AWS side, e.g. 30s), LAB_NAT=1 (cgw gets the private 192.168.77.2
 # behind inet, which source-NATs it to 198.51.100.2 with ports rewritten into 20000-30000; the
-# AWS file still names 198.51.100.2, so cgwd must tell its own address from its IKE ID).
+# AWS file still names 198.51.100.2, so cgwd must tell its own address from its IKE ID),
+# LAB_FORCE_ENCAP=1 (`[outside] force_encap = true`: ESP in UDP without a NAT).
 lab_setup() {
     CGWD=$(readlink -f "$1")
     [ -x "$CGWD" ] || lab_fail "cgwd not found at $1"
@@ -101,7 +102,9 @@ EOF
 control_socket = "$LAB/cgwd.sock"
 dataplane = "${LAB_DATAPLANE:-userspace}"
 log_level = "info"
-$([ "${LAB_NAT:-0}" = 1 ] || printf '[outside]\nlocal_address = "198.51.100.2"')
+[outside]
+$([ "${LAB_NAT:-0}" = 1 ] || echo 'local_address = "198.51.100.2"')
+$([ "${LAB_FORCE_ENCAP:-0}" != 1 ] || echo 'force_encap = true')
 [bgp]
 advertise = [$advertise]
 [[vpn]]

@@ -68,6 +68,7 @@ struct DaemonConfig {
     // [outside]
     std::string outside_interface = "auto";
     std::optional<Ipv4Address> outside_address;  // nullopt: auto
+    bool force_encap = false;  // ESP in UDP 4500 even without a NAT (RFC 7296 2.23, RFC 3948)
     // [bgp]
     std::optional<std::uint32_t> asn;  // our ASN; defaults to the AWS file's customer ASN
     std::optional<Ipv4Address> router_id;
