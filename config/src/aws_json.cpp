@@ -243,6 +243,11 @@ std::vector<Connection> parse_aws_json(std::string_view text, const std::string&
                            text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
         throw ConfigException(
             ConfigError{file, line, 0, "", std::string("JSON is not well formed: ") + e.what()});
+    } catch (const json::exception& e) {
+        // Not a syntax error but still a bad document, e.g. a number too large for a double
+        // (out_of_range 406, found by config_aws_fuzz): no position is known.
+        throw ConfigException(
+            ConfigError{file, 0, 0, "", std::string("JSON is not usable: ") + e.what()});
     }
     std::vector<Connection> out;
     if (auto list = member(doc, "VpnConnections")) {
