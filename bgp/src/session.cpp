@@ -143,8 +143,9 @@ void Session::stop(TimePoint now, std::string_view communication) {
     go_down(DownReason::Stopped, std::nullopt, now);
 }
 
-void Session::terminate(Notification n, TimePoint now) {
+void Session::terminate(Notification n, TimePoint now, Millis restart_after) {
     if (state_ == SessionState::Idle) return;
+    min_idle_hold_ = restart_after;
     if (!connected(state_)) {
         go_down(DownReason::LocalReset, std::nullopt, now);
         return;
@@ -374,6 +375,14 @@ void Session::go_down(DownReason reason, std::optional<Notification> n, TimePoin
     if (reason != DownReason::Stopped && config_.damp_peer_oscillations) {
         idle_hold = damp(was_established, now);
     }
+    // terminate(..., restart_after): Idle at least that long, then an automatic start.
+    if (reason == DownReason::LocalReset && min_idle_hold_ > Millis{0} &&
+        (!idle_hold || *idle_hold < min_idle_hold_)) {
+        idle_hold = min_idle_hold_;
+        idle_hold_at_ = now + min_idle_hold_;
+        last_idle_hold_ = min_idle_hold_;
+    }
+    min_idle_hold_ = Millis{0};
     stable_at_.reset();
     state_ = SessionState::Idle;
     connect_retry_at_.reset();

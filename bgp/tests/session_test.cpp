@@ -388,3 +388,42 @@ TEST_CASE("session: terminate sends the given NOTIFICATION and goes down", "[bgp
     CHECK(down->reason == DownReason::LocalReset);
     CHECK(std::holds_alternative<CloseRequested>(events[1]));
 }
+
+TEST_CASE("session: terminate with a restart timer stays Idle that long, then starts again",
+          "[bgp][session]") {
+    Session s(config_a());  // no damping configured: only the restart timer holds it down
+    establish(s, t0, 90);
+    s.terminate(make_max_prefix_notification(kIpv4Unicast, 100), t0, 60s);
+    CHECK(s.state() == SessionState::Idle);
+    const auto downs = events_of<SessionDown>(s);
+    REQUIRE(downs.size() == 1);
+    CHECK(downs[0].idle_hold == std::optional<Millis>{60s});
+    CHECK(s.idle_hold_until() == t0 + 60s);
+    CHECK(s.next_deadline() == t0 + 60s);
+    // The peer reconnecting during the hold is refused.
+    CHECK(s.on_tcp_connected(t0 + 30s, ConnectionDirection::Incoming) == ConnectionSlot::Refused);
+    s.on_timer(t0 + 60s - 1ms);
+    CHECK(s.state() == SessionState::Idle);
+    s.on_timer(t0 + 60s);
+    CHECK(s.state() != SessionState::Idle);
+    // A later failure without a restart timer is not held down (no damping here).
+    (void)s.on_tcp_connected(t0 + 61s, ConnectionDirection::Outgoing);
+    s.on_bytes(peer_open(90), t0 + 61s);
+    s.terminate(make_max_prefix_notification(kIpv4Unicast, 100), t0 + 62s);
+    CHECK(s.idle_hold_until() == std::nullopt);
+}
+
+TEST_CASE("session: a restart timer longer than the damping's idle hold wins", "[bgp][session]") {
+    SessionConfig c = config_a();
+    c.damp_peer_oscillations = SessionConfig::IdleHold{1s, 120s, 60s};
+    Session s(c);
+    establish(s, t0, 90);
+    s.terminate(make_max_prefix_notification(kIpv4Unicast, 100), t0 + 1s, 4s);
+    const auto downs = events_of<SessionDown>(s);
+    REQUIRE(downs.size() == 1);
+    CHECK(downs[0].idle_hold == std::optional<Millis>{4s});
+    CHECK(s.idle_hold_until() == t0 + 5s);
+    CHECK(s.on_tcp_connected(t0 + 2s, ConnectionDirection::Incoming) == ConnectionSlot::Refused);
+    s.on_timer(t0 + 2s);
+    CHECK(s.state() == SessionState::Idle);
+}

@@ -27,6 +27,18 @@ const char* to_string(DataplaneMode m) {
     }
     return "?";
 }
+const char* to_string(MaxPrefixInAction a) {
+    switch (a) {
+        case MaxPrefixInAction::warn:
+            return "warn";
+        case MaxPrefixInAction::drop:
+            return "drop";
+        case MaxPrefixInAction::reset:
+            return "reset";
+    }
+    return "?";
+}
+
 const char* to_string(StaticTunnelMode m) {
     return m == StaticTunnelMode::ecmp ? "ecmp" : "active-standby";
 }
@@ -340,6 +352,15 @@ class Reader {
             v.local_preference = static_cast<std::uint32_t>(*x);
         if (auto x = integer(t, "max_prefixes_out", w, 1, 100000))
             v.max_prefixes_out = static_cast<std::uint32_t>(*x);
+        read_max_prefixes_in(t, w, v.max_prefixes_in);
+        // Our side's dead peer detection, tighter than the AWS file's (for a fast failover).
+        std::uint32_t dpd_interval_ms = 0, dpd_retries = 0, dpd_retransmit_ms = 0;
+        if (auto x = integer(t, "dpd_interval_ms", w, 500, 3600000))
+            dpd_interval_ms = static_cast<std::uint32_t>(*x);
+        if (auto x = integer(t, "dpd_retries", w, 1, 100))
+            dpd_retries = static_cast<std::uint32_t>(*x);
+        if (auto x = integer(t, "dpd_retransmit_ms", w, 100, 60000))
+            dpd_retransmit_ms = static_cast<std::uint32_t>(*x);
         if (auto s = str(t, "static_mode", w)) {
             if (*s == "active-standby")
                 v.static_mode = StaticTunnelMode::active_standby;
@@ -362,6 +383,11 @@ class Reader {
                 continue;
             for (std::size_t i = 0; i < 2; ++i)
                 if (v.psk_override[i]) c.tunnels[i].psk = *v.psk_override[i];
+            for (auto& tunnel : c.tunnels) {
+                tunnel.local_dpd_interval_ms = dpd_interval_ms;
+                tunnel.local_dpd_retries = dpd_retries;
+                tunnel.local_dpd_retransmit_ms = dpd_retransmit_ms;
+            }
             v.connections.push_back(std::move(c));
         }
         for (const auto& id : v.only_connections)
@@ -372,6 +398,25 @@ class Reader {
         if (v.connections.size() > 1 && (v.psk_override[0] || v.psk_override[1]))
             fail_at(t, w, "PSK overrides need exactly one connection; list it in 'connections'");
         return v;
+    }
+
+    // max_prefixes_in, max_prefixes_in_action, max_prefixes_in_restart (a VPN entry or a DX peer).
+    void read_max_prefixes_in(const toml::table& t, const std::string& w, MaxPrefixesIn& m) {
+        if (auto x = integer(t, "max_prefixes_in", w, 1, 10000000))
+            m.limit = static_cast<std::uint32_t>(*x);
+        if (auto s = str(t, "max_prefixes_in_action", w)) {
+            if (*s == "warn")
+                m.action = MaxPrefixInAction::warn;
+            else if (*s == "drop")
+                m.action = MaxPrefixInAction::drop;
+            else if (*s == "reset")
+                m.action = MaxPrefixInAction::reset;
+            else
+                fail_at(*t.get("max_prefixes_in_action"), w + " max_prefixes_in_action",
+                        "expected warn, drop or reset");
+        }
+        if (auto x = integer(t, "max_prefixes_in_restart", w, 1, 86400))
+            m.restart_s = static_cast<std::uint32_t>(*x);
     }
 
     DirectConnectPeer read_dx(const toml::table& t, const DaemonConfig& cfg) {
@@ -446,6 +491,7 @@ class Reader {
             d.local_preference = static_cast<std::uint32_t>(*v);
         if (auto v = integer(t, "max_prefixes_out", w, 1, 100000))
             d.max_prefixes_out = static_cast<std::uint32_t>(*v);
+        read_max_prefixes_in(t, w, d.max_prefixes_in);
         d.communities = strings(t, "communities", w);
         for (const auto& c : d.communities) {
             auto colon = c.find(':');

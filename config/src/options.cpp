@@ -62,6 +62,24 @@ const std::vector<OptionDoc>& option_docs() {
          "Local preference of routes learned over VPN."},
         {"vpn", "max_prefixes_out", "integer", "(100 to a VGW, 1000 to a TGW)",
          "Most prefixes advertised to AWS; the rest are held back and reported."},
+        {"vpn", "max_prefixes_in", "integer", "(1000 from a VGW, 5000 from a TGW)",
+         "Most prefixes accepted from each AWS tunnel peer (AWS's own figures by default)."},
+        {"vpn", "max_prefixes_in_action", "string", "\"drop\"",
+         "Past max_prefixes_in: warn (accept all, log once), drop (accept up to the limit, drop "
+         "and count the rest) or reset (close the session with an RFC 4486 Cease, restart it "
+         "after max_prefixes_in_restart)."},
+        {"vpn", "max_prefixes_in_restart", "integer", "60",
+         "Seconds the session stays down after a max_prefixes_in reset."},
+        {"vpn", "dpd_interval_ms", "integer", "(the AWS file's DPD interval, usually 10000)",
+         "Our side's dead peer detection: a liveness check after this much silence from the "
+         "AWS endpoint (500 minimum). With dpd_retries and dpd_retransmit_ms it sets how fast "
+         "a dead tunnel is noticed and its routes withdrawn; AWS's own side keeps its settings."},
+        {"vpn", "dpd_retries", "integer", "(the AWS file's, usually 3)",
+         "Retransmissions of a liveness check before the AWS endpoint is declared dead."},
+        {"vpn", "dpd_retransmit_ms", "integer", "(IKE's schedule: 1, 2, 4, 8 s)",
+         "Fixed wait for the answer to each liveness check transmission (100 minimum), e.g. "
+         "dpd_interval_ms = 1000, dpd_retries = 2, dpd_retransmit_ms = 300: dead 1.9 s after "
+         "the last sign of life."},
         {"vpn", "static_mode", "string", "\"active-standby\"",
          "Static-routing connections: active-standby (tunnel 1 while up) or ecmp (both)."},
         {"vpn", "static_routes", "array of strings", "[]",
@@ -91,6 +109,12 @@ const std::vector<OptionDoc>& option_docs() {
          "Local preference of routes learned over this interface."},
         {"direct_connect", "max_prefixes_out", "integer", "100",
          "Most prefixes advertised to AWS."},
+        {"direct_connect", "max_prefixes_in", "integer", "1000",
+         "Most prefixes accepted from the Direct Connect peer."},
+        {"direct_connect", "max_prefixes_in_action", "string", "\"drop\"",
+         "As [[vpn]] max_prefixes_in_action."},
+        {"direct_connect", "max_prefixes_in_restart", "integer", "60",
+         "As [[vpn]] max_prefixes_in_restart."},
         {"direct_connect", "communities", "array of strings", "[]",
          "Communities on our advertisements, e.g. [\"7224:7300\"] for high preference in AWS."},
         {"direct_connect", "mtu", "integer", "1500",

@@ -18,6 +18,29 @@ std::string proposals(const std::vector<Proposal>& list) {
     return out;
 }
 
+// "10 s x 3", or the TOML file's tighter setting with the AWS file's beside it.
+std::string dpd(const Tunnel& t) {
+    std::ostringstream o;
+    if (!t.local_dpd_interval_ms && !t.local_dpd_retries && !t.local_dpd_retransmit_ms) {
+        o << t.dpd_interval_s << " s x " << t.dpd_retries;
+        return o.str();
+    }
+    o << (t.local_dpd_interval_ms ? t.local_dpd_interval_ms : t.dpd_interval_s * 1000) << " ms x "
+      << (t.local_dpd_retries ? t.local_dpd_retries : t.dpd_retries);
+    if (t.local_dpd_retransmit_ms) o << " every " << t.local_dpd_retransmit_ms << " ms";
+    o << " (AWS file: " << t.dpd_interval_s << " s x " << t.dpd_retries << ")";
+    return o.str();
+}
+
+// "1000 prefixes, then drop" (limit 0: AWS's figure for the gateway kind).
+std::string max_in(const MaxPrefixesIn& m, GatewayKind kind) {
+    std::ostringstream o;
+    o << (m.limit ? m.limit : (kind == GatewayKind::vgw ? 1000U : 5000U)) << " prefixes, then "
+      << to_string(m.action);
+    if (m.action == MaxPrefixInAction::reset) o << " (restart after " << m.restart_s << " s)";
+    return o.str();
+}
+
 }  // namespace
 
 std::string config_summary(const DaemonConfig& cfg) {
@@ -43,6 +66,7 @@ std::string config_summary(const DaemonConfig& cfg) {
                   << "): " << join_prefixes(v.static_routes)
                   << (v.static_routes.empty() ? "  WARNING: nothing will be routed to AWS" : "")
                   << "\n";
+            o << "    bgp import limit " << max_in(v.max_prefixes_in, c.gateway) << "\n";
             for (const auto& t : c.tunnels) {
                 std::string ours = t.cgw_outside         ? t.cgw_outside->to_string()
                                    : cfg.outside_address ? cfg.outside_address->to_string()
@@ -59,10 +83,9 @@ std::string config_summary(const DaemonConfig& cfg) {
                 o << "      esp       " << proposals(t.esp_proposals) << "  lifetime "
                   << t.esp_lifetime_s << " s, rekey margin " << t.rekey_margin_s << " s, fuzz "
                   << t.rekey_fuzz_pct << " %\n";
-                o << "      psk " << t.psk.redacted() << ", dpd " << t.dpd_interval_s << " s x "
-                  << t.dpd_retries << " (" << to_string(t.dpd_action) << "), replay window "
-                  << t.replay_window << ", mtu " << t.mtu << ", mss " << t.tcp_mss
-                  << (t.clear_df ? ", DF cleared" : "")
+                o << "      psk " << t.psk.redacted() << ", dpd " << dpd(t) << " ("
+                  << to_string(t.dpd_action) << "), replay window " << t.replay_window << ", mtu "
+                  << t.mtu << ", mss " << t.tcp_mss << (t.clear_df ? ", DF cleared" : "")
                   << (t.fragment_before_encryption ? ", fragment before encryption" : "") << "\n";
             }
         }
@@ -79,7 +102,8 @@ std::string config_summary(const DaemonConfig& cfg) {
           << (d.bfd
                   ? std::to_string(d.bfd_interval_ms) + " ms x " + std::to_string(d.bfd_multiplier)
                   : "off")
-          << ", local preference " << d.local_preference << "\n";
+          << ", local preference " << d.local_preference << "\n      import limit "
+          << max_in(d.max_prefixes_in, GatewayKind::vgw) << "\n";
     }
     return o.str();
 }

@@ -289,3 +289,66 @@ TEST_CASE("every option is documented once") {
             CHECK_FALSE((docs[i].table == docs[j].table && docs[i].key == docs[j].key));
     }
 }
+
+TEST_CASE("[[vpn]] DPD tuning reaches every tunnel; AWS's values stay beside it") {
+    TempDir dir;
+    dir.copy_fixture("vgw-bgp.xml");
+    auto plain = load_daemon_config(dir.write("cgwd.toml", kMinimal, 0644));
+    REQUIRE(plain);
+    for (const auto& t : plain->vpns[0].connections[0].tunnels) {
+        CHECK(t.local_dpd_interval_ms == 0);  // not set: the AWS file's DPD
+        CHECK(t.local_dpd_retries == 0);
+        CHECK(t.local_dpd_retransmit_ms == 0);
+    }
+    CHECK_THAT(config_summary(*plain), Catch::Contains("dpd 10 s x 3 (restart)"));
+
+    std::string text = std::string(kMinimal) +
+                       "dpd_interval_ms = 1000\ndpd_retries = 2\ndpd_retransmit_ms = 300\n";
+    auto cfg = load_daemon_config(dir.write("cgwd.toml", text, 0644));
+    REQUIRE(cfg);
+    for (const auto& t : cfg->vpns[0].connections[0].tunnels) {
+        CHECK(t.local_dpd_interval_ms == 1000);
+        CHECK(t.local_dpd_retries == 2);
+        CHECK(t.local_dpd_retransmit_ms == 300);
+        CHECK(t.dpd_interval_s == 10);  // the AWS file's, unchanged
+    }
+    CHECK_THAT(config_summary(*cfg),
+               Catch::Contains("dpd 1000 ms x 2 every 300 ms (AWS file: 10 s x 3) (restart)"));
+    // A reload with other DPD settings counts as a change of the connection.
+    CHECK_FALSE(plain->vpns[0].connections[0] == cfg->vpns[0].connections[0]);
+
+    auto low = load_daemon_config(
+        dir.write("cgwd.toml", std::string(kMinimal) + "dpd_interval_ms = 100\n", 0644));
+    REQUIRE_FALSE(low);
+    CHECK_THAT(
+        low.error().to_string(),
+        Catch::Contains(
+            "cgwd.toml:16:19: [[vpn]] prod dpd_interval_ms: 100 is out of range 500..3600000"));
+}
+
+TEST_CASE("max_prefixes_in: AWS's figures by default, actions and restart time by key") {
+    TempDir dir;
+    dir.copy_fixture("vgw-bgp.xml");
+    auto plain = load_daemon_config(dir.write("cgwd.toml", kMinimal, 0644));
+    REQUIRE(plain);
+    CHECK(plain->vpns[0].max_prefixes_in.limit == 0);  // resolved per gateway kind by the daemon
+    CHECK(plain->vpns[0].max_prefixes_in.action == MaxPrefixInAction::drop);
+    CHECK_THAT(config_summary(*plain),
+               Catch::Contains("bgp import limit 1000 prefixes, then drop"));
+
+    std::string text = std::string(kMinimal) +
+                       "max_prefixes_in = 50\nmax_prefixes_in_action = \"reset\"\n"
+                       "max_prefixes_in_restart = 30\n";
+    auto cfg = load_daemon_config(dir.write("cgwd.toml", text, 0644));
+    REQUIRE(cfg);
+    CHECK(cfg->vpns[0].max_prefixes_in == MaxPrefixesIn{50, MaxPrefixInAction::reset, 30});
+    CHECK_THAT(config_summary(*cfg),
+               Catch::Contains("bgp import limit 50 prefixes, then reset (restart after 30 s)"));
+
+    auto bad = load_daemon_config(dir.write(
+        "cgwd.toml", std::string(kMinimal) + "max_prefixes_in_action = \"block\"\n", 0644));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().to_string() == dir.path() +
+                                         "/cgwd.toml:16:26: [[vpn]] prod max_prefixes_in_action: "
+                                         "expected warn, drop or reset");
+}

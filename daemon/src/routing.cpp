@@ -64,6 +64,18 @@ const char* down_text(bgp::DownReason r) {
     return "?";
 }
 
+bgp::MaxPrefixAction to_bgp(config::MaxPrefixInAction a) {
+    switch (a) {
+        case config::MaxPrefixInAction::warn:
+            return bgp::MaxPrefixAction::Warn;
+        case config::MaxPrefixInAction::drop:
+            return bgp::MaxPrefixAction::DropExcess;
+        case config::MaxPrefixInAction::reset:
+            return bgp::MaxPrefixAction::Reset;
+    }
+    return bgp::MaxPrefixAction::DropExcess;
+}
+
 }  // namespace
 
 // One BGP session over TCP: connects to the peer and accepts its connection, first one wins.
@@ -89,6 +101,9 @@ class BgpPeerRunner {
     std::uint64_t flaps() const { return flaps_; }
     const std::string& last_down() const { return last_down_; }
     std::uint64_t refused() const { return refused_; }
+    // max_prefixes_in: announcements dropped over the limit / resets, since the daemon started.
+    std::uint64_t dropped_over_limit = 0;
+    std::uint64_t max_prefix_resets = 0;
 
     void enable() {
         if (enabled_) return;
@@ -367,6 +382,8 @@ void Routing::add_peer(const BgpPeerPlan& plan) {
     pc.local_address = bgp::IpAddress::v4(plan.local_address.value);
     bgp::ImportPolicy import;
     import.local_pref = plan.local_preference;
+    import.max_prefix =
+        bgp::MaxPrefix{plan.max_prefixes_in.limit, to_bgp(plan.max_prefixes_in.action)};
     pc.import_policy = import;
     bgp::ExportPolicy exp;
     bgp::PrefixListPolicy pl;
@@ -426,9 +443,30 @@ void Routing::on_established(BgpPeerRunner& peer, const bgp::SessionEstablished&
 
 void Routing::on_routes(BgpPeerRunner& peer, const bgp::Update& u) {
     auto report = rib_.apply_update(peer.id(), u);
-    if (report.max_prefix_warning)
-        logger("bgp")->warn("{}: more prefixes than the import limit", peer.plan().key);
-    if (report.reset) peer.session().terminate(*report.reset, Clock::now());
+    const auto& key = peer.plan().key;
+    const auto& limit = peer.plan().max_prefixes_in;
+    if (report.max_prefix_warning) {
+        const char* what = limit.action == config::MaxPrefixInAction::warn
+                               ? "all accepted (max_prefixes_in_action = warn)"
+                               : "the excess is dropped";
+        logger("bgp")->warn("{}: the peer sent more than {} prefixes (max_prefixes_in): {}", key,
+                            limit.limit, what);
+        event(key, "more than " + std::to_string(limit.limit) + " prefixes received: " + what);
+    }
+    peer.dropped_over_limit += report.dropped_excess.size();
+    if (report.reset) {
+        ++peer.max_prefix_resets;
+        logger("bgp")->warn(
+            "{}: the peer sent more than {} prefixes (max_prefixes_in): session closed (Cease, "
+            "maximum number of prefixes reached), restart in {} s",
+            key, limit.limit, limit.restart_s);
+        event(key, "more than " + std::to_string(limit.limit) +
+                       " prefixes received: session reset, restart in " +
+                       std::to_string(limit.restart_s) + " s");
+        peer.session().terminate(*report.reset, Clock::now(),
+                                 std::chrono::seconds(limit.restart_s));
+        peer.pump();  // the NOTIFICATION leaves and the connection closes now, not at the next read
+    }
     flush_fib();
     flush_exports();
 }
@@ -543,6 +581,9 @@ json Routing::peer_status(const std::string& key) const {
     if (auto stale = rib_.stale_count(p.id()); stale > 0) j["prefixes_stale"] = stale;
     auto held = rib_.held_back(p.id());
     if (!held.empty()) j["prefixes_held_back"] = held.size();
+    j["max_prefixes_in"] = p.plan().max_prefixes_in.limit;
+    if (p.dropped_over_limit > 0) j["prefixes_dropped_over_limit"] = p.dropped_over_limit;
+    if (p.max_prefix_resets > 0) j["max_prefix_resets"] = p.max_prefix_resets;
     return j;
 }
 

@@ -188,6 +188,14 @@ void TunnelRunner::pump() {
 
 void TunnelRunner::arm_timer() {
     auto deadline = sa_->next_deadline();
+    // While established with DPD on, look at the ESP counters four times per DPD interval: the
+    // liveness check then starts at most a quarter interval late after the peer falls silent
+    // (with a check only at the deadline it could start up to a whole interval late).
+    if (const auto dpd = sa_->dpd_interval();
+        dpd.count() > 0 && sa_->state() == ike::SaState::established) {
+        const auto poll = Clock::now() + dpd / 4;
+        if (!deadline || poll < *deadline) deadline = poll;
+    }
     if (candidate_) {
         if (auto c = candidate_->next_deadline(); c && (!deadline || *c < *deadline)) deadline = c;
     }

@@ -41,6 +41,9 @@ SaSettings SaSettings::from_tunnel(const config::Tunnel& tunnel, config::Ipv4Add
     s.dpd_interval = std::chrono::seconds(tunnel.dpd_interval_s);
     s.dpd_retries = tunnel.dpd_retries;
     s.dpd_action = tunnel.dpd_action;
+    if (tunnel.local_dpd_interval_ms) s.dpd_interval = Millis{tunnel.local_dpd_interval_ms};
+    if (tunnel.local_dpd_retries) s.dpd_retries = tunnel.local_dpd_retries;
+    s.dpd_retransmit = Millis{tunnel.local_dpd_retransmit_ms};
     s.rekey_margin = std::chrono::seconds(tunnel.rekey_margin_s);
     s.rekey_fuzz = tunnel.rekey_fuzz_pct / 100.0;
     return s;
@@ -218,6 +221,13 @@ Header IkeSa::header(ExchangeType exchange, bool response, std::uint32_t message
     return h;
 }
 
+// How long to wait for the answer after transmission `n` (0: the first) of a request.
+Millis IkeSa::retransmit_timeout(bool liveness, std::size_t n) const {
+    if (liveness && settings_.dpd_retransmit.count() > 0) return settings_.dpd_retransmit;
+    const auto& t = settings_.retransmit_timeouts;
+    return t[std::min(n, t.size() - 1)];
+}
+
 void IkeSa::send_request(Datagrams datagrams, ExchangeType exchange, TimePoint now, bool liveness) {
     emit(datagrams);
     const std::size_t max =
@@ -226,7 +236,7 @@ void IkeSa::send_request(Datagrams datagrams, ExchangeType exchange, TimePoint n
                        exchange,
                        next_request_id_,
                        1,
-                       now + settings_.retransmit_timeouts.front(),
+                       now + retransmit_timeout(liveness, 0),
                        max,
                        liveness};
     ++next_request_id_;
@@ -248,8 +258,8 @@ void IkeSa::on_timer(TimePoint now) {
     if (pending_ && now >= pending_->deadline) {
         if (pending_->transmissions < pending_->max_transmissions) {
             emit(pending_->datagrams);  // all fragments again (RFC 7383 section 2.6.1)
-            const auto& t = settings_.retransmit_timeouts;
-            pending_->deadline = now + t[std::min(pending_->transmissions, t.size() - 1)];
+            pending_->deadline =
+                now + retransmit_timeout(pending_->liveness, pending_->transmissions);
             ++pending_->transmissions;
         } else {
             const auto n = pending_->transmissions;

@@ -121,6 +121,58 @@ TEST_CASE("dpd: the peer is dead after dpd_retries retransmissions; restart re-i
     CHECK(decoded(p.link.sent_i.back()).header.exchange == ExchangeType::ike_sa_init);
 }
 
+TEST_CASE("dpd: a tight local DPD (1 s, 2 x 300 ms) declares the peer dead 1.6 s after silence",
+          "[engine][dpd]") {
+    // The TOML keys dpd_interval_ms / dpd_retries / dpd_retransmit_ms reach the engine through
+    // the tunnel model; the AWS file's 10 s x 3 are overridden.
+    config::Tunnel t;
+    t.psk = config::Secret("shared secret 123");
+    t.dpd_interval_s = 10;
+    t.dpd_retries = 3;
+    t.local_dpd_interval_ms = 1000;
+    t.local_dpd_retries = 2;
+    t.local_dpd_retransmit_ms = 300;
+    const SaSettings tuned = SaSettings::from_tunnel(t, config::Ipv4Address{0x0a000001});
+    CHECK(tuned.dpd_interval == Millis{1000});
+    CHECK(tuned.dpd_retries == 2);
+    CHECK(tuned.dpd_retransmit == Millis{300});
+    CHECK(SaSettings::from_tunnel(config::Tunnel{}, {}).dpd_retransmit == Millis{0});
+
+    SaSettings si = without_rekey(settings(true, aes128_sha1_dh2()));
+    si.dpd_interval = tuned.dpd_interval;
+    si.dpd_retries = tuned.dpd_retries;
+    si.dpd_retransmit = tuned.dpd_retransmit;
+    SaSettings sr = without_rekey(settings(false, aes128_sha1_dh2()));
+    sr.dpd_interval = Millis{0};
+    SeededRandom rng_i(75), rng_r(76);
+    IkeSa i(si, rng_i);
+    IkeSa r(sr, rng_r);
+    Link link{i, r};
+    i.start(link.now);
+    link.pump();
+    REQUIRE(i.state() == SaState::established);
+    link.drop_from_r = [](std::size_t n, const Bytes&) { return n >= 2; };  // peer gone
+    const TimePoint t0 = link.now;
+    // Check at 1.0 s, retransmissions at 1.3 and 1.6 s, dead at 1.9 s.
+    link.advance_to(t0 + milliseconds(1000));
+    const std::size_t first = link.sent_i.size() - 1;
+    REQUIRE(is_liveness_request(link.sent_i[first]));
+    for (int ms : {1300, 1600}) {
+        link.advance_to(t0 + milliseconds(ms - 1));
+        const std::size_t before = link.sent_i.size();
+        link.advance_to(t0 + milliseconds(ms));
+        REQUIRE(link.sent_i.size() == before + 1);
+        CHECK(link.sent_i.back() == link.sent_i[first]);
+    }
+    link.advance_to(t0 + milliseconds(1899));
+    CHECK(of_type<IkeSaDown>(link.actions_i).empty());
+    link.advance_to(t0 + milliseconds(1900));
+    const auto down = of_type<IkeSaDown>(link.actions_i);
+    REQUIRE(down.size() == 1);
+    CHECK(down[0].reason ==
+          "peer not responding: no answer to INFORMATIONAL after 3 transmissions");
+}
+
 TEST_CASE("dpd: dpd_action clear leaves the SA down without re-initiating", "[engine][dpd]") {
     Pair p(config::DpdAction::clear);
     p.link.drop_from_r = [](std::size_t n, const Bytes&) { return n >= 2; };

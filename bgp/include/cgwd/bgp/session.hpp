@@ -198,7 +198,9 @@ class Session {
     void stop(TimePoint now, std::string_view communication = {});
     // Closes a connected session with the given NOTIFICATION, e.g. the RIB's RFC 4486
     // Cease / Maximum Number of Prefixes Reached; SessionDown{LocalReset}. No-op when idle.
-    void terminate(Notification n, TimePoint now);
+    // `restart_after` (not 0): the session stays Idle at least that long (incoming connections
+    // refused), then starts again by itself (a max-prefix restart timer).
+    void terminate(Notification n, TimePoint now, Millis restart_after = Millis{0});
     // A TCP connection came up. In Connect/Active it is the session's connection (First); in
     // OpenSent/OpenConfirm/Established it is a colliding one (Second, see above). `dir` says
     // who initiated it (the collision winner is chosen by it). Refused while the idle hold of
@@ -281,6 +283,7 @@ class Session {
     std::optional<TimePoint> idle_hold_at_;  // automatic start then
     std::optional<TimePoint> stable_at_;     // Established since stable_at_ - stable
     Millis last_idle_hold_{0};
+    Millis min_idle_hold_{0};  // terminate()'s restart_after while going down
 };
 
 }  // namespace cgwd::bgp

@@ -19,8 +19,21 @@ namespace cgwd::config {
 
 enum class DataplaneMode { auto_detect, kernel, userspace };
 enum class StaticTunnelMode { active_standby, ecmp };
+// What happens when a BGP peer sends more prefixes than max_prefixes_in: a warning only; the
+// excess dropped (and reported); or the session closed (RFC 4486 Cease / Maximum Number of
+// Prefixes Reached) and restarted after max_prefixes_in_restart seconds.
+enum class MaxPrefixInAction { warn, drop, reset };
 const char* to_string(DataplaneMode);
 const char* to_string(StaticTunnelMode);
+const char* to_string(MaxPrefixInAction);
+
+// The import limit of one BGP peer (a VPN entry's tunnels or a Direct Connect peer).
+struct MaxPrefixesIn {
+    std::uint32_t limit = 0;
+    MaxPrefixInAction action = MaxPrefixInAction::drop;
+    std::uint32_t restart_s = 60;
+    friend bool operator==(const MaxPrefixesIn&, const MaxPrefixesIn&) = default;
+};
 
 struct VpnEntry {
     std::string name;                           // short, used in interface names: [a-z0-9-]{1,10}
@@ -29,6 +42,7 @@ struct VpnEntry {
     std::array<std::optional<Secret>, 2> psk_override;
     std::uint32_t local_preference = 100;
     std::uint32_t max_prefixes_out = 0;  // 0: AWS's limit (100 to a VGW, 1000 to a TGW)
+    MaxPrefixesIn max_prefixes_in;       // limit 0: AWS's (1000 from a VGW, 5000 from a TGW)
     StaticTunnelMode static_mode = StaticTunnelMode::active_standby;
     std::vector<Ipv4Prefix> static_routes;  // AWS-side prefixes for static-routing connections
     std::vector<Connection> connections;    // imported and validated
@@ -51,6 +65,7 @@ struct DirectConnectPeer {
     std::uint16_t keepalive = 30;
     std::uint32_t local_preference = 200;
     std::uint32_t max_prefixes_out = 100;
+    MaxPrefixesIn max_prefixes_in{1000};
     std::vector<std::string> communities;  // "7224:7300" style, sent with our prefixes
     std::uint16_t mtu = 1500;
 };

@@ -110,6 +110,12 @@ struct Tunnel {
     std::uint32_t dpd_retries = 3;
     std::uint32_t dpd_timeout_s = 30;  // AWS side; ours is interval x retries
     DpdAction dpd_action = DpdAction::restart;
+    // Our side's dead peer detection when the TOML file tightens it ([[vpn]] dpd_interval_ms,
+    // dpd_retries, dpd_retransmit_ms); 0: the AWS file's interval and retries, retransmissions
+    // on the IKE schedule (1, 2, 4, 8 s).
+    std::uint32_t local_dpd_interval_ms = 0;
+    std::uint32_t local_dpd_retries = 0;
+    std::uint32_t local_dpd_retransmit_ms = 0;
     StartupAction startup_action = StartupAction::add;
 
     std::uint16_t tcp_mss = 1379;

@@ -4,8 +4,9 @@
 // best paths (ECMP across tunnels when the paths are equal) installed as routes through the
 // tunnel interfaces into the configured table, with the configured metric.
 //
-// Policy (RFC 8212 needs one for every eBGP peer): import everything AWS sends with the VPN
-// entry's local preference; export exactly the [bgp] advertise prefixes, at most the VPN's
+// Policy (RFC 8212 needs one for every eBGP peer): import what AWS sends with the VPN
+// entry's local preference, up to max_prefixes_in (then warn, drop the excess, or reset the
+// session with RFC 4486's Cease and restart it later, as configured); export exactly the [bgp] advertise prefixes, at most the VPN's
 // limit (AWS accepts 100 routes from a VGW customer gateway, 1000 toward a TGW). Prefixes held
 // back by the limit are logged with the reason.
 //
@@ -41,6 +42,7 @@ struct BgpPeerPlan {
     std::uint16_t hold_time = 30;
     std::uint32_t local_preference = 100;
     std::uint32_t max_prefixes_out = 100;
+    config::MaxPrefixesIn max_prefixes_in{1000};  // the limit resolved (not 0)
     std::uint32_t if_id = 0;                 // the tunnel routes learned from this peer leave by
     std::string interface;                   // or the interface (Direct Connect), when if_id is 0
     std::optional<config::Secret> md5;       // TCP-MD5 key (RFC 2385); Direct Connect requires it

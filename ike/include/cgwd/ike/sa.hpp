@@ -188,8 +188,11 @@ struct SaSettings {
     // `dpd_retries` times on the `retransmit_timeouts` schedule (the last entry repeats when
     // the schedule is shorter), then the peer is dead. `dpd_action`: restart (a start()ed side
     // initiates again at once), clear (SA gone, nothing else), none (no DPD at all).
+    // `dpd_retransmit` (not 0): liveness checks are retransmitted after this fixed time instead
+    // (a tight DPD for a fast tunnel failover, e.g. 1 s + 2 x 300 ms).
     Millis dpd_interval{10000};
     std::uint32_t dpd_retries = 3;
+    Millis dpd_retransmit{0};
     config::DpdAction dpd_action = config::DpdAction::restart;
 
     // Rekeying (RFC 7296 section 2.8): each SA is rekeyed `rekey_margin` plus a random fuzz in
@@ -355,6 +358,11 @@ class IkeSa {
     // (not retransmitted), then ChildSaDeleted + IkeSaDown; no re-initiation afterwards.
     void stop(TimePoint now);
     [[nodiscard]] std::optional<TimePoint> next_deadline() const;
+    // The DPD interval in force (0: no DPD). The adapter should report ESP traffic
+    // (on_peer_traffic) a few times per interval so that silence is measured closely.
+    [[nodiscard]] Millis dpd_interval() const {
+        return dpd_enabled() ? settings_.dpd_interval : Millis{0};
+    }
 
     [[nodiscard]] SaState state() const { return state_; }
     [[nodiscard]] const std::string& status() const { return status_; }
@@ -452,6 +460,7 @@ class IkeSa {
     void set_state(SaState s, std::string status);
     void fail(std::string status, TimePoint now);
     void reset_sa();
+    [[nodiscard]] Millis retransmit_timeout(bool liveness, std::size_t n) const;
     void send_request(Datagrams datagrams, ExchangeType exchange, TimePoint now,
                       bool liveness = false);
     void send_response(const Header& request, Datagrams datagrams);
