@@ -4,7 +4,9 @@
 #      spoofed sources and half spoofed as AWS endpoint 1, to UDP 500 and 4500: the unknown
 #      sources are dropped and counted, AWS's address gets cookies (RFC 7296 2.6) instead of
 #      half-open SAs, cgwd's RSS stays bounded, both tunnels and their IKE SAs stay as they
-#      were (same SPIs) and the ping loses at most a little;
+#      were (same SPIs), tunnel 1's CHILD_SA is rekeyed during the flood by each side (cgwctl
+#      rekey, then charon's swanctl --rekey from the spoofed address) and the ping loses at
+#      most a little;
 #   b. ESP abuse toward cgwd's userspace dataplane (captured ESP from AWS replayed,
 #      truncated, with an unknown SPI, with a flipped ICV byte): each kind dropped and counted
 #      (status: replay_drops, integrity_failures, dataplane_counters), traffic keeps flowing;
@@ -50,12 +52,27 @@ udp_rcvbuf_errors() { ip netns exec $NS_CGW cat /proc/net/snmp | awk '/^Udp:/ {n
 
 # --- a: IKE_SA_INIT flood ---------------------------------------------------------------------
 spis_before=$(ike_spis)
+child_rekeys() { q "' '.join(str(t['ike']['child_rekeys']) for t in $TUNNELS)"; }
+child_spis() { q "' '.join(c['spi_in'] for t in $TUNNELS for c in t['child_sas'])"; }
+read -r rekeys1_before rekeys2_before <<<"$(child_rekeys)"
+child_spis_before=$(child_spis)
 rss_before=$(rss_kb)
 rcvbuf_before=$(udp_rcvbuf_errors)
 ip netns exec $NS_ONPREM ping -i 0.01 -c $(( (FLOOD_SECONDS + 4) * 100 )) -W 2 10.0.0.10 \
     >"$LAB/ping_flood.log" 2>&1 &
 pinger=$!
 sleep 1
+# Rekeys during the flood, both ways, on the tunnel whose AWS address the flood spoofs: cgwd
+# rekeys tunnel 1's CHILD_SA after 3 s, AWS endpoint 1's charon rekeys it after 6 s (its
+# genuine CREATE_CHILD_SA must get through the cookie and rate-limit defences).
+(
+    sleep 3
+    cgwctl rekey "vpn-0e2e0e2e0e2e0e2e0/1" >"$LAB/rekey_flood_ours.out" 2>&1
+    sleep 3
+    ip netns exec $NS_T1 swanctl --rekey --child cgw --uri "unix://$LAB/aws1/charon.vici" \
+        >"$LAB/rekey_flood_aws.out" 2>&1
+) &
+rekeyer=$!
 ip netns exec $NS_INET python3 - "$FLOOD_RATE" "$FLOOD_SECONDS" >"$LAB/flood.out" <<'PY'
 import os, random, socket, struct, sys, time
 rate, seconds = int(sys.argv[1]), float(sys.argv[2])
@@ -120,6 +137,15 @@ t_flood_end=$(date +%s%N)
 for _ in $(seq 6); do cgwctl status --json >"$LAB/status_flood.json" 2>/dev/null && break; done
 control_ms=$(( ($(date +%s%N) - t_flood_end) / 1000000 ))
 wait $pinger || true
+wait $rekeyer || true
+grep -q 'rekeying' "$LAB/rekey_flood_ours.out" ||
+    lab_fail "cgwctl rekey during the flood: $(cat "$LAB/rekey_flood_ours.out")"
+grep -qi 'rekey completed successfully' "$LAB/rekey_flood_aws.out" ||
+    lab_fail "charon's rekey during the flood: $(cat "$LAB/rekey_flood_aws.out")"
+two_rekeys() { read -r r1 _ <<<"$(child_rekeys)"; [ "$r1" -ge $((rekeys1_before + 2)) ]; }
+for _ in $(seq 50); do two_rekeys && break; sleep 0.2; done
+read -r rekeys1_after rekeys2_after <<<"$(child_rekeys)"
+child_spis_after=$(child_spis)
 sleep 1
 rss_after=$(rss_kb)
 rcvbuf_after=$(udp_rcvbuf_errors)
@@ -150,6 +176,10 @@ echo "ping during the flood: $ping_sent sent, $ping_loss% lost"
     lab_fail "cgwd's RSS grew by $((rss_after - rss_before)) kB during the flood"
 [ "$spis_before" = "$spis_after" ] ||
     lab_fail "IKE SAs changed under the flood: $spis_before -> $spis_after"
+echo "CHILD_SA rekeys during the flood: tunnel 1 $rekeys1_before -> $rekeys1_after (one by cgwd, one by AWS endpoint 1), tunnel 2 $rekeys2_before -> $rekeys2_after; inbound SPIs $child_spis_before -> $child_spis_after"
+[ "$rekeys1_after" -ge $((rekeys1_before + 2)) ] ||
+    lab_fail "tunnel 1 rekeyed $((rekeys1_after - rekeys1_before)) times during the flood, expected 2"
+[ "$child_spis_before" != "$child_spis_after" ] || lab_fail "no new CHILD_SA after the rekeys"
 lab_both_up || lab_fail "tunnels not both up after the flood"
 python3 -c "import sys; sys.exit(0 if float('$ping_loss') <= $PING_MAX_LOSS else 1)" ||
     lab_fail "ping lost $ping_loss% during the flood (limit $PING_MAX_LOSS%)"
@@ -379,6 +409,7 @@ IKE flood: ${flood_pps}/s achieved, $((flood_aws + flood_random)) sent ($flood_a
         $handoff over the 4500 handoff bound, $cookies cookies sent, $passed IKE_SA_INIT passed;
         UDP rcvbuf drops $((rcvbuf_after - rcvbuf_before)); control socket answered ${control_ms} ms after the flood
   RSS $rss_before kB -> $rss_after kB; ping $ping_sent sent, $ping_loss% lost; IKE SAs unchanged: $spis_after
+  CHILD_SA rekeys of tunnel 1 during the flood (one by cgwd, one by AWS endpoint 1): $rekeys1_before -> $rekeys1_after
 ESP: $n_replay replayed -> +$d_replay replay drops; $n_icv bad ICV -> +$d_integ integrity failures;
      $n_spi unknown SPI -> +$d_spi; $n_trunc truncated; decapsulation drops +$d_decap; traffic flows
 BGP garbage: stranger $bgp_stranger; peer address $bgp_peer; session unchanged
