@@ -353,6 +353,8 @@ class Reader {
         if (auto x = integer(t, "max_prefixes_out", w, 1, 100000))
             v.max_prefixes_out = static_cast<std::uint32_t>(*x);
         read_max_prefixes_in(t, w, v.max_prefixes_in);
+        if (auto x = integer(t, "graceful_restart_time", w, 0, 4095))
+            v.graceful_restart_time = static_cast<std::uint16_t>(*x);
         // Our side's dead peer detection, tighter than the AWS file's (for a fast failover).
         std::uint32_t dpd_interval_ms = 0, dpd_retries = 0, dpd_retransmit_ms = 0;
         if (auto x = integer(t, "dpd_interval_ms", w, 500, 3600000))
@@ -492,6 +494,9 @@ class Reader {
         if (auto v = integer(t, "max_prefixes_out", w, 1, 100000))
             d.max_prefixes_out = static_cast<std::uint32_t>(*v);
         read_max_prefixes_in(t, w, d.max_prefixes_in);
+        if (auto v = integer(t, "graceful_restart_time", w, 0, 4095))
+            d.graceful_restart_time = static_cast<std::uint16_t>(*v);
+        if (auto v = boolean(t, "gtsm", w)) d.gtsm = *v;
         d.communities = strings(t, "communities", w);
         for (const auto& c : d.communities) {
             auto colon = c.find(':');

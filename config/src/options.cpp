@@ -70,6 +70,10 @@ const std::vector<OptionDoc>& option_docs() {
          "after max_prefixes_in_restart)."},
         {"vpn", "max_prefixes_in_restart", "integer", "60",
          "Seconds the session stays down after a max_prefixes_in reset."},
+        {"vpn", "graceful_restart_time", "integer", "120",
+         "BGP graceful restart helper (RFC 4724): when an AWS endpoint's BGP restarts without "
+         "the tunnel going down, its routes stay installed (stale) until it is back and sends "
+         "End-of-RIB, or for at most its restart time. 0 turns it off (routes go at once)."},
         {"vpn", "dpd_interval_ms", "integer", "(the AWS file's DPD interval, usually 10000)",
          "Our side's dead peer detection: a liveness check after this much silence from the "
          "AWS endpoint (500 minimum). With dpd_retries and dpd_retransmit_ms it sets how fast "
@@ -115,6 +119,12 @@ const std::vector<OptionDoc>& option_docs() {
          "As [[vpn]] max_prefixes_in_action."},
         {"direct_connect", "max_prefixes_in_restart", "integer", "60",
          "As [[vpn]] max_prefixes_in_restart."},
+        {"direct_connect", "graceful_restart_time", "integer", "0",
+         "As [[vpn]] graceful_restart_time; off by default so that a session lost without BFD "
+         "moves traffic to the VPN at once instead of keeping stale routes."},
+        {"direct_connect", "gtsm", "boolean", "false",
+         "GTSM (RFC 5082): send BGP with TTL 255 and drop segments below 254; the AWS side must "
+         "be set to match, which AWS does not offer on its routers."},
         {"direct_connect", "communities", "array of strings", "[]",
          "Communities on our advertisements, e.g. [\"7224:7300\"] for high preference in AWS."},
         {"direct_connect", "mtu", "integer", "1500",

@@ -41,6 +41,10 @@ std::string max_in(const MaxPrefixesIn& m, GatewayKind kind) {
     return o.str();
 }
 
+std::string graceful(std::uint16_t restart_time) {
+    return restart_time ? std::to_string(restart_time) + " s" : std::string("off");
+}
+
 }  // namespace
 
 std::string config_summary(const DaemonConfig& cfg) {
@@ -66,7 +70,8 @@ std::string config_summary(const DaemonConfig& cfg) {
                   << "): " << join_prefixes(v.static_routes)
                   << (v.static_routes.empty() ? "  WARNING: nothing will be routed to AWS" : "")
                   << "\n";
-            o << "    bgp import limit " << max_in(v.max_prefixes_in, c.gateway) << "\n";
+            o << "    bgp import limit " << max_in(v.max_prefixes_in, c.gateway)
+              << ", graceful restart helper " << graceful(v.graceful_restart_time) << "\n";
             for (const auto& t : c.tunnels) {
                 std::string ours = t.cgw_outside         ? t.cgw_outside->to_string()
                                    : cfg.outside_address ? cfg.outside_address->to_string()
@@ -103,7 +108,8 @@ std::string config_summary(const DaemonConfig& cfg) {
                   ? std::to_string(d.bfd_interval_ms) + " ms x " + std::to_string(d.bfd_multiplier)
                   : "off")
           << ", local preference " << d.local_preference << "\n      import limit "
-          << max_in(d.max_prefixes_in, GatewayKind::vgw) << "\n";
+          << max_in(d.max_prefixes_in, GatewayKind::vgw) << ", graceful restart helper "
+          << graceful(d.graceful_restart_time) << ", gtsm " << (d.gtsm ? "on" : "off") << "\n";
     }
     return o.str();
 }

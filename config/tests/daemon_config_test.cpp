@@ -333,8 +333,8 @@ TEST_CASE("max_prefixes_in: AWS's figures by default, actions and restart time b
     REQUIRE(plain);
     CHECK(plain->vpns[0].max_prefixes_in.limit == 0);  // resolved per gateway kind by the daemon
     CHECK(plain->vpns[0].max_prefixes_in.action == MaxPrefixInAction::drop);
-    CHECK_THAT(config_summary(*plain),
-               Catch::Contains("bgp import limit 1000 prefixes, then drop"));
+    CHECK_THAT(config_summary(*plain), Catch::Contains("bgp import limit 1000 prefixes, then drop, "
+                                                       "graceful restart helper 120 s"));
 
     std::string text = std::string(kMinimal) +
                        "max_prefixes_in = 50\nmax_prefixes_in_action = \"reset\"\n"

@@ -4,6 +4,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
+#include "cgwd/bgp/gtsm.hpp"
 #include "cgwd/bgp/tcp_md5.hpp"
 #include "cgwd/daemon/logging.hpp"
 
@@ -150,10 +151,10 @@ class BgpPeerRunner {
             std::chrono::seconds(1), std::chrono::seconds(120),
             std::max<bgp::Millis>(std::chrono::seconds(60),
                                   std::chrono::seconds(2 * std::uint32_t{p.hold_time}))};
-        if (p.graceful_restart_time > 0) {
-            c.graceful_restart = bgp::GracefulRestart{
-                false, false, p.graceful_restart_time, {{bgp::kIpv4Unicast, false}}};
-        }
+        // RFC 4724 helper mode: the capability with no AFI/SAFI (section 3: we do not preserve
+        // our own forwarding state across a restart, but keep the peer's routes across its).
+        if (p.graceful_restart_time > 0)
+            c.graceful_restart = bgp::GracefulRestart{false, false, p.graceful_restart_time, {}};
         return c;
     }
 
@@ -241,6 +242,10 @@ class BgpPeerRunner {
             acceptor_.close(ec);
             return;
         }
+        if (!ec && !apply_gtsm(acceptor_.native_handle())) {
+            acceptor_.close(ec);
+            return;
+        }
         if (!ec) acceptor_.listen(4, ec);
         if (ec) {
             logger("bgp")->warn("{}: not accepting BGP on {}:{}: {}", plan_.key,
@@ -286,6 +291,7 @@ class BgpPeerRunner {
         s->open(tcp::v4(), ec);
         if (!ec) s->bind(endpoint_of(plan_.local_address, 0), ec);
         if (!ec && !apply_md5(s->native_handle())) ec = asio::error::access_denied;
+        if (!ec && !apply_gtsm(s->native_handle())) ec = asio::error::access_denied;
         if (ec) {
             session_.on_tcp_closed(Clock::now());
             return;
@@ -306,6 +312,14 @@ class BgpPeerRunner {
     }
 
     // TCP-MD5 (RFC 2385) toward the peer on a socket, when the plan has a key.
+    // GTSM (RFC 5082) on a socket, when the plan asks for it.
+    bool apply_gtsm(int fd) {
+        if (!plan_.gtsm) return true;
+        auto r = bgp::set_gtsm(fd);
+        if (!r) logger("bgp")->error("{}: GTSM: {}", plan_.key, r.error());
+        return r.has_value();
+    }
+
     bool apply_md5(int fd) {
         if (!plan_.md5) return true;
         auto key = plan_.md5->reveal();
@@ -582,6 +596,8 @@ json Routing::peer_status(const std::string& key) const {
     auto held = rib_.held_back(p.id());
     if (!held.empty()) j["prefixes_held_back"] = held.size();
     j["max_prefixes_in"] = p.plan().max_prefixes_in.limit;
+    j["graceful_restart_time"] = p.plan().graceful_restart_time;
+    if (p.plan().gtsm) j["gtsm"] = true;
     if (p.dropped_over_limit > 0) j["prefixes_dropped_over_limit"] = p.dropped_over_limit;
     if (p.max_prefix_resets > 0) j["max_prefix_resets"] = p.max_prefix_resets;
     return j;

@@ -1,9 +1,18 @@
-# The daemon against third-party peers on this kernel (namespaces, no IKE): cgwd's inbound
-# prefix limit with BIRD 2 as two Direct Connect routers (one over the limit, one not).
-foreach(mode drop reset warn)
-    add_test(NAME "lab: cgwd max_prefixes_in ${mode} with BIRD 2, the other session untouched"
-             COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/daemon/max_prefix_in.sh
-                     $<TARGET_FILE_DIR:cgwd> ${mode})
-    set_tests_properties("lab: cgwd max_prefixes_in ${mode} with BIRD 2, the other session untouched"
+# The daemon against BIRD 2 as Direct Connect routers on this kernel (namespaces, no IKE):
+# the inbound prefix limit (one session over it, one not), graceful restart helper mode
+# (BIRD killed and restarted with -R), and GTSM.
+function(cgwd_dx_lab_test script mode title)
+    add_test(NAME "lab: cgwd ${title} with BIRD 2 (${mode})"
+             COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/daemon/${script} $<TARGET_FILE_DIR:cgwd> ${mode})
+    set_tests_properties("lab: cgwd ${title} with BIRD 2 (${mode})"
                          PROPERTIES LABELS lab TIMEOUT 120)
+endfunction()
+foreach(mode drop reset warn)
+    cgwd_dx_lab_test(max_prefix_in.sh ${mode} "max_prefixes_in, the other session untouched,")
+endforeach()
+foreach(mode on off)
+    cgwd_dx_lab_test(graceful_restart.sh ${mode} "graceful restart helper")
+endforeach()
+foreach(mode both mismatch)
+    cgwd_dx_lab_test(gtsm.sh ${mode} "GTSM on a Direct Connect peer")
 endforeach()

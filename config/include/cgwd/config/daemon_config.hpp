@@ -43,6 +43,7 @@ struct VpnEntry {
     std::uint32_t local_preference = 100;
     std::uint32_t max_prefixes_out = 0;  // 0: AWS's limit (100 to a VGW, 1000 to a TGW)
     MaxPrefixesIn max_prefixes_in;       // limit 0: AWS's (1000 from a VGW, 5000 from a TGW)
+    std::uint16_t graceful_restart_time = 120;  // RFC 4724 helper mode; 0: off
     StaticTunnelMode static_mode = StaticTunnelMode::active_standby;
     std::vector<Ipv4Prefix> static_routes;  // AWS-side prefixes for static-routing connections
     std::vector<Connection> connections;    // imported and validated
@@ -66,6 +67,8 @@ struct DirectConnectPeer {
     std::uint32_t local_preference = 200;
     std::uint32_t max_prefixes_out = 100;
     MaxPrefixesIn max_prefixes_in{1000};
+    std::uint16_t graceful_restart_time = 0;  // RFC 4724 helper mode; off: DX fails over at once
+    bool gtsm = false;                        // RFC 5082 (TTL 255 out, below 254 dropped)
     std::vector<std::string> communities;  // "7224:7300" style, sent with our prefixes
     std::uint16_t mtu = 1500;
 };
