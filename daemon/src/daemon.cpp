@@ -217,6 +217,7 @@ json Daemon::status() const {
                                      {"encap_drops", d.encap_drops},
                                      {"raw_esp_in", d.raw_packets_in},
                                      {"raw_esp_not_ours", d.raw_not_ours},
+                                     {"raw_esp_send_errors", d.raw_send_errors},
                                      {"esp_encap_mismatch", d.encap_mismatch}};
     }
     if (routing_)

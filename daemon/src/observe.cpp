@@ -143,9 +143,25 @@ std::string prometheus_text(const json& s, const MetricCounters& c) {
         o << "# HELP cgwd_esp_dropped_total ESP datagrams the userspace dataplane dropped, by "
              "reason (per-SA replay and integrity counts are in the status).\n"
              "# TYPE cgwd_esp_dropped_total counter\n";
-        for (const char* reason : {"unknown_spi", "decap_drops"})
+        // reason label -> status key
+        for (const auto& [reason, key] : {std::pair{"unknown_spi", "esp_unknown_spi"},
+                                          {"decap_drops", "esp_decap_drops"},
+                                          {"encap_mismatch", "esp_encap_mismatch"},
+                                          {"no_outbound_sa", "no_outbound_sa"},
+                                          {"encap_drops", "encap_drops"}})
             o << "cgwd_esp_dropped_total{reason=\"" << reason << "\"} "
-              << it->value(std::string("esp_") + reason, std::uint64_t{0}) << "\n";
+              << it->value(key, std::uint64_t{0}) << "\n";
+        o << "# HELP cgwd_esp_datagrams_in_total Datagrams the userspace dataplane read, by "
+             "transport: UDP port 4500 (ESP, IKE and keepalives) or raw ESP (IP protocol 50).\n"
+             "# TYPE cgwd_esp_datagrams_in_total counter\n"
+             "cgwd_esp_datagrams_in_total{transport=\"udp\"} "
+          << it->value("udp_datagrams_in", std::uint64_t{0})
+          << "\ncgwd_esp_datagrams_in_total{transport=\"raw\"} "
+          << it->value("raw_esp_in", std::uint64_t{0}) << "\n";
+        o << "# HELP cgwd_esp_send_errors_total Raw ESP packets the kernel refused to send.\n"
+             "# TYPE cgwd_esp_send_errors_total counter\ncgwd_esp_send_errors_total{transport="
+             "\"raw\"} "
+          << it->value("raw_esp_send_errors", std::uint64_t{0}) << "\n";
     }
     return o.str();
 }

@@ -170,7 +170,13 @@ TEST_CASE("prometheus text: IKE admission and ESP drop counters") {
           {"dropped_handoff_full", 8},
           {"cookies_sent", 77},
           {"init_passed", 2}}},
-        {"dataplane_counters", {{"esp_unknown_spi", 5}, {"esp_decap_drops", 6}}}};
+        {"dataplane_counters",
+         {{"esp_unknown_spi", 5},
+          {"esp_decap_drops", 6},
+          {"esp_encap_mismatch", 7},
+          {"udp_datagrams_in", 1000},
+          {"raw_esp_in", 2000},
+          {"raw_esp_send_errors", 1}}}};
     const auto text = daemon::prometheus_text(s, daemon::MetricCounters{});
     for (const char* line : {
              "cgwd_tunnel_sa_drops{connection=\"vpn-0a\",tunnel=\"1\",reason=\"replay\"} 4\n",
@@ -184,6 +190,11 @@ TEST_CASE("prometheus text: IKE admission and ESP drop counters") {
              "cgwd_ike_init_passed_total 2\n",
              "cgwd_esp_dropped_total{reason=\"unknown_spi\"} 5\n",
              "cgwd_esp_dropped_total{reason=\"decap_drops\"} 6\n",
+             "cgwd_esp_dropped_total{reason=\"encap_mismatch\"} 7\n",
+             "cgwd_esp_dropped_total{reason=\"no_outbound_sa\"} 0\n",
+             "cgwd_esp_datagrams_in_total{transport=\"udp\"} 1000\n",
+             "cgwd_esp_datagrams_in_total{transport=\"raw\"} 2000\n",
+             "cgwd_esp_send_errors_total{transport=\"raw\"} 1\n",
          }) {
         CAPTURE(line);
         CHECK(text.find(line) != std::string::npos);
