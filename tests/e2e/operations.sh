@@ -105,7 +105,25 @@ if seen:
     print("lost icmp_seq (approximate send time):",
           ", ".join(f"{s} ({t0 + (s - 1) * 0.01:.2f})" for s in lost))
 PY
-    grep -h "CREATE_CHILD_SA\|rekeying\|deleting" "$LAB"/aws?/charon.log | tail -n 20 >&2 || true
+    # Around the first lost request: each charon's rekey lines and cgwd's events, by time.
+    first_lost=$(python3 - "$LAB/ping3.log" <<'PY'
+import re, sys
+seen = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"\[([0-9.]+)\].*icmp_seq=(\d+)", line)
+    if m: seen[int(m.group(2))] = float(m.group(1))
+lo = min(seen)
+t0 = seen[lo] - (lo - 1) * 0.01
+print("%.2f" % next(t0 + (s - 1) * 0.01 for s in range(1, max(seen) + 1) if s not in seen))
+PY
+)
+    for n in 1 2; do
+        echo "--- aws$n charon, first loss at $first_lost" >&2
+        awk -v t="$first_lost" '$1 + 0 >= t - 3 && $1 + 0 <= t + 3' "$LAB/aws$n/charon.log" |
+            grep -E "CREATE_CHILD_SA|INFORMATIONAL|rekey|delet|CHILD_SA|installing|SPIs" >&2 || true
+    done
+    echo "--- cgwd events" >&2
+    cgwctl events --no-follow 2>&1 | tail -n 30 >&2 || true
     failed="ping lost $loss% across rekeys"
 fi
 [ "$(cat "$LAB/rx.count")" -ge 2900000 ] || lab_fail "TCP stream short: $(cat "$LAB/rx.count") bytes"

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <thread>
 
@@ -200,11 +201,13 @@ int main(int argc, char** argv) {
             if (!r) return 1;
             const auto& a = (*r)["arguments"];
             for (const auto& e : a.value("events", nlohmann::json::array())) {
-                std::time_t t = e.value("unix_ms", std::int64_t{0}) / 1000;
+                const auto ms = e.value("unix_ms", std::int64_t{0});
+                std::time_t t = ms / 1000;
                 char when[32];
                 std::strftime(when, sizeof when, "%F %T", std::localtime(&t));
-                std::cout << when << "  " << e.value("subject", "") << "  " << e.value("text", "")
-                          << "\n";
+                std::cout << when << "." << std::setw(3) << std::setfill('0') << ms % 1000
+                          << std::setfill(' ') << "  " << e.value("subject", "") << "  "
+                          << e.value("text", "") << "\n";
             }
             std::cout.flush();
             since = a.value("last", since);
