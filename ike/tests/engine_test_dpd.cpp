@@ -2,6 +2,8 @@
 // status snapshot info().
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include "engine_test_util.hpp"
 
 using namespace cgwd;
@@ -31,6 +33,31 @@ struct Pair {
     static SaSettings with_action(SaSettings s, config::DpdAction a) {
         s.dpd_action = a;
         return without_rekey(std::move(s));
+    }
+};
+
+// AES-128/SHA-1/DH 2 engines without rekeying, the responder without DPD of its own (the
+// initiator's checks are the subject), established; `tune` adjusts the initiator's settings.
+struct Quiet {
+    SeededRandom rng_i, rng_r;
+    IkeSa i;
+    IkeSa r;
+    Link link{i, r};
+    Quiet(std::uint64_t seed, const std::function<void(SaSettings&)>& tune = {})
+        : rng_i(seed), rng_r(seed + 1), i(initiator(tune), rng_i), r(responder(), rng_r) {
+        i.start(link.now);
+        link.pump();
+        REQUIRE(i.state() == SaState::established);
+    }
+    static SaSettings initiator(const std::function<void(SaSettings&)>& tune) {
+        SaSettings s = without_rekey(settings(true, aes128_sha1_dh2()));
+        if (tune) tune(s);
+        return s;
+    }
+    static SaSettings responder() {
+        SaSettings s = without_rekey(settings(false, aes128_sha1_dh2()));
+        s.dpd_interval = Millis{0};
+        return s;
     }
 };
 
@@ -64,15 +91,10 @@ TEST_CASE("dpd: a liveness check after exactly dpd_interval of silence, not befo
 }
 
 TEST_CASE("dpd: a request from the peer postpones the check", "[engine][dpd]") {
-    SaSettings si = without_rekey(settings(true, aes128_sha1_dh2()));
-    SaSettings sr = without_rekey(settings(false, aes128_sha1_dh2()));
-    sr.dpd_interval = Millis{0};  // the responder does not check by itself
-    SeededRandom rng_i(73), rng_r(74);
-    IkeSa i(si, rng_i);
-    IkeSa r(sr, rng_r);
-    Link link{i, r};
-    i.start(link.now);
-    link.pump();
+    Quiet q(73);
+    IkeSa& i = q.i;
+    IkeSa& r = q.r;
+    Link& link = q.link;
     const TimePoint t0 = link.now;
     REQUIRE(r.next_deadline() == std::nullopt);
     REQUIRE(r.send_liveness_check(t0 + seconds(6)));
@@ -138,19 +160,12 @@ TEST_CASE("dpd: a tight local DPD (1 s, 2 x 300 ms) declares the peer dead 1.6 s
     CHECK(tuned.dpd_retransmit == Millis{300});
     CHECK(SaSettings::from_tunnel(config::Tunnel{}, {}).dpd_retransmit == Millis{0});
 
-    SaSettings si = without_rekey(settings(true, aes128_sha1_dh2()));
-    si.dpd_interval = tuned.dpd_interval;
-    si.dpd_retries = tuned.dpd_retries;
-    si.dpd_retransmit = tuned.dpd_retransmit;
-    SaSettings sr = without_rekey(settings(false, aes128_sha1_dh2()));
-    sr.dpd_interval = Millis{0};
-    SeededRandom rng_i(75), rng_r(76);
-    IkeSa i(si, rng_i);
-    IkeSa r(sr, rng_r);
-    Link link{i, r};
-    i.start(link.now);
-    link.pump();
-    REQUIRE(i.state() == SaState::established);
+    Quiet q(75, [&](SaSettings& si) {
+        si.dpd_interval = tuned.dpd_interval;
+        si.dpd_retries = tuned.dpd_retries;
+        si.dpd_retransmit = tuned.dpd_retransmit;
+    });
+    Link& link = q.link;
     link.drop_from_r = [](std::size_t n, const Bytes&) { return n >= 2; };  // peer gone
     const TimePoint t0 = link.now;
     // Check at 1.0 s, retransmissions at 1.3 and 1.6 s, dead at 1.9 s.
@@ -238,15 +253,9 @@ TEST_CASE("info: the status snapshot after a handshake", "[engine][info]") {
 }
 
 TEST_CASE("dpd: ESP from the peer postpones the check; silence brings it back", "[engine][dpd]") {
-    SaSettings si = without_rekey(settings(true, aes128_sha1_dh2()));
-    SaSettings sr = without_rekey(settings(false, aes128_sha1_dh2()));
-    sr.dpd_interval = Millis{0};
-    SeededRandom rng_i(75), rng_r(76);
-    IkeSa i(si, rng_i);
-    IkeSa r(sr, rng_r);
-    Link link{i, r};
-    i.start(link.now);
-    link.pump();
+    Quiet q(77);
+    IkeSa& i = q.i;
+    Link& link = q.link;
     const TimePoint t0 = link.now;
     const std::size_t before = link.sent_i.size();
     // The dataplane reports inbound ESP at 4 s and 12 s: no liveness check until 22 s.

@@ -6,6 +6,8 @@
 #   dx_start_bird                        BIRD with $tmp/bird.conf (log $tmp/bird.log)
 #   dx_start_cgwd                        cgwd with $tmp/cgwd.toml (log $tmp/cgwd.log)
 #   dx_toml_head                         the [daemon] and [bgp] tables of cgwd.toml
+#   dx_peer_toml NAME OCTET KEY [LINE...] a [[direct_connect]] toward BIRD over NAME0 (MD5 KEY,
+#                                        no BFD, hold 9 s), plus the given TOML lines
 #   cgwctl ARGS, birdc ARGS              the two control tools, each in its namespace
 #   kroutes REGEX                        cgwd's routes (proto 240) in cgw matching REGEX, counted
 #   bird_state PROTO                     BIRD's state of protocol PROTO (Established, Active ...)
@@ -73,6 +75,23 @@ log_level = "${LOG_LEVEL:-info}"
 [bgp]
 asn = 65010
 EOF
+}
+
+dx_peer_toml() {
+    local name=$1 octet=$2 key=$3
+    shift 3
+    cat <<EOF
+[[direct_connect]]
+name = "$name"
+interface = "${name}0"
+neighbor = "192.168.$octet.1"
+neighbor_asn = 64512
+md5_key = "$key"
+bfd = false
+hold_time = 9
+keepalive = 3
+EOF
+    printf '%s\n' "$@"
 }
 
 dx_start_cgwd() {

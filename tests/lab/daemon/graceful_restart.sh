@@ -40,18 +40,7 @@ bird_conf 10.210.1.0/24 10.210.2.0/24 >"$tmp/bird.conf"
 dx_start_bird
 {
     dx_toml_head
-    cat <<EOF
-[[direct_connect]]
-name = "dx"
-interface = "dx0"
-neighbor = "192.168.103.1"
-neighbor_asn = 64512
-md5_key = "$key"
-bfd = false
-hold_time = 9
-keepalive = 3
-graceful_restart_time = $gr_time
-EOF
+    dx_peer_toml dx 103 "$key" "graceful_restart_time = $gr_time"
 } >"$tmp/cgwd.toml"
 dx_start_cgwd
 

@@ -33,18 +33,7 @@ EOF
 dx_start_bird
 {
     dx_toml_head
-    cat <<EOF
-[[direct_connect]]
-name = "dx"
-interface = "dx0"
-neighbor = "192.168.104.1"
-neighbor_asn = 64512
-md5_key = "$key"
-bfd = false
-hold_time = 9
-keepalive = 3
-gtsm = true
-EOF
+    dx_peer_toml dx 104 "$key" "gtsm = true"
 } >"$tmp/cgwd.toml"
 ip netns exec $ns_cgw tcpdump -i dx0 -n -v -c 20 -w "$tmp/bgp.pcap" 'tcp port 179' \
     >/dev/null 2>&1 &

@@ -46,31 +46,9 @@ dx_start_bird
 
 {
     dx_toml_head
-    cat <<EOF
-[[direct_connect]]
-name = "big"
-interface = "big0"
-neighbor = "192.168.101.1"
-neighbor_asn = 64512
-md5_key = "$key"
-bfd = false
-hold_time = 9
-keepalive = 3
-max_prefixes_in = 100
-max_prefixes_in_action = "$mode"
-max_prefixes_in_restart = 4
-[[direct_connect]]
-name = "small"
-interface = "small0"
-neighbor = "192.168.102.1"
-neighbor_asn = 64512
-md5_key = "$key"
-bfd = false
-hold_time = 9
-keepalive = 3
-max_prefixes_in = 100
-max_prefixes_in_action = "$mode"
-EOF
+    dx_peer_toml big 101 "$key" "max_prefixes_in = 100" "max_prefixes_in_action = \"$mode\"" \
+        "max_prefixes_in_restart = 4"
+    dx_peer_toml small 102 "$key" "max_prefixes_in = 100" "max_prefixes_in_action = \"$mode\""
 } >"$tmp/cgwd.toml"
 dx_start_cgwd
 
