@@ -306,6 +306,12 @@ config::Ipv4Address Daemon::local_outside(const config::Tunnel& t) const {
 }
 
 void Daemon::start_engines() {
+    using std::chrono::steady_clock;
+    const auto t_begin = steady_clock::now();
+    auto ms_since = [](steady_clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - t)
+            .count();
+    };
     bool encap = false, kernel = false;
     std::shared_ptr<HandoffBound> natt_handoff;  // userspace dataplane -> loop, IKE on 4500
     dataplane::KernelRoutes::Options route_options;
@@ -381,6 +387,7 @@ void Daemon::start_engines() {
         dataplane_mode_ = "userspace";
         // Raw ESP (IP protocol 50) without a NAT, ESP in UDP behind one, as in kernel mode.
     }
+    const auto dataplane_ms = ms_since(t_begin);
     dataplane_->set_expiry_handler([this](const dataplane::ExpiryEvent& e) {
         asio::post(io_, [this, e] {
             for (auto& [key, r] : runners_) r->on_expiry(e);
@@ -432,10 +439,15 @@ void Daemon::start_engines() {
     logger("daemon")->info(
         "dataplane {}{}", dataplane_mode_,
         encap ? " (ESP in UDP, NAT-T forced)" : " (raw ESP; ESP in UDP when a NAT is detected)");
+    const auto t_tunnels = steady_clock::now();
     for (const auto& v : cfg_.vpns)
         for (std::size_t i = 0; i < v.connections.size(); ++i)
             start_connection(v, v.connections[i], i);
     for (const auto& d : cfg_.direct_connect) start_direct_connect(d);
+    logger("daemon")->info(
+        "start-up: dataplane ready in {} ms (probe, leftovers removed), {} tunnels and {} Direct "
+        "Connect peers started in {} ms",
+        dataplane_ms, runners_.size(), cfg_.direct_connect.size(), ms_since(t_tunnels));
 }
 
 // A Direct Connect virtual interface: BGP to the AWS router over it (TCP-MD5), preferred over

@@ -112,10 +112,8 @@ void TunnelRunner::stop() {
                 ->warn("{}: deleting {}: {}", plan_.key, plan_.ifname, r.error().message);
         interface_made_ = false;
     }
-    if (ike_up_) {
-        ike_up_ = false;
-        if (on_up_) on_up_(false);
-    }
+    ike_up_ = false;
+    report_down();
     detail_ = "stopped";
 }
 
@@ -346,10 +344,8 @@ void TunnelRunner::apply(ike::Action& action) {
         log->warn("{}: IKE SA down: {}", plan_.key, down->reason);
         if (event_) event_("IKE SA down: " + down->reason);
         while (!children_.empty()) remove(children_.begin()->first);
-        if (ike_up_) {
-            ike_up_ = false;
-            if (on_up_) on_up_(false);
-        }
+        ike_up_ = false;
+        report_down();
     } else if (auto* s = std::get_if<ike::StatusChanged>(&action)) {
         detail_ = s->status;
         log->info("{}: {} ({})", plan_.key, s->status, ike::to_string(s->state));
@@ -367,10 +363,20 @@ void TunnelRunner::apply_up(const ike::IkeSaUp& u) {
             config::prf_name(u.transforms.prf) + "/" + config::dh_name(u.transforms.dh),
         u.nat_detected ? ", NAT detected" : "");
     if (event_) event_("IKE SA up" + std::string(u.nat_detected ? ", NAT detected" : ""));
-    if (!ike_up_) {
-        ike_up_ = true;
-        if (on_up_) on_up_(true);
-    }
+    ike_up_ = true;
+    report_up();
+}
+
+void TunnelRunner::report_up() {
+    if (up_reported_ || !ike_up_ || children_.empty()) return;
+    up_reported_ = true;
+    if (on_up_) on_up_(true);
+}
+
+void TunnelRunner::report_down() {
+    if (!up_reported_) return;
+    up_reported_ = false;
+    if (on_up_) on_up_(false);
 }
 
 bool TunnelRunner::install(const ike::ChildSaReady& c, bool first_of_sa) {
@@ -432,6 +438,7 @@ bool TunnelRunner::install(const ike::ChildSaReady& c, bool first_of_sa) {
         ->info("{}: CHILD_SA in {:08x} out {:08x} {} {} installed{}", plan_.key, c.spi_in,
                c.spi_out, algorithms, out.encap ? "UDP-encapsulated" : "raw ESP",
                defer_out ? " (outbound when the old SA is deleted)" : "");
+    report_up();
     return true;
 }
 

@@ -42,6 +42,7 @@ struct Side {
     std::unique_ptr<daemon::IkeSockets> sockets;
     std::unique_ptr<daemon::TunnelRunner> runner;
     int ups = 0;
+    std::size_t sas_at_up = 0;  // SAs in the dataplane when the runner said "up"
 };
 
 void make_sockets(boost::asio::io_context& io, Side& s, const Side* peer) {
@@ -69,8 +70,12 @@ void make_runner(boost::asio::io_context& io, Side& s, config::StartupAction act
     plan.local_outside = kLoopback;
     plan.force_encap = force_encap;
     plan.wireshark_keys = wireshark_keys;
-    s.runner = std::make_unique<daemon::TunnelRunner>(io, plan, s.dp, *s.sockets, s.rng,
-                                                      [&s](bool up) { s.ups += up ? 1 : 0; });
+    s.runner =
+        std::make_unique<daemon::TunnelRunner>(io, plan, s.dp, *s.sockets, s.rng, [&s](bool up) {
+            if (!up) return;
+            ++s.ups;
+            s.sas_at_up = s.dp.sa_count();
+        });
 }
 
 }  // namespace
@@ -92,6 +97,9 @@ TEST_CASE("two tunnel runners negotiate over loopback UDP and install crosswise 
     REQUIRE(aws.runner->up());
     REQUIRE(cgw.runner->up());
     CHECK(cgw.ups == 1);
+    // "Up" (BGP starts on it) only once the CHILD_SA is in: a SYN sent before would be lost.
+    CHECK(cgw.sas_at_up == 2);
+    CHECK(aws.sas_at_up == 2);
 
     // Interface, MSS clamp, and one inbound + one outbound SA on each side, keys crosswise.
     REQUIRE(cgw.dp.find_tunnel(77));

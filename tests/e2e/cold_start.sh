@@ -25,6 +25,13 @@ for _ in $(seq 300); do
 done
 [ -n "$first" ] || lab_fail "no ping onprem -> vpc within the wait"
 echo "cold start: first packet through after $(( (first - t0) / 1000000 )) ms (emulated CPU)"
+# Where the time went: cgwd's events, in ms since its start.
+cgwctl events --no-follow | python3 -c '
+import datetime, sys
+t0 = int(sys.argv[1]) / 1e9
+for line in sys.stdin:
+    when = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    print("  +%6d ms  %s" % ((when - t0) * 1000, line[23:].strip()))' "$t0" || true
 
 # Both tunnels up and both BGP sessions established, seen from cgwd and from each AWS side.
 lab_wait_both_up 60

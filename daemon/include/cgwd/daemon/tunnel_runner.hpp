@@ -116,6 +116,10 @@ class TunnelRunner {
     void pump();
     void apply(ike::Action& action);
     void apply_up(const ike::IkeSaUp& u);
+    // The owner hears "up" once the IKE SA is up AND a CHILD_SA is installed (a BGP SYN sent
+    // earlier would meet no SA and wait for TCP's 1 s retransmission), "down" when it goes.
+    void report_up();
+    void report_down();
     // `first_of_sa`: the first CHILD_SA of a new IKE SA (both halves at once even while the
     // old IKE SA's CHILD_SAs are still installed). False when it could not be installed.
     bool install(const ike::ChildSaReady& c, bool first_of_sa = false);
@@ -144,6 +148,7 @@ class TunnelRunner {
     bool interface_made_ = false;
     std::vector<dataplane::PolicyKey> policies_made_;
     bool ike_up_ = false;
+    bool up_reported_ = false;  // on_up_(true) said, on_up_(false) not yet
     bool nat_detected_ = false;
     std::string detail_ = "not started";
     std::map<std::uint32_t, Child> children_;  // by inbound SPI
