@@ -190,6 +190,10 @@ json Daemon::status() const {
                               {"path", "vpn (static)"},
                               {"via", json::array({{{"next_hop", ""}, {"tunnel", conn}}})}});
     auto doc = status_json(cfg_, tunnels, dataplane_mode_, routes);
+    if (routing_)
+        doc["fib"] = {{"installed", routing_->fib_size()},
+                      {"errors", routing_->fib_errors()},
+                      {"resyncs", routing_->fib_resyncs()}};
     if (ike_sockets_) {
         const auto in = ike_sockets_->ingress_stats();
         doc["ike_ingress"] = {{"received", in.received},
@@ -623,6 +627,8 @@ void Daemon::stop_connection(const std::string& id, const std::string& why) {
 std::string Daemon::metrics() const {
     MetricCounters c;
     c.route_changes = routing_ ? routing_->route_changes() : 0;
+    c.fib_errors = routing_ ? routing_->fib_errors() : 0;
+    c.fib_resyncs = routing_ ? routing_->fib_resyncs() : 0;
     c.events = events_.last();
     return prometheus_text(status(), c);
 }

@@ -120,6 +120,13 @@ std::string prometheus_text(const json& s, const MetricCounters& c) {
     o << "# HELP cgwd_route_changes_total Installed routes whose next hops changed (failovers).\n"
          "# TYPE cgwd_route_changes_total counter\ncgwd_route_changes_total "
       << c.route_changes << "\n";
+    o << "# HELP cgwd_fib_errors_total Route installs and removals the kernel refused.\n"
+         "# TYPE cgwd_fib_errors_total counter\ncgwd_fib_errors_total "
+      << c.fib_errors << "\n";
+    o << "# HELP cgwd_fib_resyncs_total Route batches whose netlink acknowledgements were lost "
+         "(ENOBUFS) and were checked against the kernel's table.\n"
+         "# TYPE cgwd_fib_resyncs_total counter\ncgwd_fib_resyncs_total "
+      << c.fib_resyncs << "\n";
     o << "# HELP cgwd_events_total State changes logged (cgwctl events).\n"
          "# TYPE cgwd_events_total counter\ncgwd_events_total "
       << c.events << "\n";

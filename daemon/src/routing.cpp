@@ -438,10 +438,11 @@ void Routing::tunnel_up(const std::string& key, bool up) {
 
 void Routing::shutdown(const std::string& why) {
     for (auto& [key, p] : peers_) p->disable(why);
-    for (const auto& [prefix, hops] : fib_) {
-        (void)hops;
-        (void)dp_.del_route({to_config(prefix), cfg_.route_metric, cfg_.route_table});
-    }
+    std::vector<dataplane::RouteChange> removals;
+    for (const auto& [prefix, hops] : fib_)
+        removals.push_back(dataplane::RouteChange::remove(
+            {to_config(prefix), cfg_.route_metric, cfg_.route_table}));
+    if (!removals.empty()) (void)dp_.apply_routes(removals);
     fib_.clear();
 }
 
@@ -504,17 +505,23 @@ void Routing::on_stale_expired(BgpPeerRunner& peer, const bgp::StaleRoutesExpire
 }
 
 void Routing::flush_fib() {
+    // The RIB's changes go to the dataplane as one batch (Dataplane::apply_routes); logging,
+    // events and fib_ follow each change's own result.
+    struct Pending {
+        bgp::Prefix prefix;
+        config::Ipv4Prefix dst;
+        std::vector<bgp::NextHop> next_hops;  // empty: withdrawn
+        std::string via;
+    };
+    std::vector<Pending> pending;
+    std::vector<dataplane::RouteChange> changes;
     for (const auto& change : rib_.take_fib_changes()) {
         if (change.prefix.afi != bgp::Afi::Ipv4) continue;  // IPv6 inside the tunnel: not yet
         auto dst = to_config(change.prefix);
         if (change.next_hops.empty()) {
-            if (auto r = dp_.del_route({dst, cfg_.route_metric, cfg_.route_table}); !r) {
-                ++fib_errors_;
-                logger("bgp")->warn("route {} not removed: {}", dst.to_string(), r.error().message);
-            }
-            fib_.erase(change.prefix);
-            logger("bgp")->info("route {} withdrawn", dst.to_string());
-            event("routes", dst.to_string() + " withdrawn");
+            changes.push_back(
+                dataplane::RouteChange::remove({dst, cfg_.route_metric, cfg_.route_table}));
+            pending.push_back({change.prefix, dst, {}, {}});
             continue;
         }
         dataplane::Route route{dst, {}, cfg_.route_metric, cfg_.route_table};
@@ -530,22 +537,61 @@ void Routing::flush_fib() {
             via += " " + nh.address.to_string();
         }
         if (route.next_hops.empty()) continue;
-        if (auto r = dp_.add_route(route); !r) {
+        changes.push_back(dataplane::RouteChange::add(std::move(route)));
+        pending.push_back({change.prefix, dst, change.next_hops, std::move(via)});
+    }
+    if (changes.empty()) return;
+    const dataplane::RouteBatchResult done = dp_.apply_routes(changes);
+    // One log line per route for small batches; past fib_log_each, a summary (and the first
+    // few failures).
+    constexpr std::size_t fib_log_each = 50, fib_log_failures = 10;
+    const bool each = pending.size() <= fib_log_each;
+    std::size_t installed = 0, withdrawn = 0, failed = 0;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+        const Pending& p = pending[i];
+        const std::optional<dataplane::Error> error =
+            i < done.errors.size() ? done.errors[i] : std::nullopt;
+        const bool log_error = error && (each || failed < fib_log_failures);
+        if (error) {
             ++fib_errors_;
-            logger("bgp")->warn("route {} via{} not installed: {}", dst.to_string(), via,
-                                r.error().message);
-        } else {
-            logger("bgp")->info("route {} via{}", dst.to_string(), via);
+            ++failed;
         }
-        if (auto old = fib_.find(change.prefix);
-            old != fib_.end() && old->second != change.next_hops)
+        if (p.next_hops.empty()) {
+            if (log_error)
+                logger("bgp")->warn("route {} not removed: {}", p.dst.to_string(), error->message);
+            fib_.erase(p.prefix);
+            ++withdrawn;
+            if (each) logger("bgp")->info("route {} withdrawn", p.dst.to_string());
+            event("routes", p.dst.to_string() + " withdrawn");
+            continue;
+        }
+        if (log_error) {
+            logger("bgp")->warn("route {} via{} not installed: {}", p.dst.to_string(), p.via,
+                                error->message);
+        } else if (!error) {
+            ++installed;
+            if (each) logger("bgp")->info("route {} via{}", p.dst.to_string(), p.via);
+        }
+        if (auto old = fib_.find(p.prefix); old != fib_.end() && old->second != p.next_hops)
             ++route_changes_;
         std::string path;
-        for (const auto& nh : change.next_hops)
+        for (const auto& nh : p.next_hops)
             if (auto v = via_.find(nh.peer); v != via_.end())
                 path += (path.empty() ? "" : ", ") + v->second.key;
-        event("routes", dst.to_string() + " via" + via + " (" + path + ")");
-        fib_[change.prefix] = change.next_hops;
+        event("routes", p.dst.to_string() + " via" + p.via + " (" + path + ")");
+        fib_[p.prefix] = p.next_hops;
+    }
+    if (!each)
+        logger("bgp")->info("FIB: {} routes installed or replaced, {} withdrawn, {} failed",
+                            installed, withdrawn, failed);
+    if (done.resynced) {
+        ++fib_resyncs_;
+        logger("bgp")->warn(
+            "FIB: the kernel's acknowledgements were lost (ENOBUFS): routes read back and "
+            "resynchronised, {} requests re-sent",
+            done.repaired);
+        event("routes", "FIB resynchronised with the kernel (" + std::to_string(done.repaired) +
+                            " routes re-sent)");
     }
 }
 

@@ -177,7 +177,7 @@ TEST_CASE("prometheus text: IKE admission and ESP drop counters") {
           {"udp_datagrams_in", 1000},
           {"raw_esp_in", 2000},
           {"raw_esp_send_errors", 1}}}};
-    const auto text = daemon::prometheus_text(s, daemon::MetricCounters{});
+    const auto text = daemon::prometheus_text(s, daemon::MetricCounters{0, 0, 3, 1});
     for (const char* line : {
              "cgwd_tunnel_sa_drops{connection=\"vpn-0a\",tunnel=\"1\",reason=\"replay\"} 4\n",
              "cgwd_tunnel_sa_drops{connection=\"vpn-0a\",tunnel=\"1\",reason=\"integrity\"} 2\n",
@@ -195,6 +195,8 @@ TEST_CASE("prometheus text: IKE admission and ESP drop counters") {
              "cgwd_esp_datagrams_in_total{transport=\"udp\"} 1000\n",
              "cgwd_esp_datagrams_in_total{transport=\"raw\"} 2000\n",
              "cgwd_esp_send_errors_total{transport=\"raw\"} 1\n",
+             "cgwd_fib_errors_total 3\n",
+             "cgwd_fib_resyncs_total 1\n",
          }) {
         CAPTURE(line);
         CHECK(text.find(line) != std::string::npos);

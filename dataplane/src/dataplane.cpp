@@ -47,4 +47,19 @@ std::expected<void, Error> validate(const SaConfig& sa) {
     return {};
 }
 
+RouteBatchResult Dataplane::apply_routes(std::span<const RouteChange> changes) {
+    RouteBatchResult out;
+    out.errors.reserve(changes.size());
+    for (const RouteChange& c : changes) {
+        auto r = c.kind == RouteChange::Kind::add ? add_route(c.route) : del_route(c.key);
+        if (r) {
+            out.errors.emplace_back();
+        } else {
+            out.errors.emplace_back(std::move(r.error()));
+            ++out.failures;
+        }
+    }
+    return out;
+}
+
 }  // namespace cgwd::dataplane

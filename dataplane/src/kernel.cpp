@@ -189,7 +189,7 @@ std::expected<void, Error> KernelDataplane::delete_tunnel(std::uint32_t if_id) {
 
 // ---- routes ----
 
-std::expected<void, Error> KernelDataplane::add_route(const Route& route) {
+std::expected<RouteSpec, Error> KernelDataplane::route_spec(const Route& route) const {
     RouteSpec spec;
     spec.destination = route.destination;
     spec.metric = route.metric;
@@ -207,16 +207,63 @@ std::expected<void, Error> KernelDataplane::add_route(const Route& route) {
         }
         spec.hops.push_back(std::move(hop));
     }
-    if (auto r = routes_.replace(spec); !r) return r;
-    if (std::find(route_keys_.begin(), route_keys_.end(), route.key()) == route_keys_.end())
-        route_keys_.push_back(route.key());
+    return spec;
+}
+
+std::expected<void, Error> KernelDataplane::add_route(const Route& route) {
+    auto spec = route_spec(route);
+    if (!spec) return std::unexpected(spec.error());
+    if (auto r = routes_.replace(*spec); !r) return r;
+    route_keys_.insert(route.key());
     return {};
 }
 
 std::expected<void, Error> KernelDataplane::del_route(const RouteKey& key) {
     auto r = routes_.remove(key.destination, key.metric, key.table);
-    if (r || r.error().code == Errc::not_found) std::erase(route_keys_, key);
+    if (r || r.error().code == Errc::not_found) route_keys_.erase(key);
     return r;
+}
+
+RouteBatchResult KernelDataplane::apply_routes(std::span<const RouteChange> changes) {
+    RouteBatchResult out;
+    out.errors.resize(changes.size());
+    std::vector<RouteOp> ops;
+    std::vector<std::size_t> index;  // ops[k] is changes[index[k]]
+    ops.reserve(changes.size());
+    index.reserve(changes.size());
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+        const RouteChange& c = changes[i];
+        RouteOp op;
+        if (c.kind == RouteChange::Kind::add) {
+            auto spec = route_spec(c.route);
+            if (!spec) {
+                out.errors[i] = spec.error();
+                continue;
+            }
+            op.route = std::move(*spec);
+        } else {
+            op.remove = true;
+            op.route.destination = c.key.destination;
+            op.route.metric = c.key.metric;
+            op.route.table = c.key.table;
+        }
+        ops.push_back(std::move(op));
+        index.push_back(i);
+    }
+    RouteBatchOutcome done = routes_.apply(ops);
+    for (std::size_t k = 0; k < ops.size(); ++k) {
+        const std::size_t i = index[k];
+        const RouteChange& c = changes[i];
+        const auto& e = done.errors[k];
+        if (c.kind == RouteChange::Kind::add && !e) route_keys_.insert(c.route.key());
+        if (c.kind == RouteChange::Kind::remove && (!e || e->code == Errc::not_found))
+            route_keys_.erase(c.key);
+        out.errors[i] = std::move(done.errors[k]);
+    }
+    for (const auto& e : out.errors) out.failures += e.has_value();
+    out.resynced = done.resynced;
+    out.repaired = done.repaired;
+    return out;
 }
 
 // ---- MSS ----
@@ -316,7 +363,14 @@ std::expected<void, Error> KernelDataplane::shutdown() {
     auto note = [&](const std::expected<void, Error>& r) {
         if (!r && r.error().code != Errc::not_found && !first) first = r.error();
     };
-    for (const RouteKey& k : std::vector<RouteKey>(route_keys_)) note(del_route(k));
+    if (!route_keys_.empty()) {
+        std::vector<RouteChange> removals;
+        removals.reserve(route_keys_.size());
+        for (const RouteKey& k : route_keys_) removals.push_back(RouteChange::remove(k));
+        const RouteBatchResult done = apply_routes(removals);
+        for (const auto& e : done.errors)
+            if (e) note(std::unexpected(*e));
+    }
     route_keys_.clear();
     if (!mss_.empty()) note(mss_.remove_table());
     for (const PolicyKey& k : std::vector<PolicyKey>(policies_)) note(del_policy(k));

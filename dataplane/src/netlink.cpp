@@ -239,4 +239,59 @@ std::size_t NetlinkSocket::drain(const Handler& f) {
     return count;
 }
 
+std::uint32_t NetlinkSocket::reserve_sequences(std::size_t n) {
+    const std::uint32_t first = seq_ + 1;
+    seq_ += static_cast<std::uint32_t>(n);
+    return first;
+}
+
+std::uint32_t NetlinkSocket::portid() const {
+    return mnl_socket_get_portid(socket_);
+}
+
+std::expected<void, Error> NetlinkSocket::send(std::span<const std::uint8_t> bytes,
+                                               std::string_view what) {
+    const ssize_t n = mnl_socket_sendto(socket_, bytes.data(), bytes.size());
+    if (n < 0) return errno_error(errno, what);
+    if (static_cast<std::size_t>(n) != bytes.size())
+        return std::unexpected(Error{Errc::system, std::string(what) + ": short send", EIO});
+    return {};
+}
+
+std::expected<std::size_t, Error> NetlinkSocket::receive(std::span<std::uint8_t> buffer,
+                                                         std::string_view what, bool wait) {
+    for (;;) {
+        const ssize_t n = ::recv(fd(), buffer.data(), buffer.size(), wait ? 0 : MSG_DONTWAIT);
+        if (n >= 0) return static_cast<std::size_t>(n);
+        if (errno == EINTR) continue;
+        if (!wait && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+        return errno_error(errno, what);
+    }
+}
+
+std::size_t NetlinkSocket::discard_pending() {
+    std::vector<std::uint8_t> buffer(receive_size);
+    std::size_t count = 0;
+    for (;;) {
+        const ssize_t n = ::recv(fd(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR || errno == ENOBUFS) continue;  // ENOBUFS: reported, go on
+            break;                                             // EAGAIN: the queue is empty
+        }
+        ++count;
+    }
+    return count;
+}
+
+std::expected<void, Error> NetlinkSocket::set_receive_buffer(int bytes) {
+    if (::setsockopt(fd(), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) == 0) return {};
+    if (::setsockopt(fd(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) == 0) return {};
+    return errno_error(errno, "netlink receive buffer");
+}
+
+void NetlinkSocket::set_cap_ack() {
+    int one = 1;
+    (void)mnl_socket_setsockopt(socket_, NETLINK_CAP_ACK, &one, sizeof one);
+}
+
 }  // namespace cgwd::dataplane::nl

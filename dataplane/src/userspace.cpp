@@ -385,34 +385,76 @@ std::expected<void, Error> UserspaceDataplane::del_policy(const PolicyKey& key) 
     return {};
 }
 
-std::expected<void, Error> UserspaceDataplane::add_route(const Route& route) {
+std::expected<RouteSpec, Error> UserspaceDataplane::route_spec(const Route& route) const {
     RouteSpec spec;
     spec.destination = route.destination;
     spec.metric = route.metric;
     spec.table = route.table;
-    {
-        std::shared_lock lock(table_);
-        for (const NextHop& h : route.next_hops) {
-            RouteHop hop;
-            hop.gateway = h.gateway;
-            hop.weight = h.weight;
-            if (!h.interface.empty()) {
-                hop.device = h.interface;
-            } else {
-                auto t = tunnels_.find(h.if_id);
-                if (t == tunnels_.end()) return fail(Errc::not_found, "next hop tunnel");
-                hop.device = t->second->config.name;
-            }
-            spec.hops.push_back(std::move(hop));
+    std::shared_lock lock(table_);
+    for (const NextHop& h : route.next_hops) {
+        RouteHop hop;
+        hop.gateway = h.gateway;
+        hop.weight = h.weight;
+        if (!h.interface.empty()) {
+            hop.device = h.interface;
+        } else {
+            auto t = tunnels_.find(h.if_id);
+            if (t == tunnels_.end()) return fail(Errc::not_found, "next hop tunnel");
+            hop.device = t->second->config.name;
         }
+        spec.hops.push_back(std::move(hop));
     }
+    return spec;
+}
+
+std::expected<void, Error> UserspaceDataplane::add_route(const Route& route) {
+    auto spec = route_spec(route);
+    if (!spec) return std::unexpected(spec.error());
     std::lock_guard guard(routes_mutex_);
-    return routes_->replace(spec);
+    return routes_->replace(*spec);
 }
 
 std::expected<void, Error> UserspaceDataplane::del_route(const RouteKey& key) {
     std::lock_guard guard(routes_mutex_);
     return routes_->remove(key.destination, key.metric, key.table);
+}
+
+RouteBatchResult UserspaceDataplane::apply_routes(std::span<const RouteChange> changes) {
+    RouteBatchResult out;
+    out.errors.resize(changes.size());
+    std::vector<RouteOp> ops;
+    std::vector<std::size_t> index;  // ops[k] is changes[index[k]]
+    ops.reserve(changes.size());
+    index.reserve(changes.size());
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+        const RouteChange& c = changes[i];
+        RouteOp op;
+        if (c.kind == RouteChange::Kind::add) {
+            auto spec = route_spec(c.route);
+            if (!spec) {
+                out.errors[i] = spec.error();
+                continue;
+            }
+            op.route = std::move(*spec);
+        } else {
+            op.remove = true;
+            op.route.destination = c.key.destination;
+            op.route.metric = c.key.metric;
+            op.route.table = c.key.table;
+        }
+        ops.push_back(std::move(op));
+        index.push_back(i);
+    }
+    RouteBatchOutcome done;
+    {
+        std::lock_guard guard(routes_mutex_);
+        done = routes_->apply(ops);
+    }
+    for (std::size_t k = 0; k < ops.size(); ++k) out.errors[index[k]] = std::move(done.errors[k]);
+    for (const auto& e : out.errors) out.failures += e.has_value();
+    out.resynced = done.resynced;
+    out.repaired = done.repaired;
+    return out;
 }
 
 std::expected<void, Error> UserspaceDataplane::set_mss_clamp(std::uint32_t if_id,

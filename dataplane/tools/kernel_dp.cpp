@@ -4,7 +4,8 @@
 // then exits 1. End of input runs the destructor (= shutdown()). Keys on the command input are
 // test keys only; they are never printed.
 //
-//   kernel_dp [--underlying IF] [--table N] [--protocol N] [--name-prefix P]
+//   kernel_dp [--underlying IF] [--table N] [--protocol N] [--name-prefix P] [--route-rcvbuf B]
+//   (--route-rcvbuf: SO_RCVBUF of the route socket; tiny values force ENOBUFS and the resync)
 //
 // Numbers take 0x for hex. Commands (key=value words):
 //   probe                                        kernel support (esp_cbc= esp_gcm= xfrm_interface=)
@@ -22,6 +23,10 @@
 //      SPEC: if_id,... or dev:NAME,... then optional ,gw=A ,w=N
 //   delroute dst=P [metric=M] [table=T]
 //   routes                                       our routes (KernelRoutes::list)
+//   bulkroutes count=N dev=NAME [base=172.16.0.0] [len=32] [op=add|del] [mode=batch|single]
+//      [metric=M] [table=T] [gw=A]  N routes base, base+1<<(32-len), ... via dev: one apply_routes
+//                               (batch) or N add_route/del_route calls (single); prints
+//                               failures= resynced= repaired= ms=
 //   flushroutes                                  KernelRoutes::flush_protocol
 //   mss if_id=I mss=M
 //   clamp dev=NAME mss=M                         NftMssClamp on any device (hosts without XFRM
@@ -226,6 +231,8 @@ int main(int argc, char** argv) {
             options.routes.protocol = static_cast<std::uint8_t>(number(v));
         } else if (a == "--name-prefix") {
             options.name_prefix = v;
+        } else if (a == "--route-rcvbuf") {
+            options.routes.receive_buffer = static_cast<int>(number(v));
         } else {
             std::cerr << "kernel_dp: unknown option " << a << "\n";
             return 2;
@@ -322,6 +329,57 @@ int main(int argc, char** argv) {
                 check(
                     plane->del_route({prefix(word(w, "dst")), num_as<std::uint32_t>(w, "metric", 0),
                                       num_as<std::uint32_t>(w, "table", 0)}));
+            } else if (cmd == "bulkroutes") {
+                const std::size_t count = num(w, "count", 0);
+                const std::string dev = word(w, "dev");
+                const auto base = addr(maybe(w, "base").value_or("172.16.0.0"));
+                const auto len = num_as<std::uint8_t>(w, "len", 32);
+                if (len == 0 || len > 32) throw Failure{"len=1..32"};
+                const std::string op = maybe(w, "op").value_or("add");
+                const std::string mode = maybe(w, "mode").value_or("batch");
+                if ((op != "add" && op != "del") || (mode != "batch" && mode != "single"))
+                    throw Failure{"op=add|del mode=batch|single"};
+                std::vector<dp::RouteChange> changes;
+                changes.reserve(count);
+                for (std::size_t i = 0; i < count; ++i) {
+                    dp::Route r;
+                    r.destination = cfg::Ipv4Prefix::of(
+                        {base.value + static_cast<std::uint32_t>(i << (32 - len))}, len);
+                    r.metric = num_as<std::uint32_t>(w, "metric", 0);
+                    r.table = num_as<std::uint32_t>(w, "table", 0);
+                    dp::NextHop h;
+                    h.interface = dev;
+                    if (auto gw = maybe(w, "gw")) h.gateway = addr(*gw);
+                    r.next_hops.push_back(h);
+                    changes.push_back(op == "add" ? dp::RouteChange::add(r)
+                                                  : dp::RouteChange::remove(r.key()));
+                }
+                const auto start = std::chrono::steady_clock::now();
+                dp::RouteBatchResult done;
+                if (mode == "batch") {
+                    done = plane->apply_routes(changes);
+                } else {
+                    for (const auto& c : changes) {
+                        auto r = op == "add" ? plane->add_route(c.route) : plane->del_route(c.key);
+                        done.errors.push_back(r ? std::nullopt
+                                                : std::optional<dp::Error>(r.error()));
+                        done.failures += !r;
+                    }
+                }
+                const auto ms = std::chrono::duration<double, std::milli>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count();
+                char took[32];
+                std::snprintf(took, sizeof took, "%.1f", ms);
+                result = "count=" + std::to_string(count) +
+                         " failures=" + std::to_string(done.failures) +
+                         " resynced=" + std::to_string(done.resynced) +
+                         " repaired=" + std::to_string(done.repaired) + " ms=" + took;
+                for (const auto& e : done.errors)
+                    if (e) {
+                        result += " first_error=\"" + e->message + "\"";
+                        break;
+                    }
             } else if (cmd == "routes" || cmd == "flushroutes") {
                 auto routes = check(dp::KernelRoutes::open(options.routes));
                 if (cmd == "flushroutes") {

@@ -32,6 +32,14 @@ add_test(NAME "lab: dataplane kernel backend routes, XFRM policies, nft MSS tabl
 set_tests_properties("lab: dataplane kernel backend routes, XFRM policies, nft MSS table, cleanup"
                      PROPERTIES LABELS lab TIMEOUT 120)
 
+# Batched route installation (KernelDataplane::apply_routes): 20,000 routes in one call, exact
+# table, deleted; the same with a tiny route-socket receive buffer forcing ENOBUFS and the resync;
+# prints batched vs one-by-one times.
+add_test(NAME "lab: dataplane kernel routes batched, 20000 in one call, ENOBUFS resync"
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/route_batch.sh $<TARGET_FILE:kernel_dp>)
+set_tests_properties("lab: dataplane kernel routes batched, 20000 in one call, ENOBUFS resync"
+                     PROPERTIES LABELS lab TIMEOUT 180)
+
 # Direct Connect pieces (tests/lab/dataplane/dx_links.sh): interface MSS clamps by name in
 # `inet cgwd`, through KernelDataplane and a standalone NftMssClamp, on this host.
 add_test(NAME "lab: dataplane interface MSS clamp by name, KernelDataplane and standalone"

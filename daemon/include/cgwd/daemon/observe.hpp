@@ -42,6 +42,8 @@ class EventLog {
 struct MetricCounters {
     std::uint64_t route_changes = 0;  // installed next-hop sets that changed (failovers)
     std::uint64_t events = 0;
+    std::uint64_t fib_errors = 0;   // route changes the kernel refused
+    std::uint64_t fib_resyncs = 0;  // route batches re-read after lost acknowledgements
 };
 
 [[nodiscard]] std::string prometheus_text(const nlohmann::json& status, const MetricCounters& c);

@@ -6,9 +6,9 @@
 //
 // Policy (RFC 8212 needs one for every eBGP peer): import what AWS sends with the VPN
 // entry's local preference, up to max_prefixes_in (then warn, drop the excess, or reset the
-// session with RFC 4486's Cease and restart it later, as configured); export exactly the [bgp] advertise prefixes, at most the VPN's
-// limit (AWS accepts 100 routes from a VGW customer gateway, 1000 toward a TGW). Prefixes held
-// back by the limit are logged with the reason.
+// session with RFC 4486's Cease and restart it later, as configured); export exactly the [bgp]
+// advertise prefixes, at most the VPN's limit (AWS accepts 100 routes from a VGW customer gateway,
+// 1000 toward a TGW). Prefixes held back by the limit are logged with the reason.
 //
 // Sessions connect actively and also accept AWS's connection on the inside address: whichever
 // TCP connection comes first is used (AWS opens the session from its side too).
@@ -79,6 +79,10 @@ class Routing {
     }
     // Installed routes whose next hops changed (a failover from one path to another).
     std::uint64_t route_changes() const { return route_changes_; }
+    // Route installs/removals the kernel refused, and kernel resyncs after lost ACKs (ENOBUFS).
+    std::uint64_t fib_errors() const { return fib_errors_; }
+    std::uint64_t fib_resyncs() const { return fib_resyncs_; }
+    std::size_t fib_size() const { return fib_.size(); }  // BGP routes installed
 
     nlohmann::json peer_status(const std::string& key) const;  // null when no such peer
     nlohmann::json routes_status() const;
@@ -108,6 +112,7 @@ class Routing {
     std::map<bgp::PeerId, Via> via_;
     std::map<bgp::Prefix, std::vector<bgp::NextHop>> fib_;  // as installed
     std::uint64_t fib_errors_ = 0;
+    std::uint64_t fib_resyncs_ = 0;  // route batches whose acknowledgements were lost (ENOBUFS)
     std::uint64_t route_changes_ = 0;
     EventSink event_;
 };

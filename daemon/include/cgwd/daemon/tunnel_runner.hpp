@@ -50,7 +50,7 @@ struct TunnelPlan {
     config::Tunnel tunnel;
     config::Ipv4Address local_outside;  // the address IKE and ESP use on this box
     config::Ipv4Address local_id;       // the IKE ID: AWS's customer gateway address (NAT: public)
-    bool force_encap = false;  // ESP in UDP even without a NAT (tests; RFC 7296 2.23)
+    bool force_encap = false;           // ESP in UDP even without a NAT (tests; RFC 7296 2.23)
     std::uint16_t natt_port = 4500;
     // Debug only ([debug] wireshark_keys): directory for Wireshark's key tables; empty: off.
     std::string wireshark_keys;

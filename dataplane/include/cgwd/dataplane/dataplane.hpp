@@ -4,9 +4,10 @@
 // Objects: ESP SAs (RFC 4303, tunnel mode, optional RFC 3948 UDP encapsulation), security
 // policies (RFC 4301 SPD entries bound to a tunnel by if_id), route-based tunnel interfaces
 // with an MTU, IPv4 routes with multipath next hops (a hop leaves by a tunnel, named by its
-// if_id, or by any device named in NextHop::interface), and a TCP MSS clamp per tunnel. SA
-// lifetime expiries (RFC 4301 section 4.4.2.1: soft -> rekey, hard -> delete) come back as
-// ExpiryEvents through the handler set with set_expiry_handler().
+// if_id, or by any device named in NextHop::interface; one at a time or as a batch,
+// apply_routes), and a TCP MSS clamp per tunnel. SA lifetime expiries (RFC 4301 section
+// 4.4.2.1: soft -> rekey, hard -> delete) come back as ExpiryEvents through the handler set
+// with set_expiry_handler().
 //
 // Key layout (what the IKE engine derives, RFC 7296 section 2.17):
 //   AES-GCM-16 (RFC 4106 section 8.1): enc_key = AES key (16/32 bytes) followed by the 4-byte
@@ -19,6 +20,7 @@
 #include <expected>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -164,6 +166,29 @@ struct Route {
     friend bool operator==(const Route&, const Route&) = default;
 };
 
+// One change of a route batch (Dataplane::apply_routes): add or replace `route`, or delete the
+// route with key `key`.
+struct RouteChange {
+    enum class Kind : std::uint8_t { add, remove };
+    Kind kind = Kind::add;
+    Route route;   // Kind::add
+    RouteKey key;  // Kind::remove
+    static RouteChange add(Route r) { return {Kind::add, std::move(r), {}}; }
+    static RouteChange remove(RouteKey k) { return {Kind::remove, {}, k}; }
+    RouteKey target() const { return kind == Kind::add ? route.key() : key; }
+    friend bool operator==(const RouteChange&, const RouteChange&) = default;
+};
+
+struct RouteBatchResult {
+    std::vector<std::optional<Error>> errors;  // one per change; nullopt: done
+    std::size_t failures = 0;                  // changes that failed
+    // The kernel's acknowledgements were lost (ENOBUFS): the routes were read back and the
+    // differences re-applied one by one (`repaired` requests).
+    bool resynced = false;
+    std::size_t repaired = 0;
+    bool ok() const { return failures == 0; }
+};
+
 enum class ExpiryKind : std::uint8_t { soft, hard };
 enum class ExpiryCause : std::uint8_t {
     bytes,
@@ -201,6 +226,10 @@ class Dataplane {
     // Add, or replace a route with the same key (next hops change as BGP paths come and go).
     [[nodiscard]] virtual std::expected<void, Error> add_route(const Route& route) = 0;
     [[nodiscard]] virtual std::expected<void, Error> del_route(const RouteKey& key) = 0;
+    // Many route changes at once, applied in order; each succeeds or fails alone, with the
+    // same errors as add_route / del_route. The default calls those one by one; the kernel and
+    // userspace backends send them batched (KernelRoutes::apply, routes.hpp).
+    [[nodiscard]] virtual RouteBatchResult apply_routes(std::span<const RouteChange> changes);
 
     // Clamp the MSS of TCP SYN / SYN-ACK crossing tunnel `if_id` to `mss` (0: no clamping).
     [[nodiscard]] virtual std::expected<void, Error> set_mss_clamp(std::uint32_t if_id,

@@ -33,7 +33,9 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -77,6 +79,8 @@ class KernelDataplane final : public Dataplane {
     std::expected<void, Error> delete_tunnel(std::uint32_t if_id) override;
     std::expected<void, Error> add_route(const Route& route) override;
     std::expected<void, Error> del_route(const RouteKey& key) override;
+    // Batched through KernelRoutes::apply (routes.hpp), ENOBUFS resync included.
+    RouteBatchResult apply_routes(std::span<const RouteChange> changes) override;
     std::expected<void, Error> set_mss_clamp(std::uint32_t if_id, std::uint16_t mss) override;
     void set_expiry_handler(ExpiryHandler handler) override { handler_ = std::move(handler); }
     // MSS clamp on any interface by name (a Direct Connect VLAN): NftMssClamp's interface
@@ -135,7 +139,15 @@ class KernelDataplane final : public Dataplane {
     std::map<std::pair<std::uint32_t, std::uint32_t>, SaRecord> sas_;  // (spi, dst) ->
     std::vector<PolicyKey> policies_;
     std::map<std::uint32_t, TunnelRecord> tunnels_;  // if_id ->
-    std::vector<RouteKey> route_keys_;
+    struct RouteKeyLess {
+        bool operator()(const RouteKey& a, const RouteKey& b) const {
+            return std::tie(a.destination, a.metric, a.table) <
+                   std::tie(b.destination, b.metric, b.table);
+        }
+    };
+    std::set<RouteKey, RouteKeyLess> route_keys_;
+    // A route's hops for KernelRoutes (tunnel if_id -> its interface).
+    [[nodiscard]] std::expected<RouteSpec, Error> route_spec(const Route& route) const;
 };
 
 // What the running kernel offers the kernel backend.

@@ -116,6 +116,27 @@ class NetlinkSocket {
     // Returns the number of messages handled.
     std::size_t drain(const Handler& f);
 
+    // Batches (nl_batch.hpp): reserves `n` consecutive sequence numbers, returns the first.
+    std::uint32_t reserve_sequences(std::size_t n);
+    std::uint32_t portid() const;
+    // Sends a buffer of requests in one sendmsg().
+    [[nodiscard]] std::expected<void, Error> send(std::span<const std::uint8_t> bytes,
+                                                  std::string_view what);
+    // Blocking receive of one datagram into `buffer`; returns its size. When the socket's
+    // receive buffer overran (messages were dropped) this fails once with Errc::system and
+    // sys_errno ENOBUFS; what is still queued can be read afterwards.
+    // wait = false: returns 0 at once when nothing is queued.
+    [[nodiscard]] std::expected<std::size_t, Error> receive(std::span<std::uint8_t> buffer,
+                                                            std::string_view what,
+                                                            bool wait = true);
+    // Drops every queued message (non-blocking); returns how many datagrams were dropped.
+    std::size_t discard_pending();
+    // SO_RCVBUFFORCE (CAP_NET_ADMIN may pass net.core.rmem_max), else SO_RCVBUF. The kernel
+    // doubles the value and enforces a minimum of about 2 KiB.
+    [[nodiscard]] std::expected<void, Error> set_receive_buffer(int bytes);
+    // NETLINK_CAP_ACK: acknowledgements carry only the request's header, not the whole request.
+    void set_cap_ack();
+
     int fd() const;
 
   private:

@@ -11,11 +11,28 @@
 // `ip route` as "proto 199"). Deletes are restricted to that protocol, list() reports only our
 // routes, and flush_protocol() removes every route of the protocol in every table (start-up
 // cleanup after a crash, and stop).
+//
+// Batches: apply() sends many changes (RTM_NEWROUTE with NLM_F_CREATE | NLM_F_REPLACE, or
+// RTM_DELROUTE, each with NLM_F_ACK) packed into one buffer per sendmsg() (nl_batch.hpp: up to
+// Options::batch_bytes / batch_messages), then reads the acknowledgements and matches them to the
+// changes by sequence number. The socket uses NETLINK_CAP_ACK (acknowledgements are 36 bytes)
+// and a receive buffer of Options::receive_buffer bytes so a full batch of them fits.
+// ENOBUFS: when the receive buffer overran anyway, the lost acknowledgements are not guessed:
+// after the last send, apply() resynchronises. It dumps our routes (list()), works out the
+// final wanted state of every route that lost an acknowledgement (the batch's last change for
+// that key: present with exactly these hops, or absent), and re-applies only the differences
+// one request at a time (synchronous, acknowledged). RouteBatchOutcome::resynced reports it.
+// A change whose acknowledgement was lost gets the result of its key's re-applied request, or
+// none when the kernel already held the wanted state (so a lost delete of a route that was
+// not there is done, not not_found).
+// Tests force it with a tiny Options::receive_buffer (e.g. 1: the kernel's minimum, ~2 KiB,
+// holds a handful of acknowledgements).
 #pragma once
 
 #include <cstdint>
 #include <expected>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,11 +61,32 @@ struct RouteSpec {
     friend bool operator==(const RouteSpec&, const RouteSpec&) = default;
 };
 
+// One change of a batch: add or replace `route`, or (remove) delete the route with
+// route.destination, route.metric and route.table (hops unused).
+struct RouteOp {
+    bool remove = false;
+    RouteSpec route;
+};
+
+// apply()'s outcome, one entry per change.
+struct RouteBatchOutcome {
+    std::vector<std::optional<Error>> errors;  // nullopt: done
+    std::size_t failures = 0;                  // non-empty errors
+    bool resynced = false;                     // acknowledgements were lost (ENOBUFS)
+    std::size_t repaired = 0;                  // requests the resync re-sent
+    std::size_t sends = 0;                     // sendmsg() calls of the batch itself
+};
+
 class KernelRoutes {
   public:
     struct Options {
         std::uint32_t table = 254;  // default table (RT_TABLE_MAIN)
         std::uint8_t protocol = default_route_protocol;
+        // SO_RCVBUF(FORCE) of the route socket; 0: leave the kernel's default. A test hook at
+        // tiny values (forces ENOBUFS and the resync).
+        int receive_buffer = 1 << 20;
+        std::size_t batch_bytes = 65536;   // per sendmsg()
+        std::size_t batch_messages = 256;  // per sendmsg()
     };
 
     [[nodiscard]] static std::expected<KernelRoutes, Error> open(Options options);
@@ -61,6 +99,11 @@ class KernelRoutes {
     [[nodiscard]] std::expected<void, Error> remove(config::Ipv4Prefix destination,
                                                     std::uint32_t metric = 0,
                                                     std::uint32_t table = 0);
+    // Applies the changes in order, batched (see the header comment). A change whose hops do
+    // not resolve fails alone and is not sent. Errors of the kernel per change (not_found for
+    // a missing route to delete, as remove() does). An error of the socket itself (send,
+    // receive other than ENOBUFS, the resync's dump) fails every change not yet acknowledged.
+    [[nodiscard]] RouteBatchOutcome apply(std::span<const RouteOp> ops);
     // Removes every route of our protocol in every table; returns how many.
     [[nodiscard]] std::expected<std::size_t, Error> flush_protocol();
     // Our routes (every table), as the kernel reports them (hops by ifindex).
@@ -76,6 +119,8 @@ class KernelRoutes {
     std::uint32_t table_of(std::uint32_t table) const {
         return table == 0 ? options_.table : table;
     }
+    void resync(std::span<const RouteOp> ops, const std::vector<rtnl::RouteMessage>& resolved,
+                std::span<const std::size_t> unacked, RouteBatchOutcome& out);
     Options options_;
     nl::NetlinkSocket socket_;
 };

@@ -115,6 +115,8 @@ class UserspaceDataplane final : public Dataplane {
     std::expected<void, Error> delete_tunnel(std::uint32_t if_id) override;
     std::expected<void, Error> add_route(const Route& route) override;
     std::expected<void, Error> del_route(const RouteKey& key) override;
+    // Batched through KernelRoutes::apply (routes.hpp), ENOBUFS resync included.
+    RouteBatchResult apply_routes(std::span<const RouteChange> changes) override;
     std::expected<void, Error> set_mss_clamp(std::uint32_t if_id, std::uint16_t mss) override;
     void set_expiry_handler(ExpiryHandler handler) override;
 
@@ -150,6 +152,8 @@ class UserspaceDataplane final : public Dataplane {
     void run_expiry(std::vector<ExpiryEvent>& events);
     void reselect_outbound(std::uint32_t if_id);  // table lock held exclusively
     std::uint64_t now() const;
+    // A route's hops for KernelRoutes (tunnel if_id -> its TUN device); takes the table lock.
+    [[nodiscard]] std::expected<RouteSpec, Error> route_spec(const Route& route) const;
 
     Options options_;
     int udp_fd_ = -1;
