@@ -71,6 +71,18 @@ std::string paint(const std::string& state, bool color) {
     return std::string("\033[") + code + "m" + state + "\033[0m";
 }
 
+// ", 20 dropped over the limit of 100" / ", reset 2 times for more than 100 prefixes": the
+// inbound prefix limit at work (max_prefixes_in), when it is.
+std::string limit_note(const json& b) {
+    std::string note;
+    const auto limit = std::to_string(b.value("max_prefixes_in", 0));
+    if (const auto n = b.value("prefixes_dropped_over_limit", std::uint64_t{0}); n > 0)
+        note += ", " + std::to_string(n) + " dropped over the limit of " + limit;
+    if (const auto n = b.value("max_prefix_resets", std::uint64_t{0}); n > 0)
+        note += ", reset " + std::to_string(n) + " times for more than " + limit + " prefixes";
+    return note;
+}
+
 }  // namespace
 
 std::string render_status(const json& s, bool color) {
@@ -113,7 +125,7 @@ std::string render_status(const json& s, bool color) {
                 if (b.contains("prefixes_received"))
                     o << "  " << b.value("prefixes_received", 0) << " received, "
                       << b.value("prefixes_installed", 0) << " installed, "
-                      << b.value("prefixes_advertised", 0) << " advertised";
+                      << b.value("prefixes_advertised", 0) << " advertised" << limit_note(b);
                 if (b.contains("uptime_s")) o << ", up " << b.value("uptime_s", 0) << " s";
                 // Peer oscillation damping (RFC 4271 section 8.1.1): the idle hold runs.
                 if (b.contains("next_attempt_in_s"))
@@ -139,6 +151,11 @@ std::string render_status(const json& s, bool color) {
           << (in.value("cookies_required", false) ? " (cookies required now)" : "") << "\n";
     const auto routes = s.value("routes", json::array());
     if (!routes.empty()) o << "\nroutes\n";
+    if (const auto fib = s.value("fib", json::object());
+        fib.value("errors", std::uint64_t{0}) + fib.value("resyncs", std::uint64_t{0}) > 0)
+        o << "  (kernel refused " << fib.value("errors", std::uint64_t{0})
+          << " route changes; routes re-read after lost acknowledgements "
+          << fib.value("resyncs", std::uint64_t{0}) << " times)\n";
     for (const auto& r : routes) {
         o << "  " << r.value("prefix", "") << "  " << r.value("path", "") << " via";
         for (const auto& v : r.value("via", json::array()))
@@ -159,6 +176,7 @@ std::string render_status(const json& s, bool color) {
             o << "  " << b.value("prefixes_received", 0) << " received, "
               << b.value("prefixes_installed", 0) << " installed, "
               << b.value("prefixes_advertised", 0) << " advertised";
+        if (b.is_object()) o << limit_note(b);
         o << "\n";
     }
     return o.str();

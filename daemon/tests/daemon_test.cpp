@@ -148,26 +148,57 @@ TEST_CASE("cgwctl status renders Direct Connect peers before and after their ses
              {"tunnels_total", 0},
              {"dataplane", "kernel"},
              {"connections", json::array()},
-             {"direct_connect",
-              json::array({{{"name", "dx1"},
-                            {"neighbor", "192.168.100.1"},
-                            {"remote_asn", 64512},
-                            {"bgp", "idle"},
-                            {"bfd", "down"}},
-                           {{"name", "dx2"},
-                            {"neighbor", "192.168.101.1"},
-                            {"remote_asn", 64512},
-                            {"interface", "eth1.101"},
-                            {"bgp",
-                             {{"state", "Established"},
-                              {"prefixes_received", 3},
-                              {"prefixes_installed", 3},
-                              {"prefixes_advertised", 1}}},
-                            {"bfd", "up"}}})}};
+             {"direct_connect", json::array({{{"name", "dx1"},
+                                              {"neighbor", "192.168.100.1"},
+                                              {"remote_asn", 64512},
+                                              {"bgp", "idle"},
+                                              {"bfd", "down"}},
+                                             {{"name", "dx2"},
+                                              {"neighbor", "192.168.101.1"},
+                                              {"remote_asn", 64512},
+                                              {"interface", "eth1.101"},
+                                              {"bgp",
+                                               {{"state", "Established"},
+                                                {"prefixes_received", 3},
+                                                {"prefixes_installed", 3},
+                                                {"prefixes_advertised", 1}}},
+                                              {"bfd", "up"}}})}};
     auto text = daemon::render_status(doc, false);
     CHECK(text.find("direct connect dx1  neighbor 192.168.100.1 AS64512  bgp idle  bfd down\n") !=
           std::string::npos);
     CHECK(text.find("direct connect dx2  neighbor 192.168.101.1 AS64512 on eth1.101  bgp "
                     "Established  bfd up  3 received, 3 installed, 1 advertised\n") !=
+          std::string::npos);
+}
+
+TEST_CASE("cgwctl status: the inbound prefix limit at work, FIB errors and resyncs") {
+    json bgp{{"state", "Established"},    {"prefixes_received", 100},
+             {"prefixes_installed", 100}, {"prefixes_advertised", 1},
+             {"max_prefixes_in", 100},    {"prefixes_dropped_over_limit", 20},
+             {"max_prefix_resets", 0}};
+    json doc{{"tunnels_up", 0},
+             {"tunnels_total", 0},
+             {"dataplane", "kernel"},
+             {"connections", json::array()},
+             {"fib", {{"installed", 100}, {"errors", 2}, {"resyncs", 1}}},
+             {"routes", json::array({{{"prefix", "10.200.0.0/24"},
+                                      {"path", "direct connect"},
+                                      {"via", json::array({{{"next_hop", "192.168.101.1"},
+                                                            {"tunnel", "dx:big"}}})}}})},
+             {"direct_connect", json::array({{{"name", "big"},
+                                              {"neighbor", "192.168.101.1"},
+                                              {"remote_asn", 64512},
+                                              {"bgp", bgp},
+                                              {"bfd", "off"}}})}};
+    auto text = daemon::render_status(doc, false);
+    CAPTURE(text);
+    CHECK(text.find("100 received, 100 installed, 1 advertised, 20 dropped over the limit of "
+                    "100\n") != std::string::npos);
+    CHECK(text.find("(kernel refused 2 route changes; routes re-read after lost "
+                    "acknowledgements 1 times)") != std::string::npos);
+    doc["direct_connect"][0]["bgp"]["max_prefix_resets"] = 3;
+    doc["direct_connect"][0]["bgp"]["prefixes_dropped_over_limit"] = 0;
+    text = daemon::render_status(doc, false);
+    CHECK(text.find("1 advertised, reset 3 times for more than 100 prefixes\n") !=
           std::string::npos);
 }
