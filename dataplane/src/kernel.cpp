@@ -1,5 +1,7 @@
 #include "cgwd/dataplane/kernel.hpp"
 
+#include "route_changes.hpp"
+
 #include <linux/rtnetlink.h>
 #include <linux/xfrm.h>
 #include <net/if.h>
@@ -190,24 +192,12 @@ std::expected<void, Error> KernelDataplane::delete_tunnel(std::uint32_t if_id) {
 // ---- routes ----
 
 std::expected<RouteSpec, Error> KernelDataplane::route_spec(const Route& route) const {
-    RouteSpec spec;
-    spec.destination = route.destination;
-    spec.metric = route.metric;
-    spec.table = route.table;
-    for (const NextHop& h : route.next_hops) {
-        RouteHop hop;
-        hop.gateway = h.gateway;
-        hop.weight = h.weight;
-        if (!h.interface.empty()) {
-            hop.device = h.interface;
-        } else {
-            auto t = tunnels_.find(h.if_id);
-            if (t == tunnels_.end()) return fail(Errc::not_found, "next hop tunnel");
-            hop.ifindex = t->second.ifindex;
-        }
-        spec.hops.push_back(std::move(hop));
-    }
-    return spec;
+    return detail::route_spec(route, [this](std::uint32_t if_id, RouteHop& hop) {
+        auto t = tunnels_.find(if_id);
+        if (t == tunnels_.end()) return false;
+        hop.ifindex = t->second.ifindex;
+        return true;
+    });
 }
 
 std::expected<void, Error> KernelDataplane::add_route(const Route& route) {
@@ -225,45 +215,14 @@ std::expected<void, Error> KernelDataplane::del_route(const RouteKey& key) {
 }
 
 RouteBatchResult KernelDataplane::apply_routes(std::span<const RouteChange> changes) {
-    RouteBatchResult out;
-    out.errors.resize(changes.size());
-    std::vector<RouteOp> ops;
-    std::vector<std::size_t> index;  // ops[k] is changes[index[k]]
-    ops.reserve(changes.size());
-    index.reserve(changes.size());
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-        const RouteChange& c = changes[i];
-        RouteOp op;
-        if (c.kind == RouteChange::Kind::add) {
-            auto spec = route_spec(c.route);
-            if (!spec) {
-                out.errors[i] = spec.error();
-                continue;
-            }
-            op.route = std::move(*spec);
-        } else {
-            op.remove = true;
-            op.route.destination = c.key.destination;
-            op.route.metric = c.key.metric;
-            op.route.table = c.key.table;
-        }
-        ops.push_back(std::move(op));
-        index.push_back(i);
-    }
-    RouteBatchOutcome done = routes_.apply(ops);
-    for (std::size_t k = 0; k < ops.size(); ++k) {
-        const std::size_t i = index[k];
-        const RouteChange& c = changes[i];
-        const auto& e = done.errors[k];
-        if (c.kind == RouteChange::Kind::add && !e) route_keys_.insert(c.route.key());
-        if (c.kind == RouteChange::Kind::remove && (!e || e->code == Errc::not_found))
-            route_keys_.erase(c.key);
-        out.errors[i] = std::move(done.errors[k]);
-    }
-    for (const auto& e : out.errors) out.failures += e.has_value();
-    out.resynced = done.resynced;
-    out.repaired = done.repaired;
-    return out;
+    return detail::apply_changes(
+        changes, [this](const Route& r) { return route_spec(r); },
+        [this](std::span<const RouteOp> ops) { return routes_.apply(ops); },
+        [this](const RouteChange& c, const std::optional<Error>& e) {
+            if (c.kind == RouteChange::Kind::add && !e) route_keys_.insert(c.route.key());
+            if (c.kind == RouteChange::Kind::remove && (!e || e->code == Errc::not_found))
+                route_keys_.erase(c.key);
+        });
 }
 
 // ---- MSS ----

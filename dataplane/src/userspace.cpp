@@ -1,5 +1,7 @@
 #include "cgwd/dataplane/userspace.hpp"
 
+#include "route_changes.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -386,25 +388,13 @@ std::expected<void, Error> UserspaceDataplane::del_policy(const PolicyKey& key) 
 }
 
 std::expected<RouteSpec, Error> UserspaceDataplane::route_spec(const Route& route) const {
-    RouteSpec spec;
-    spec.destination = route.destination;
-    spec.metric = route.metric;
-    spec.table = route.table;
     std::shared_lock lock(table_);
-    for (const NextHop& h : route.next_hops) {
-        RouteHop hop;
-        hop.gateway = h.gateway;
-        hop.weight = h.weight;
-        if (!h.interface.empty()) {
-            hop.device = h.interface;
-        } else {
-            auto t = tunnels_.find(h.if_id);
-            if (t == tunnels_.end()) return fail(Errc::not_found, "next hop tunnel");
-            hop.device = t->second->config.name;
-        }
-        spec.hops.push_back(std::move(hop));
-    }
-    return spec;
+    return detail::route_spec(route, [this](std::uint32_t if_id, RouteHop& hop) {
+        auto t = tunnels_.find(if_id);
+        if (t == tunnels_.end()) return false;
+        hop.device = t->second->config.name;
+        return true;
+    });
 }
 
 std::expected<void, Error> UserspaceDataplane::add_route(const Route& route) {
@@ -420,41 +410,13 @@ std::expected<void, Error> UserspaceDataplane::del_route(const RouteKey& key) {
 }
 
 RouteBatchResult UserspaceDataplane::apply_routes(std::span<const RouteChange> changes) {
-    RouteBatchResult out;
-    out.errors.resize(changes.size());
-    std::vector<RouteOp> ops;
-    std::vector<std::size_t> index;  // ops[k] is changes[index[k]]
-    ops.reserve(changes.size());
-    index.reserve(changes.size());
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-        const RouteChange& c = changes[i];
-        RouteOp op;
-        if (c.kind == RouteChange::Kind::add) {
-            auto spec = route_spec(c.route);
-            if (!spec) {
-                out.errors[i] = spec.error();
-                continue;
-            }
-            op.route = std::move(*spec);
-        } else {
-            op.remove = true;
-            op.route.destination = c.key.destination;
-            op.route.metric = c.key.metric;
-            op.route.table = c.key.table;
-        }
-        ops.push_back(std::move(op));
-        index.push_back(i);
-    }
-    RouteBatchOutcome done;
-    {
-        std::lock_guard guard(routes_mutex_);
-        done = routes_->apply(ops);
-    }
-    for (std::size_t k = 0; k < ops.size(); ++k) out.errors[index[k]] = std::move(done.errors[k]);
-    for (const auto& e : out.errors) out.failures += e.has_value();
-    out.resynced = done.resynced;
-    out.repaired = done.repaired;
-    return out;
+    return detail::apply_changes(
+        changes, [this](const Route& r) { return route_spec(r); },
+        [this](std::span<const RouteOp> ops) {
+            std::lock_guard guard(routes_mutex_);
+            return routes_->apply(ops);
+        },
+        [](const RouteChange&, const std::optional<Error>&) {});
 }
 
 std::expected<void, Error> UserspaceDataplane::set_mss_clamp(std::uint32_t if_id,

@@ -23,6 +23,7 @@
 
 #include "cgwd/dataplane/esp.hpp"
 #include "cgwd/dataplane/userspace.hpp"
+#include "netns_child.hpp"
 #include "test_util.hpp"
 
 using namespace cgwd::dataplane;
@@ -49,54 +50,6 @@ sockaddr_in address(Ipv4Address a, std::uint16_t port = 0) {
     s.sin_port = htons(port);
     s.sin_addr.s_addr = htonl(a.value);
     return s;
-}
-
-// New network namespace (and user namespace unless root) with lo up; "" or what failed.
-std::string enter_private_netns() {
-    const int flags = ::geteuid() == 0 ? CLONE_NEWNET : (CLONE_NEWUSER | CLONE_NEWNET);
-    if (::unshare(flags) != 0)
-        return std::string("unshare(network namespace): ") + std::strerror(errno);
-    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    ifreq ifr{};
-    std::strcpy(ifr.ifr_name, "lo");
-    if (fd < 0 || ::ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) return "SIOCGIFFLAGS lo";
-    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-    if (::ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) return "SIOCSIFFLAGS lo";
-    ::close(fd);
-    return "";
-}
-
-// Runs `body` in a forked child inside a private network namespace; returns "ok" or the
-// child's first failure.
-std::string in_private_netns(const std::function<void()>& body) {
-    int p[2];
-    if (::pipe(p) != 0) return "pipe";
-    const pid_t pid = ::fork();
-    if (pid < 0) return "fork";
-    if (pid == 0) {
-        ::close(p[0]);
-        std::string result = enter_private_netns();
-        if (result.empty()) {
-            try {
-                body();
-                result = "ok";
-            } catch (const std::exception& e) {
-                result = e.what();
-            }
-        }
-        [[maybe_unused]] const ssize_t w = ::write(p[1], result.data(), result.size());
-        ::_exit(0);
-    }
-    ::close(p[1]);
-    std::string text;
-    char buf[256];
-    for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;)
-        text.append(buf, static_cast<std::size_t>(n));
-    ::close(p[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (!WIFEXITED(status)) return "child died: " + text;
-    return text.empty() ? "child reported nothing" : text;
 }
 
 SaConfig gcm_sa(Direction direction, std::uint32_t spi, bool raw) {
@@ -167,7 +120,7 @@ std::unique_ptr<UserspaceDataplane> make_plane() {
 }  // namespace
 
 TEST_CASE("UserspaceDataplane raw ESP: lazy socket, demux by SPI and destination, drops counted") {
-    const std::string result = in_private_netns([] {
+    const std::string result = test::run_in_netns([] {
         auto plane = make_plane();
         const SaConfig in_udp = gcm_sa(Direction::inbound, 0x3001, false);
         const SaConfig in_raw = gcm_sa(Direction::inbound, 0x3002, true);
@@ -245,7 +198,7 @@ TEST_CASE("UserspaceDataplane raw ESP: lazy socket, demux by SPI and destination
 }
 
 TEST_CASE("UserspaceDataplane raw ESP: TUN packets leave as IP protocol 50 from the SA source") {
-    const std::string result = in_private_netns([] {
+    const std::string result = test::run_in_netns([] {
         auto plane = make_plane();
         TunnelInterface tunnel;
         tunnel.name = "cgwraw0";
