@@ -145,12 +145,11 @@ void Session::stop(TimePoint now, std::string_view communication) {
 
 void Session::terminate(Notification n, TimePoint now, Millis restart_after) {
     if (state_ == SessionState::Idle) return;
-    min_idle_hold_ = restart_after;
     if (!connected(state_)) {
-        go_down(DownReason::LocalReset, std::nullopt, now);
+        go_down(DownReason::LocalReset, std::nullopt, now, restart_after);
         return;
     }
-    fail(std::move(n), DownReason::LocalReset, now);
+    fail(std::move(n), DownReason::LocalReset, now, restart_after);
 }
 
 Open Session::make_open() const {
@@ -338,9 +337,9 @@ bool Session::send_end_of_rib(TimePoint now) {
     return true;
 }
 
-void Session::fail(Notification n, DownReason reason, TimePoint now) {
+void Session::fail(Notification n, DownReason reason, TimePoint now, Millis min_idle_hold) {
     send(encode_notification(n));
-    go_down(reason, std::move(n), now);
+    go_down(reason, std::move(n), now, min_idle_hold);
 }
 
 void Session::flush_stale(std::vector<AfiSafi> families, StaleReason why) {
@@ -368,7 +367,8 @@ Millis Session::damp(bool was_established, TimePoint now) {
     return hold;
 }
 
-void Session::go_down(DownReason reason, std::optional<Notification> n, TimePoint now) {
+void Session::go_down(DownReason reason, std::optional<Notification> n, TimePoint now,
+                      Millis min_idle_hold) {
     const bool had_connection = connected(state_);
     const bool was_established = state_ == SessionState::Established;
     std::optional<Millis> idle_hold;
@@ -376,13 +376,11 @@ void Session::go_down(DownReason reason, std::optional<Notification> n, TimePoin
         idle_hold = damp(was_established, now);
     }
     // terminate(..., restart_after): Idle at least that long, then an automatic start.
-    if (reason == DownReason::LocalReset && min_idle_hold_ > Millis{0} &&
-        (!idle_hold || *idle_hold < min_idle_hold_)) {
-        idle_hold = min_idle_hold_;
-        idle_hold_at_ = now + min_idle_hold_;
-        last_idle_hold_ = min_idle_hold_;
+    if (min_idle_hold > Millis{0} && (!idle_hold || *idle_hold < min_idle_hold)) {
+        idle_hold = min_idle_hold;
+        idle_hold_at_ = now + min_idle_hold;
+        last_idle_hold_ = min_idle_hold;
     }
-    min_idle_hold_ = Millis{0};
     stable_at_.reset();
     state_ = SessionState::Idle;
     connect_retry_at_.reset();

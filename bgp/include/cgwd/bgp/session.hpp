@@ -242,8 +242,10 @@ class Session {
     void handle_message(const RawMessage& msg, TimePoint now);
     void handle_open(const RawMessage& msg, TimePoint now);
     void accept_open(const Open& open, TimePoint now);
-    void fail(Notification n, DownReason reason, TimePoint now);
-    void go_down(DownReason reason, std::optional<Notification> n, TimePoint now);
+    // `min_idle_hold` (not 0): Idle at least that long, then an automatic start (terminate()).
+    void fail(Notification n, DownReason reason, TimePoint now, Millis min_idle_hold = Millis{0});
+    void go_down(DownReason reason, std::optional<Notification> n, TimePoint now,
+                 Millis min_idle_hold = Millis{0});
     void flush_stale(std::vector<AfiSafi> families, StaleReason why);
     void stale_after_open(const Open& open, TimePoint now);
     [[nodiscard]] Open make_open() const;
@@ -283,7 +285,6 @@ class Session {
     std::optional<TimePoint> idle_hold_at_;  // automatic start then
     std::optional<TimePoint> stable_at_;     // Established since stable_at_ - stable
     Millis last_idle_hold_{0};
-    Millis min_idle_hold_{0};  // terminate()'s restart_after while going down
 };
 
 }  // namespace cgwd::bgp
