@@ -79,7 +79,10 @@ bgp::MaxPrefixAction to_bgp(config::MaxPrefixInAction a) {
 
 }  // namespace
 
-// One BGP session over TCP: connects to the peer and accepts its connection, first one wins.
+// One BGP session over TCP: connects to the peer and accepts its connection. A connection
+// from the peer while ours is in OpenSent / OpenConfirm is kept beside it until the session
+// resolves the collision by BGP identifier (RFC 4271 section 6.8); one arriving in Established
+// is refused with CEASE / Connection Collision Resolution.
 class BgpPeerRunner {
   public:
     BgpPeerRunner(asio::io_context& io, Routing& routing, BgpPeerPlan plan, std::uint32_t rid,
@@ -102,6 +105,7 @@ class BgpPeerRunner {
     std::uint64_t flaps() const { return flaps_; }
     const std::string& last_down() const { return last_down_; }
     std::uint64_t refused() const { return refused_; }
+    std::uint64_t collisions() const { return collisions_; }
     // max_prefixes_in: announcements dropped over the limit / resets, since the daemon started.
     std::uint64_t dropped_over_limit = 0;
     std::uint64_t max_prefix_resets = 0;
@@ -123,16 +127,16 @@ class BgpPeerRunner {
         close_all();
     }
 
+    // Writes what the session has for its connections and acts on its events. Collision
+    // resolution (RFC 4271 section 6.8) comes first: after a PromoteSecond the session's output
+    // belongs to the promoted connection, and a CloseSecond's NOTIFICATION goes out before
+    // that connection is closed.
     void pump() {
-        auto out = session_.take_output();
-        if (!out.empty() && socket_ && socket_->is_open()) {
-            auto buf = std::make_shared<bgp::Bytes>(std::move(out));
-            asio::async_write(*socket_, asio::buffer(*buf),
-                              [this, buf, s = socket_](boost::system::error_code ec, std::size_t) {
-                                  if (ec && s == socket_) tcp_closed();
-                              });
-        }
-        handle_events();
+        auto events = session_.take_events();
+        resolve_collisions(events);
+        write_async(socket_, session_.take_output());
+        write_async(second_, session_.take_second_output());
+        handle_events(events);
         arm_timer();
     }
 
@@ -160,16 +164,61 @@ class BgpPeerRunner {
 
     // On shutdown the loop may not run again: write what is pending before closing.
     void pump_sync() {
-        auto out = session_.take_output();
-        if (!out.empty() && socket_ && socket_->is_open()) {
-            boost::system::error_code ec;
-            asio::write(*socket_, asio::buffer(out), ec);
-        }
-        handle_events();
+        auto events = session_.take_events();
+        resolve_collisions(events);
+        write_sync(socket_, session_.take_output());
+        write_sync(second_, session_.take_second_output());
+        handle_events(events);
     }
 
-    void handle_events() {
-        for (auto& ev : session_.take_events()) {
+    static void write_sync(const std::shared_ptr<tcp::socket>& s, const bgp::Bytes& out) {
+        if (out.empty() || !s || !s->is_open()) return;
+        boost::system::error_code ec;
+        asio::write(*s, asio::buffer(out), ec);
+    }
+
+    void write_async(const std::shared_ptr<tcp::socket>& s, bgp::Bytes out) {
+        if (out.empty() || !s || !s->is_open()) return;
+        auto buf = std::make_shared<bgp::Bytes>(std::move(out));
+        asio::async_write(*s, asio::buffer(*buf),
+                          [this, buf, s](boost::system::error_code ec, std::size_t) {
+                              if (!ec) return;
+                              if (s == socket_) {
+                                  tcp_closed();
+                              } else if (s == second_) {
+                                  second_closed();
+                              }
+                          });
+    }
+
+    void resolve_collisions(const std::vector<bgp::SessionEvent>& events) {
+        for (const auto& ev : events) {
+            if (std::holds_alternative<bgp::CloseSecond>(ev)) {
+                // The session keeps its first connection: the second one gets its last words
+                // (CEASE / Connection Collision Resolution, when the session has any) and goes.
+                if (second_ && session_.state() != bgp::SessionState::Idle) {
+                    ++collisions_;
+                    logger("bgp")->info("{}: connection collision with {}: kept {} connection",
+                                        plan_.key, plan_.peer_address.to_string(),
+                                        first_incoming_ ? "the peer's" : "our");
+                }
+                write_sync(second_, session_.take_second_output());
+                close(second_);
+            } else if (auto* pr = std::get_if<bgp::PromoteSecond>(&ev)) {
+                ++collisions_;
+                logger("bgp")->info("{}: connection collision with {}: kept {} connection",
+                                    plan_.key, plan_.peer_address.to_string(),
+                                    second_incoming_ ? "the peer's" : "our");
+                write_sync(socket_, pr->first_last_words);
+                close(socket_);
+                socket_ = std::exchange(second_, nullptr);
+                first_incoming_ = second_incoming_;
+            }
+        }
+    }
+
+    void handle_events(std::vector<bgp::SessionEvent>& events) {
+        for (auto& ev : events) {
             if (std::holds_alternative<bgp::ConnectRequested>(ev)) {
                 connect();
             } else if (std::holds_alternative<bgp::CloseRequested>(ev)) {
@@ -276,9 +325,24 @@ class BgpPeerRunner {
                        (st == bgp::SessionState::Connect || st == bgp::SessionState::Active)) {
                 close_socket();
                 socket_ = std::make_shared<tcp::socket>(std::move(s));
-                read();
+                first_incoming_ = true;
+                read(socket_);
                 session_.on_tcp_connected(Clock::now(), bgp::ConnectionDirection::Incoming);
                 pump();
+            } else if (from_peer && enabled_ && !second_ &&
+                       (st == bgp::SessionState::OpenSent ||
+                        st == bgp::SessionState::OpenConfirm ||
+                        st == bgp::SessionState::Established)) {
+                // A second connection from the peer while ours is up: the session resolves the
+                // collision (or refuses it in Established with CEASE 6/7), see resolve_collisions.
+                auto second = std::make_shared<tcp::socket>(std::move(s));
+                if (session_.on_tcp_connected(Clock::now(), bgp::ConnectionDirection::Incoming) ==
+                    bgp::ConnectionSlot::Second) {
+                    second_ = second;
+                    second_incoming_ = true;
+                    read(second_);
+                    pump();
+                }
             }
             accept();
         });
@@ -297,6 +361,7 @@ class BgpPeerRunner {
             return;
         }
         socket_ = s;
+        first_incoming_ = false;
         s->async_connect(endpoint_of(plan_.peer_address, plan_.port),
                          [this, s](boost::system::error_code cec) {
                              if (s != socket_) return;  // replaced by an accepted connection
@@ -304,7 +369,7 @@ class BgpPeerRunner {
                                  close_socket();
                                  session_.on_tcp_closed(Clock::now());
                              } else {
-                                 read();
+                                 read(s);
                                  session_.on_tcp_connected(Clock::now());
                              }
                              pump();
@@ -330,16 +395,20 @@ class BgpPeerRunner {
         return r.has_value();
     }
 
-    void read() {
-        auto s = socket_;
-        s->async_read_some(asio::buffer(buf_),
-                           [this, s](boost::system::error_code ec, std::size_t n) {
-                               if (s != socket_) return;
-                               if (ec) return tcp_closed();
-                               session_.on_bytes(bgp::ByteView(buf_.data(), n), Clock::now());
-                               pump();
-                               if (s == socket_ && s->is_open()) read();
-                           });
+    // Reads a connection until it closes; its bytes go to the session's first or second
+    // connection slot, whichever the socket is when they arrive (a promotion moves it).
+    void read(std::shared_ptr<tcp::socket> s,
+              std::shared_ptr<std::array<std::uint8_t, 65536>> buf = nullptr) {
+        if (!buf) buf = std::make_shared<std::array<std::uint8_t, 65536>>();
+        s->async_read_some(asio::buffer(*buf), [this, s, buf](boost::system::error_code ec,
+                                                               std::size_t n) {
+            if (s != socket_ && s != second_) return;
+            const auto slot = s == socket_ ? bgp::ConnectionSlot::First : bgp::ConnectionSlot::Second;
+            if (ec) return slot == bgp::ConnectionSlot::First ? tcp_closed() : second_closed();
+            session_.on_bytes(bgp::ByteView(buf->data(), n), Clock::now(), slot);
+            pump();
+            if ((s == socket_ || s == second_) && s->is_open()) read(s, buf);
+        });
     }
 
     void tcp_closed() {
@@ -348,16 +417,25 @@ class BgpPeerRunner {
         pump();
     }
 
-    void close_socket() {
-        if (!socket_) return;
-        boost::system::error_code ec;
-        socket_->shutdown(tcp::socket::shutdown_both, ec);
-        socket_->close(ec);
-        socket_.reset();
+    void second_closed() {
+        close(second_);
+        session_.on_tcp_closed(Clock::now(), bgp::ConnectionSlot::Second);
+        pump();
     }
+
+    static void close(std::shared_ptr<tcp::socket>& s) {
+        if (!s) return;
+        boost::system::error_code ec;
+        s->shutdown(tcp::socket::shutdown_both, ec);
+        s->close(ec);
+        s.reset();
+    }
+
+    void close_socket() { close(socket_); }
 
     void close_all() {
         close_socket();
+        close(second_);
         boost::system::error_code ec;
         acceptor_.close(ec);
         timer_.cancel();
@@ -371,7 +449,10 @@ class BgpPeerRunner {
     asio::steady_timer timer_;
     tcp::acceptor acceptor_;
     std::shared_ptr<tcp::socket> socket_;
-    std::array<std::uint8_t, 65536> buf_{};
+    std::shared_ptr<tcp::socket> second_;  // a colliding connection (RFC 4271 section 6.8)
+    bool first_incoming_ = false;          // who opened socket_ / second_
+    bool second_incoming_ = true;
+    std::uint64_t collisions_ = 0;
     bool enabled_ = false;
     std::optional<Clock::time_point> established_since_;
     std::uint64_t flaps_ = 0;
@@ -631,6 +712,7 @@ json Routing::peer_status(const std::string& key) const {
             std::max(0.0, std::chrono::duration<double>(*until - Clock::now()).count());
     }
     if (p.refused() > 0) j["connections_refused"] = p.refused();
+    if (p.collisions() > 0) j["connection_collisions"] = p.collisions();
     auto in = rib_.adj_rib_in(p.id());
     j["prefixes_received"] = in.size();
     j["prefixes_advertised"] = rib_.adj_rib_out_size(p.id());

@@ -1,6 +1,6 @@
 # The daemon against BIRD 2 as Direct Connect routers on this kernel (namespaces, no IKE):
 # the inbound prefix limit (one session over it, one not), graceful restart helper mode
-# (BIRD killed and restarted with -R), and GTSM.
+# (BIRD killed and restarted with -R), GTSM, and connection collisions (RFC 4271 section 6.8).
 function(cgwd_dx_lab_test script mode title)
     add_test(NAME "lab: cgwd ${title} with BIRD 2 (${mode})"
              COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/daemon/${script} $<TARGET_FILE_DIR:cgwd> ${mode})
@@ -15,4 +15,7 @@ foreach(mode on off)
 endforeach()
 foreach(mode both mismatch)
     cgwd_dx_lab_test(gtsm.sh ${mode} "GTSM on a Direct Connect peer")
+endforeach()
+foreach(mode higher lower)
+    cgwd_dx_lab_test(collision.sh ${mode} "BGP connection collision, router id")
 endforeach()
