@@ -3,8 +3,10 @@
 // daemon's Routing does for every UPDATE (daemon/src/routing.cpp on_routes: apply_update, then
 // the FIB change batch kept in a map as the daemon keeps its installed routes, then
 // take_updates to the peer), and stops once `--prefixes` IPv4 prefixes are in the FIB map.
-// The kernel route installation itself is not part of it (BIRD's side has no kernel protocol
-// either).
+// With `--kernel-table T --kernel-device DEV` the FIB changes of each UPDATE also go into the
+// kernel's table T as the daemon installs them (one KernelRoutes::apply batch per UPDATE, via
+// the peer's address on DEV, route protocol 199), and it stops once that many prefixes are
+// acknowledged by the kernel; without it kernel installation is not part of the measurement.
 //
 // Output (stdout), one line each:
 //   ready
@@ -12,10 +14,11 @@
 //   done prefixes 100000 updates 95 ms 812.4 cpu-ms 790.1 rss-kb 51234 hwm-kb 51234
 //        base-rss-kb 4100
 // ms is the steady-clock time from the session reaching Established to the last of the prefixes
-// entering the FIB map; cpu-ms is this process's user + system CPU time over the same span; rss
+// entering the FIB map (with --kernel-table: the kernel's acknowledgement of the last one); cpu-ms is this process's user + system CPU time over the same span; rss
 // is VmRSS / VmHWM from /proc/self/status at that moment, base-rss-kb VmRSS before the session.
 // Exit 0 when done; 1 on timeout or when the session goes down first.
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -34,6 +37,7 @@
 #include "cgwd/bgp/policy.hpp"
 #include "cgwd/bgp/rib.hpp"
 #include "cgwd/bgp/session.hpp"
+#include "cgwd/dataplane/routes.hpp"
 
 using namespace cgwd::bgp;
 using Clock = std::chrono::steady_clock;
@@ -92,6 +96,8 @@ int main(int argc, char** argv) {
     std::size_t prefixes = 0;
     int timeout_s = 120;
     bool trace = false;
+    std::uint32_t kernel_table = 0;
+    std::string kernel_device;
     app.add_option("--local-as", local_as)->required();
     app.add_option("--peer-as", peer_as)->required();
     app.add_option("--router-id", router_id_text)->required();
@@ -102,6 +108,9 @@ int main(int argc, char** argv) {
         ->required();
     app.add_option("--timeout", timeout_s, "seconds before giving up");
     app.add_flag("--trace", trace, "print one line per UPDATE: ms since Established, prefixes");
+    app.add_option("--kernel-table", kernel_table,
+                   "also install the routes into this kernel table (needs --kernel-device)");
+    app.add_option("--kernel-device", kernel_device, "the device the routes point through");
     CLI11_PARSE(app, argc, argv);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
@@ -114,6 +123,26 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bad address\n");
         return 2;
     }
+
+    std::optional<cgwd::dataplane::KernelRoutes> kernel;
+    std::uint32_t kernel_ifindex = 0;
+    if (kernel_table != 0) {
+        kernel_ifindex = ::if_nametoindex(kernel_device.c_str());
+        if (kernel_ifindex == 0) {
+            std::fprintf(stderr, "--kernel-device %s: no such device\n", kernel_device.c_str());
+            return 2;
+        }
+        cgwd::dataplane::KernelRoutes::Options ko;
+        ko.table = kernel_table;
+        auto k = cgwd::dataplane::KernelRoutes::open(ko);
+        if (!k) {
+            std::fprintf(stderr, "route socket: %s\n", k.error().message.c_str());
+            return 1;
+        }
+        kernel.emplace(std::move(*k));
+    }
+    const cgwd::config::Ipv4Address gateway{peer_address->v4_host_order()};
+    std::size_t kernel_errors = 0;
 
     SessionConfig sc;
     sc.local_as = local_as;
@@ -186,7 +215,28 @@ int main(int argc, char** argv) {
                 }
                 const auto report = rib.apply_update(peer, rr->update);
                 if (report.reset) session.terminate(*report.reset, now);
-                for (auto& c : rib.take_fib_changes()) {
+                auto changes = rib.take_fib_changes();
+                std::vector<cgwd::dataplane::RouteOp> ops;
+                if (kernel) {
+                    ops.reserve(changes.size());
+                    for (const auto& c : changes) {
+                        cgwd::dataplane::RouteOp op;
+                        op.remove = c.next_hops.empty();
+                        std::uint32_t a = 0;
+                        for (std::size_t b = 0; b < 4; ++b) a = (a << 8) | c.prefix.address[b];
+                        op.route.destination = cgwd::config::Ipv4Prefix::of(
+                            cgwd::config::Ipv4Address{a}, c.prefix.length);
+                        if (!op.remove) op.route.hops.push_back({kernel_ifindex, {}, gateway, 1});
+                        ops.push_back(std::move(op));
+                    }
+                }
+                const auto outcome = kernel ? kernel->apply(ops) : cgwd::dataplane::RouteBatchOutcome{};
+                for (std::size_t i = 0; i < changes.size(); ++i) {
+                    auto& c = changes[i];
+                    if (kernel && outcome.errors.at(i)) {
+                        ++kernel_errors;
+                        continue;
+                    }
                     if (c.next_hops.empty()) {
                         fib.erase(c.prefix);
                     } else {
@@ -221,8 +271,9 @@ int main(int argc, char** argv) {
         }
         const auto now = Clock::now();
         if (down || now >= give_up) {
-            std::printf("%s prefixes %zu updates %zu state %s\n", down ? "down" : "timeout",
-                        fib.size(), updates, to_string(session.state()));
+            std::printf("%s prefixes %zu updates %zu state %s kernel-errors %zu\n",
+                        down ? "down" : "timeout", fib.size(), updates, to_string(session.state()),
+                        kernel_errors);
             return 1;
         }
         auto wake = give_up;
