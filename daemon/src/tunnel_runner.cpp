@@ -61,11 +61,23 @@ TunnelRunner::~TunnelRunner() {
 
 bool TunnelRunner::start() {
     const auto& t = plan_.tunnel;
+    // IKE_SA_INIT goes out first: its round trip overlaps the interface, policies and MSS clamp
+    // being set up below (the answer is read by the loop, after this returns, and the first
+    // CHILD_SA comes one exchange later still). A failure below stops the SA again.
+    if (t.startup_action == config::StartupAction::add) {
+        detail_ = "initiating";
+        sa_->start(Clock::now());
+        pump();
+    } else {
+        detail_ = "waiting for AWS to initiate";
+    }
     dataplane::TunnelInterface ti{plan_.ifname, plan_.if_id,  t.mtu,
                                   t.cgw_inside, t.aws_inside, t.inside_cidr.length};
     if (auto r = dp_.create_tunnel(ti); !r) {
-        detail_ = "tunnel interface " + plan_.ifname + ": " + r.error().message;
-        logger("dataplane")->error("{}: {}", plan_.key, detail_);
+        const auto why = "tunnel interface " + plan_.ifname + ": " + r.error().message;
+        logger("dataplane")->error("{}: {}", plan_.key, why);
+        stop();
+        detail_ = why;
         return false;
     }
     interface_made_ = true;
@@ -73,9 +85,10 @@ bool TunnelRunner::start() {
     // ways, bound by if_id), as AWS's tunnels do.
     for (const auto& p : policies()) {
         if (auto r = dp_.add_policy(p); !r) {
-            detail_ = "policy for " + plan_.ifname + ": " + r.error().message;
-            logger("dataplane")->error("{}: {}", plan_.key, detail_);
+            const auto why = "policy for " + plan_.ifname + ": " + r.error().message;
+            logger("dataplane")->error("{}: {}", plan_.key, why);
             stop();
+            detail_ = why;
             return false;
         }
         policies_made_.push_back(dataplane::key_of(p));
@@ -87,13 +100,6 @@ bool TunnelRunner::start() {
     logger("dataplane")
         ->info("{}: interface {} (if_id {}) {}/{} mtu {} mss {}", plan_.key, plan_.ifname,
                plan_.if_id, t.cgw_inside.to_string(), t.inside_cidr.length, t.mtu, t.tcp_mss);
-    if (t.startup_action == config::StartupAction::add) {
-        detail_ = "initiating";
-        sa_->start(Clock::now());
-    } else {
-        detail_ = "waiting for AWS to initiate";
-    }
-    pump();
     return true;
 }
 
