@@ -314,7 +314,9 @@ std::optional<RouteMessage> parse_route(const nlmsghdr* nlh) {
                     if (nh.rtnh_len < sizeof(rtnexthop) || at + nh.rtnh_len > p.size()) break;
                     ResolvedHop h;
                     h.ifindex = static_cast<std::uint32_t>(nh.rtnh_ifindex);
-                    h.weight = static_cast<std::uint8_t>(nh.rtnh_hops + 1);
+                    // The kernel's weights are 1..256; ours 1..255: 256 reads as 255.
+                    h.weight = static_cast<std::uint8_t>(
+                        nh.rtnh_hops == 255 ? 255 : nh.rtnh_hops + 1);
                     const std::size_t attrs = RTNH_ALIGN(sizeof(rtnexthop));
                     if (nh.rtnh_len > attrs)
                         nl::for_each_in(p.data() + at + attrs, nh.rtnh_len - attrs,

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
@@ -506,6 +507,21 @@ TEST_CASE("RTM_NEWROUTE: ECMP as RTA_MULTIPATH with weights and per-hop gateways
         at += e.len;
     }
     CHECK(rtnl::parse_route(msg.nlh()) == r);
+
+    // A hop the kernel reports with weight 256 (`ip route ... nexthop weight 256`, rtnh_hops
+    // 255) reads as 255, not as 0 (uint8 overflow).
+    auto bytes = std::vector<std::uint8_t>(msg.bytes().begin(), msg.bytes().end());
+    const auto found = std::search(bytes.begin(), bytes.end(), mp.payload.begin(), mp.payload.end());
+    REQUIRE(found != bytes.end());
+    const auto mp_at = static_cast<std::size_t>(found - bytes.begin());
+    bytes[mp_at + 16 + 3] = 255;  // the second hop's rtnh_hops
+    std::vector<std::uint64_t> aligned((bytes.size() + 7) / 8);
+    std::memcpy(aligned.data(), bytes.data(), bytes.size());
+    auto heavy = rtnl::parse_route(reinterpret_cast<const nlmsghdr*>(aligned.data()));
+    REQUIRE(heavy.has_value());
+    REQUIRE(heavy->hops.size() == 3);
+    CHECK(heavy->hops[1].weight == 255);
+    CHECK(heavy->hops[0].weight == 1);
 }
 
 TEST_CASE("RTM_DELROUTE restricted to our protocol, and the dump requests") {

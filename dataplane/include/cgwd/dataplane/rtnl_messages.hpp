@@ -76,7 +76,7 @@ std::optional<AddressInfo> parse_address(const nlmsghdr* nlh);
 struct ResolvedHop {
     std::uint32_t ifindex = 0;
     std::optional<config::Ipv4Address> gateway;
-    std::uint8_t weight = 1;  // 1..255
+    std::uint8_t weight = 1;  // 1..255 (a kernel weight of 256 decodes as 255)
     friend bool operator==(const ResolvedHop&, const ResolvedHop&) = default;
 };
 
