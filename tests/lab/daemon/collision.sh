@@ -85,14 +85,13 @@ collided() { grep -q "connection collision with 192.168.105.1: kept $kept connec
 wait_for 20 collided || fail "no collision resolved (expected: kept $kept connection)"
 [ "${mode}" = lower ] || grep -q 'Received: Connection collision resolution' "$tmp/bird.log" ||
     fail "BIRD did not receive CEASE 6/7 on its connection"
+up() { [ "$(bird_state dx)" = Established ] && [ "$(bgp_field dx state)" = Established ]; }
 if [ "$mode" = lower ]; then
     # The session needs nothing of cgwd's cut-off connection.
-    up() { [ "$(bird_state dx)" = Established ] && [ "$(bgp_field dx state)" = Established ]; }
     wait_for 20 up || fail "no session on BIRD's connection"
 fi
 drop_rule out cgwd-after-syn
 
-up() { [ "$(bird_state dx)" = Established ] && [ "$(bgp_field dx state)" = Established ]; }
 wait_for 30 up || fail "session not Established"
 installed() { [ "$(kroutes '^10\.230\.0\.0/16 via 192\.168\.105\.1')" = 1 ]; }
 wait_for 10 installed || fail "BIRD's route not installed"
