@@ -196,25 +196,24 @@ class BgpPeerRunner {
             if (std::holds_alternative<bgp::CloseSecond>(ev)) {
                 // The session keeps its first connection: the second one gets its last words
                 // (CEASE / Connection Collision Resolution, when the session has any) and goes.
-                if (second_ && session_.state() != bgp::SessionState::Idle) {
-                    ++collisions_;
-                    logger("bgp")->info("{}: connection collision with {}: kept {} connection",
-                                        plan_.key, plan_.peer_address.to_string(),
-                                        first_incoming_ ? "the peer's" : "our");
-                }
+                if (second_ && session_.state() != bgp::SessionState::Idle)
+                    count_collision(first_incoming_);
                 write_sync(second_, session_.take_second_output());
                 close(second_);
             } else if (auto* pr = std::get_if<bgp::PromoteSecond>(&ev)) {
-                ++collisions_;
-                logger("bgp")->info("{}: connection collision with {}: kept {} connection",
-                                    plan_.key, plan_.peer_address.to_string(),
-                                    second_incoming_ ? "the peer's" : "our");
+                count_collision(true);  // second_ is always the peer's (accept())
                 write_sync(socket_, pr->first_last_words);
                 close(socket_);
                 socket_ = std::exchange(second_, nullptr);
-                first_incoming_ = second_incoming_;
+                first_incoming_ = true;
             }
         }
+    }
+
+    void count_collision(bool kept_incoming) {
+        ++collisions_;
+        logger("bgp")->info("{}: connection collision with {}: kept {} connection", plan_.key,
+                            plan_.peer_address.to_string(), kept_incoming ? "the peer's" : "our");
     }
 
     void handle_events(std::vector<bgp::SessionEvent>& events) {
@@ -339,7 +338,6 @@ class BgpPeerRunner {
                 if (session_.on_tcp_connected(Clock::now(), bgp::ConnectionDirection::Incoming) ==
                     bgp::ConnectionSlot::Second) {
                     second_ = second;
-                    second_incoming_ = true;
                     read(second_);
                     pump();
                 }
@@ -449,9 +447,9 @@ class BgpPeerRunner {
     asio::steady_timer timer_;
     tcp::acceptor acceptor_;
     std::shared_ptr<tcp::socket> socket_;
-    std::shared_ptr<tcp::socket> second_;  // a colliding connection (RFC 4271 section 6.8)
-    bool first_incoming_ = false;          // who opened socket_ / second_
-    bool second_incoming_ = true;
+    // A colliding connection (RFC 4271 section 6.8): always one the peer opened.
+    std::shared_ptr<tcp::socket> second_;
+    bool first_incoming_ = false;  // socket_ was opened by the peer
     std::uint64_t collisions_ = 0;
     bool enabled_ = false;
     std::optional<Clock::time_point> established_since_;
