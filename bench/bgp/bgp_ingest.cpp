@@ -14,7 +14,8 @@
 //   done prefixes 100000 updates 95 ms 812.4 cpu-ms 790.1 rss-kb 51234 hwm-kb 51234
 //        base-rss-kb 4100
 // ms is the steady-clock time from the session reaching Established to the last of the prefixes
-// entering the FIB map (with --kernel-table: the kernel's acknowledgement of the last one); cpu-ms is this process's user + system CPU time over the same span; rss
+// entering the FIB map (with --kernel-table: the kernel's acknowledgement of the last one);
+// cpu-ms is this process's user + system CPU time over the same span; rss
 // is VmRSS / VmHWM from /proc/self/status at that moment, base-rss-kb VmRSS before the session.
 // Exit 0 when done; 1 on timeout or when the session goes down first.
 #include <arpa/inet.h>
