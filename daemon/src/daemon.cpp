@@ -222,7 +222,14 @@ json Daemon::status() const {
                                      {"raw_esp_in", d.raw_packets_in},
                                      {"raw_esp_not_ours", d.raw_not_ours},
                                      {"raw_esp_send_errors", d.raw_send_errors},
-                                     {"esp_encap_mismatch", d.encap_mismatch}};
+                                     {"esp_encap_mismatch", d.encap_mismatch},
+                                     {"tun_tso_packets_in", d.tun_gso_packets_in},
+                                     {"offload_errors", d.offload_errors},
+                                     {"udp_gso_messages", d.udp_gso_messages},
+                                     {"udp_gro_datagrams", d.udp_gro_datagrams},
+                                     {"tun_coalesced_segments", d.tun_coalesced_segments},
+                                     {"udp_gso", us->udp_gso()},
+                                     {"udp_gro", us->udp_gro()}};
     }
     if (routing_)
         for (auto& dx : doc["direct_connect"]) {

@@ -7,6 +7,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -40,6 +41,18 @@ constexpr std::size_t raw_overhead = 20;  // outer IPv4 header only (raw ESP)
 constexpr std::uint8_t ip_proto_esp = 50;
 constexpr std::uint16_t max_tunnel_mtu = 9000;
 constexpr std::uint16_t min_tunnel_mtu = 576;
+// Offloads (see userspace.hpp).
+constexpr std::size_t gso_read_batch = 8;  // TUN reads per burst when each may be 64 kB
+constexpr std::size_t gso_read_slot = offload::vnet_header_size + 65535;
+constexpr std::size_t gro_batch = 16;  // recvmmsg messages when each may be 64 kB
+constexpr std::size_t gro_slot = 65535;
+constexpr std::size_t max_gso_segments = 64;    // UDP_MAX_SEGMENTS of Linux 6.1
+constexpr std::size_t max_gso_payload = 65000;  // below 65535 - IPv4 - UDP headers
+
+// A buffer whose pages are touched only when used (not value-initialised).
+std::unique_ptr<std::uint8_t[]> buffer(std::size_t size) {
+    return std::unique_ptr<std::uint8_t[]>(new std::uint8_t[size]);
+}
 
 std::unexpected<Error> fail(Errc code, std::string message) {
     return std::unexpected(Error{code, std::move(message), 0});
@@ -136,7 +149,8 @@ struct UserspaceDataplane::Counters {
         needs_fragmentation{0}, fragments{0}, encap_drops{0}, udp_send_errors{0},
         udp_datagrams_in{0}, udp_unknown{0}, unknown_spi{0}, decap_drops{0}, no_tunnel{0},
         tun_write_errors{0}, ike_datagrams{0}, keepalives{0}, raw_packets_in{0}, raw_not_ours{0},
-        raw_send_errors{0}, encap_mismatch{0};
+        raw_send_errors{0}, encap_mismatch{0}, tun_gso_packets_in{0}, offload_errors{0},
+        udp_gso_messages{0}, udp_gro_datagrams{0}, tun_coalesced_segments{0};
 };
 
 namespace {
@@ -171,6 +185,7 @@ struct UserspaceDataplane::Tunnel {
     int tun_fd = -1;
     int stop_fd = -1;
     std::atomic<std::uint16_t> mss{0};
+    bool vnet = false;           // IFF_VNET_HDR: every read and write starts with the header
     SaSlot* outbound = nullptr;  // guarded by the table lock
     std::thread worker;
     ~Tunnel() {
@@ -196,6 +211,13 @@ std::expected<std::unique_ptr<UserspaceDataplane>, Error> UserspaceDataplane::cr
     (void)::setsockopt(udp.get(), IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
     sockaddr_in local = to_sockaddr(options.bind_address, options.udp_port);
     if (::bind(udp.get(), as_sockaddr(&local), sizeof local) < 0) return sys_fail("bind(UDP)");
+    bool gso = false, gro = false;
+    if (options.offloads) {
+        // Setting a GSO size of 0 only asks whether the kernel knows UDP_SEGMENT (4.18+).
+        const int zero = 0, one = 1;
+        gso = ::setsockopt(udp.get(), IPPROTO_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
+        gro = ::setsockopt(udp.get(), IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
+    }
     socklen_t len = sizeof local;
     if (::getsockname(udp.get(), as_sockaddr(&local), &len) < 0) return sys_fail("getsockname");
     Fd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -209,6 +231,9 @@ std::expected<std::unique_ptr<UserspaceDataplane>, Error> UserspaceDataplane::cr
     dp->udp_fd_ = udp.release();
     dp->stop_fd_ = stop.release();
     dp->bound_port_ = ntohs(local.sin_port);
+    dp->gso_.store(gso, std::memory_order_relaxed);
+    dp->gro_ = gro;
+    dp->coalescer_ = std::make_unique<offload::Coalescer>(gro_batch * 2);
     dp->receiver_ = std::thread([p = dp.get()] { p->receive_loop(); });
     return dp;
 }
@@ -242,11 +267,14 @@ UserspaceStats UserspaceDataplane::stats() const {
     const Counters& c = *counters_;
     auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
     return UserspaceStats{
-        r(c.tun_packets_in),   r(c.no_outbound_sa),  r(c.not_ipv4),        r(c.needs_fragmentation),
-        r(c.fragments),        r(c.encap_drops),     r(c.udp_send_errors), r(c.udp_datagrams_in),
-        r(c.udp_unknown),      r(c.unknown_spi),     r(c.decap_drops),     r(c.no_tunnel),
-        r(c.tun_write_errors), r(c.ike_datagrams),   r(c.keepalives),      r(c.raw_packets_in),
-        r(c.raw_not_ours),     r(c.raw_send_errors), r(c.encap_mismatch)};
+        r(c.tun_packets_in),      r(c.no_outbound_sa),     r(c.not_ipv4),
+        r(c.needs_fragmentation), r(c.fragments),          r(c.encap_drops),
+        r(c.udp_send_errors),     r(c.udp_datagrams_in),   r(c.udp_unknown),
+        r(c.unknown_spi),         r(c.decap_drops),        r(c.no_tunnel),
+        r(c.tun_write_errors),    r(c.ike_datagrams),      r(c.keepalives),
+        r(c.raw_packets_in),      r(c.raw_not_ours),       r(c.raw_send_errors),
+        r(c.encap_mismatch),      r(c.tun_gso_packets_in), r(c.offload_errors),
+        r(c.udp_gso_messages),    r(c.udp_gro_datagrams),  r(c.tun_coalesced_segments)};
 }
 
 std::optional<std::uint32_t> UserspaceDataplane::current_outbound_spi(std::uint32_t if_id) const {
@@ -451,9 +479,12 @@ std::expected<void, Error> UserspaceDataplane::create_tunnel(const TunnelInterfa
     Fd tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
     if (tun.get() < 0) return sys_fail("open /dev/net/tun");
     ifreq ifr{};
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    const bool vnet = options_.offloads;
+    ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
     std::memcpy(ifr.ifr_name, t.name.data(), t.name.size());
     if (::ioctl(tun.get(), TUNSETIFF, &ifr) < 0) return sys_fail("TUNSETIFF " + t.name);
+    // Without TSO (an old kernel refusing it) the header stays, always saying "no GSO".
+    if (vnet) (void)::ioctl(tun.get(), TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4);
 
     Fd ctl(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (ctl.get() < 0) return sys_fail("socket(ioctl)");
@@ -478,6 +509,7 @@ std::expected<void, Error> UserspaceDataplane::create_tunnel(const TunnelInterfa
 
     auto tunnel = std::make_unique<Tunnel>();
     tunnel->config = t;
+    tunnel->vnet = vnet;
     tunnel->tun_fd = tun.release();
     tunnel->stop_fd = stop.release();
     Tunnel* raw = tunnel.get();
@@ -532,59 +564,178 @@ std::expected<void, Error> UserspaceDataplane::send_keepalive(config::Ipv4Addres
 // ---- workers ----
 
 void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
-    // All buffers once per worker; nothing allocated per packet.
-    std::vector<std::uint8_t> in(batch_size * slot_size);
-    std::vector<std::uint8_t> out(max_out * slot_size);
-    std::vector<std::uint8_t> fragment(slot_size);
+    // All buffers once per worker; nothing allocated per packet. Pages of the large ones are
+    // touched only when traffic needs them.
+    const bool vnet = tunnel.vnet;
+    const std::size_t read_slot = vnet ? gso_read_slot : slot_size;
+    const std::size_t read_batch = vnet ? gso_read_batch : batch_size;
+    auto in = buffer(read_batch * read_slot);
+    auto out = buffer(max_out * slot_size);
+    auto fragment = buffer(slot_size);
+    auto segment = buffer(slot_size);
     std::array<std::size_t, batch_size> in_len{};
-    std::array<mmsghdr, max_out> msgs{};
-    std::array<iovec, max_out> iovs{};
-    std::array<sockaddr_in, max_out> dsts{};
-    // Raw ESP: one IP_PKTINFO (the SA's outer source) shared by every message of a batch, since
-    // a batch has one SA.
+    std::array<iovec, max_out> iovs{};         // one per ESP packet
+    std::array<mmsghdr, max_out> msgs{};       // one per packet, or per GSO run of packets
+    std::array<std::size_t, max_out> first{};  // msgs[i] carries iovs[first[i]] onwards
+    // UDP GSO: one UDP_SEGMENT per message. Raw ESP: one IP_PKTINFO (the SA's outer source)
+    // shared by every message of a batch, since a batch has one SA.
+    constexpr std::size_t gso_cmsg = CMSG_SPACE(sizeof(std::uint16_t));
+    alignas(cmsghdr) std::array<std::uint8_t, max_out * gso_cmsg> gso_control{};
     alignas(cmsghdr) std::array<std::uint8_t, CMSG_SPACE(sizeof(in_pktinfo))> control{};
     bool use_control = false;
     int send_fd = udp_fd_;
+    sockaddr_in peer{};
     Counters& c = *counters_;
     std::size_t pending = 0;
 
-    auto flush = [&] {
-        std::size_t done = 0;
-        while (done < pending) {
-            const int r =
-                ::sendmmsg(send_fd, msgs.data() + done, static_cast<unsigned>(pending - done), 0);
-            if (r < 0) {
-                if (errno == EINTR) continue;
-                // This one message failed; go on with the rest.
-                bump(send_fd == udp_fd_ ? c.udp_send_errors : c.raw_send_errors);
-                ++done;
-            } else {
-                done += static_cast<std::size_t>(r);
+    // Sends iovs[from, from + count) one datagram each (also the fallback for a refused GSO).
+    auto send_each = [&](std::size_t from, std::size_t count) {
+        for (std::size_t i = from; i < from + count; ++i) {
+            msghdr m{};
+            m.msg_name = &peer;
+            m.msg_namelen = sizeof peer;
+            m.msg_iov = &iovs[i];
+            m.msg_iovlen = 1;
+            if (use_control) {
+                m.msg_control = control.data();
+                m.msg_controllen = control.size();
             }
+            if (::sendmsg(send_fd, &m, 0) < 0)
+                bump(send_fd == udp_fd_ ? c.udp_send_errors : c.raw_send_errors);
+        }
+    };
+    auto flush = [&] {
+        const bool gso = send_fd == udp_fd_ && gso_.load(std::memory_order_relaxed);
+        std::size_t count = 0;
+        for (std::size_t i = 0; i < pending;) {
+            // A GSO run: packets of the first one's size, the last of them possibly shorter.
+            const std::size_t size = iovs[i].iov_len;
+            std::size_t run = 1, bytes = size;
+            while (gso && i + run < pending && run < max_gso_segments &&
+                   iovs[i + run - 1].iov_len == size && iovs[i + run].iov_len <= size &&
+                   bytes + iovs[i + run].iov_len <= max_gso_payload)
+                bytes += iovs[i + run++].iov_len;
+            mmsghdr& m = msgs[count];
+            m = mmsghdr{};
+            m.msg_hdr.msg_name = &peer;
+            m.msg_hdr.msg_namelen = sizeof peer;
+            m.msg_hdr.msg_iov = &iovs[i];
+            m.msg_hdr.msg_iovlen = run;
+            if (run > 1) {
+                std::uint8_t* area = gso_control.data() + count * gso_cmsg;
+                m.msg_hdr.msg_control = area;
+                m.msg_hdr.msg_controllen = gso_cmsg;
+                cmsghdr* cm = CMSG_FIRSTHDR(&m.msg_hdr);
+                cm->cmsg_level = IPPROTO_UDP;
+                cm->cmsg_type = UDP_SEGMENT;
+                cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+                const auto segment_size = static_cast<std::uint16_t>(size);
+                std::memcpy(CMSG_DATA(cm), &segment_size, sizeof segment_size);
+            } else if (use_control) {
+                m.msg_hdr.msg_control = control.data();
+                m.msg_hdr.msg_controllen = control.size();
+            }
+            first[count++] = i;
+            i += run;
+        }
+        std::size_t done = 0;
+        while (done < count) {
+            const int r =
+                ::sendmmsg(send_fd, msgs.data() + done, static_cast<unsigned>(count - done), 0);
+            if (r >= 0) {
+                for (std::size_t k = done; k < done + static_cast<std::size_t>(r); ++k)
+                    if (msgs[k].msg_hdr.msg_iovlen > 1) bump(c.udp_gso_messages);
+                done += static_cast<std::size_t>(r);
+                continue;
+            }
+            if (errno == EINTR) continue;
+            const std::size_t packets = msgs[done].msg_hdr.msg_iovlen;
+            if (packets > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+                // The kernel or the outgoing device cannot segment (no checksum offload):
+                // no GSO from now on, and this run goes out one packet at a time.
+                gso_.store(false, std::memory_order_relaxed);
+                send_each(first[done], packets);
+            } else {
+                // This message failed; go on with the rest.
+                bump(send_fd == udp_fd_ ? c.udp_send_errors : c.raw_send_errors, packets);
+            }
+            ++done;
         }
         pending = 0;
     };
     // Encapsulates `inner` into the next output slot.
     auto emit = [&](SaSlot& sa, std::span<const std::uint8_t> inner) {
         if (pending == max_out) flush();
-        std::uint8_t* slot = out.data() + pending * slot_size;
+        std::uint8_t* slot = out.get() + pending * slot_size;
         auto n = sa.sa.encapsulate(inner, {slot, slot_size});
         if (!n) {
             bump(c.encap_drops);
             return;
         }
-        dsts[pending] = sa.peer;
-        iovs[pending] = iovec{slot, *n};
-        msgs[pending] = mmsghdr{};
-        msgs[pending].msg_hdr.msg_name = &dsts[pending];
-        msgs[pending].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-        msgs[pending].msg_hdr.msg_iov = &iovs[pending];
-        msgs[pending].msg_hdr.msg_iovlen = 1;
-        if (use_control) {
-            msgs[pending].msg_hdr.msg_control = control.data();
-            msgs[pending].msg_hdr.msg_controllen = control.size();
+        iovs[pending++] = iovec{slot, *n};
+    };
+    // One inner packet: MSS clamp, fragment before encryption if needed, encapsulate.
+    auto forward = [&](SaSlot& sa, std::uint16_t mss, std::span<std::uint8_t> packet) {
+        auto header = ipv4::parse(packet);
+        if (!header) {
+            bump(c.not_ipv4);
+            return;
         }
-        ++pending;
+        packet = packet.first(header->total_length);
+        if (mss != 0) (void)ipv4::clamp_mss(packet, mss);
+        if (packet.size() <= sa.max_inner) {
+            emit(sa, packet);
+            return;
+        }
+        // Fragment before encryption; DF is cleared (the peer reassembles).
+        auto frag =
+            ipv4::Fragmenter::create(packet, static_cast<std::uint16_t>(sa.max_inner), true);
+        if (!frag) {
+            bump(c.needs_fragmentation);
+            return;
+        }
+        bump(c.fragments, frag->fragment_count() - 1);
+        while (!frag->done()) {
+            auto n = frag->next({fragment.get(), slot_size});
+            if (!n) {
+                bump(c.needs_fragmentation);
+                break;
+            }
+            emit(sa, std::span<const std::uint8_t>(fragment.get(), *n));
+        }
+    };
+    // A packet as read from the TUN device: with a virtio-net header, a TSO packet is split
+    // into segments and a partial checksum completed first.
+    auto take = [&](SaSlot& sa, std::uint16_t mss, std::span<std::uint8_t> read) {
+        if (!vnet) return forward(sa, mss, read);
+        if (read.size() < offload::vnet_header_size) {
+            bump(c.offload_errors);
+            return;
+        }
+        const offload::VnetHeader vh = offload::decode_vnet(read);
+        std::span<std::uint8_t> packet = read.subspan(offload::vnet_header_size);
+        if (vh.gso_type == offload::gso_none) {
+            if ((vh.flags & offload::vnet_flag_needs_csum) != 0 &&
+                !offload::complete_checksum(packet, vh.csum_start, vh.csum_offset)) {
+                bump(c.offload_errors);
+                return;
+            }
+            return forward(sa, mss, packet);
+        }
+        auto segments = offload::TcpSegmenter::create(packet, vh);
+        if (!segments || segments->max_segment_size() > slot_size) {
+            bump(c.offload_errors);
+            return;
+        }
+        bump(c.tun_gso_packets_in);
+        while (!segments->done()) {
+            auto n = segments->next({segment.get(), slot_size});
+            if (!n) {
+                bump(c.offload_errors);
+                return;
+            }
+            forward(sa, mss, {segment.get(), *n});
+        }
     };
 
     pollfd fds[2] = {{tunnel.tun_fd, POLLIN, 0}, {tunnel.stop_fd, POLLIN, 0}};
@@ -597,8 +748,8 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
         // The interface went away under us (deleted by someone else): nothing more to read.
         if ((fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return;
         std::size_t count = 0;
-        while (count < batch_size) {
-            const ssize_t r = ::read(tunnel.tun_fd, in.data() + count * slot_size, slot_size);
+        while (count < read_batch) {
+            const ssize_t r = ::read(tunnel.tun_fd, in.get() + count * read_slot, read_slot);
             if (r <= 0) break;
             in_len[count++] = static_cast<std::size_t>(r);
         }
@@ -614,6 +765,7 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
             const std::uint16_t mss = tunnel.mss.load(std::memory_order_relaxed);
             std::lock_guard guard(sa->mutex);
             send_fd = sa->raw ? raw_fd_.load(std::memory_order_acquire) : udp_fd_;
+            peer = sa->peer;
             use_control = sa->raw && sa->source.value != 0;
             if (use_control) {
                 msghdr m{};
@@ -627,62 +779,54 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
                 info.ipi_spec_dst.s_addr = htonl(sa->source.value);
                 std::memcpy(CMSG_DATA(cm), &info, sizeof info);
             }
-            for (std::size_t i = 0; i < count; ++i) {
-                std::span<std::uint8_t> packet(in.data() + i * slot_size, in_len[i]);
-                auto header = ipv4::parse(packet);
-                if (!header) {
-                    bump(c.not_ipv4);
-                    continue;
-                }
-                packet = packet.first(header->total_length);
-                if (mss != 0) (void)ipv4::clamp_mss(packet, mss);
-                if (packet.size() <= sa->max_inner) {
-                    emit(*sa, packet);
-                    continue;
-                }
-                // Fragment before encryption; DF is cleared (the peer reassembles).
-                auto frag = ipv4::Fragmenter::create(
-                    packet, static_cast<std::uint16_t>(sa->max_inner), true);
-                if (!frag) {
-                    bump(c.needs_fragmentation);
-                    continue;
-                }
-                bump(c.fragments, frag->fragment_count() - 1);
-                while (!frag->done()) {
-                    auto n = frag->next(fragment);
-                    if (!n) {
-                        bump(c.needs_fragmentation);
-                        break;
-                    }
-                    emit(*sa, std::span<const std::uint8_t>(fragment.data(), *n));
-                }
-            }
+            for (std::size_t i = 0; i < count; ++i)
+                take(*sa, mss, {in.get() + i * read_slot, in_len[i]});
             flush();
         }
     }
 }
 
 void UserspaceDataplane::receive_loop() {
-    std::vector<std::uint8_t> in(batch_size * slot_size);
+    // With UDP_GRO one message may hold many ESP packets (up to 64 kB): bigger, fewer slots.
+    const std::size_t rx_slot = gro_ ? gro_slot : slot_size;
+    const std::size_t rx_batch = gro_ ? gro_batch : batch_size;
+    auto in = buffer(rx_batch * rx_slot);
     std::vector<std::uint8_t> scratch(slot_size);
     std::array<mmsghdr, batch_size> msgs{};
     std::array<iovec, batch_size> iovs{};
     std::array<sockaddr_in, batch_size> from{};
+    constexpr std::size_t gro_cmsg = CMSG_SPACE(sizeof(int));
+    alignas(cmsghdr) std::array<std::uint8_t, batch_size * gro_cmsg> control{};
     std::vector<ExpiryEvent> events;
     events.reserve(64);
     auto last_expiry = std::chrono::steady_clock::now();
+    Counters& c = *counters_;
 
     // The raw ESP socket (third entry) joins once open_raw() has opened it; -1 is not polled.
     pollfd fds[3] = {{udp_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
     auto prepare = [&] {
-        for (std::size_t i = 0; i < batch_size; ++i) {
-            iovs[i] = iovec{in.data() + i * slot_size, slot_size};
+        for (std::size_t i = 0; i < rx_batch; ++i) {
+            iovs[i] = iovec{in.get() + i * rx_slot, rx_slot};
             msgs[i] = mmsghdr{};
             msgs[i].msg_hdr.msg_name = &from[i];
             msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
             msgs[i].msg_hdr.msg_iov = &iovs[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
+            if (gro_) {
+                msgs[i].msg_hdr.msg_control = control.data() + i * gro_cmsg;
+                msgs[i].msg_hdr.msg_controllen = gro_cmsg;
+            }
         }
+    };
+    // The segment size of a GRO datagram (0: a single datagram).
+    auto gro_size = [](msghdr& m) -> std::size_t {
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&m); cm != nullptr; cm = CMSG_NXTHDR(&m, cm)) {
+            if (cm->cmsg_level != IPPROTO_UDP || cm->cmsg_type != UDP_GRO) continue;
+            int size = 0;
+            std::memcpy(&size, CMSG_DATA(cm), sizeof size);
+            return size > 0 ? static_cast<std::size_t>(size) : 0;
+        }
+        return 0;
     };
     for (;;) {
         fds[2].fd = raw_fd_.load(std::memory_order_acquire);
@@ -692,30 +836,50 @@ void UserspaceDataplane::receive_loop() {
         if (fds[1].revents != 0) return;
         if (pr > 0 && (fds[2].revents & POLLIN) != 0) {
             prepare();
-            const int n = ::recvmmsg(fds[2].fd, msgs.data(), batch_size, MSG_DONTWAIT, nullptr);
+            const int n = ::recvmmsg(fds[2].fd, msgs.data(), static_cast<unsigned>(rx_batch),
+                                     MSG_DONTWAIT, nullptr);
             for (int i = 0; i < n; ++i) {
                 const auto idx = static_cast<std::size_t>(i);
-                bump(counters_->raw_packets_in);
+                bump(c.raw_packets_in);
                 if ((msgs[idx].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-                    bump(counters_->raw_not_ours);
+                    bump(c.raw_not_ours);
                     continue;
                 }
-                process_raw({in.data() + idx * slot_size, msgs[idx].msg_len}, scratch);
+                process_raw({in.get() + idx * rx_slot, msgs[idx].msg_len}, scratch);
             }
         }
         if (pr > 0 && (fds[0].revents & POLLIN) != 0) {
             prepare();
-            const int n = ::recvmmsg(udp_fd_, msgs.data(), batch_size, MSG_DONTWAIT, nullptr);
+            const int n = ::recvmmsg(udp_fd_, msgs.data(), static_cast<unsigned>(rx_batch),
+                                     MSG_DONTWAIT, nullptr);
             for (int i = 0; i < n; ++i) {
                 const auto idx = static_cast<std::size_t>(i);
-                bump(counters_->udp_datagrams_in);
                 if ((msgs[idx].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-                    bump(counters_->udp_unknown);
+                    bump(c.udp_datagrams_in);
+                    bump(c.udp_unknown);
                     continue;
                 }
-                process_datagram({in.data() + idx * slot_size, msgs[idx].msg_len}, &from[idx],
-                                 scratch);
+                const std::size_t length = msgs[idx].msg_len;
+                std::size_t step = gro_ ? gro_size(msgs[idx].msg_hdr) : 0;
+                if (step == 0 || step >= length) {
+                    step = length;
+                } else {
+                    bump(c.udp_gro_datagrams);
+                }
+                std::uint8_t* data = in.get() + idx * rx_slot;
+                // A zero-length datagram is still one (it is counted and found to be unknown).
+                std::size_t offset = 0;
+                do {
+                    const std::size_t size = std::min(step, length - offset);
+                    bump(c.udp_datagrams_in);
+                    process_datagram({data + offset, size}, &from[idx], scratch);
+                    offset += size;
+                } while (offset < length);
             }
+        }
+        if (!coalescer_->empty()) {
+            std::shared_lock lock(table_);
+            flush_coalesced_locked();
         }
         const auto t = std::chrono::steady_clock::now();
         if (t - last_expiry >= std::chrono::milliseconds(250)) {
@@ -723,6 +887,19 @@ void UserspaceDataplane::receive_loop() {
             run_expiry(events);
         }
     }
+}
+
+void UserspaceDataplane::flush_coalesced_locked() {
+    Counters& c = *counters_;
+    bump(c.tun_coalesced_segments, coalescer_->take_merged_segments());
+    coalescer_->flush([&](int sink, std::span<const std::uint8_t> bytes) {
+        auto t = tunnels_.find(static_cast<std::uint32_t>(sink));
+        if (t == tunnels_.end()) {
+            bump(c.no_tunnel);
+            return;
+        }
+        if (::write(t->second->tun_fd, bytes.data(), bytes.size()) < 0) bump(c.tun_write_errors);
+    });
 }
 
 void UserspaceDataplane::process_datagram(std::span<std::uint8_t> payload, const void* from_addr,
@@ -802,7 +979,16 @@ void UserspaceDataplane::process_esp(std::span<std::uint8_t> esp, bool encapsula
     std::span<std::uint8_t> packet = scratch.first(length);
     if (const std::uint16_t mss = t->second->mss.load(std::memory_order_relaxed); mss != 0)
         (void)ipv4::clamp_mss(packet, mss);
-    if (::write(t->second->tun_fd, packet.data(), packet.size()) < 0) bump(c.tun_write_errors);
+    if (!t->second->vnet) {
+        if (::write(t->second->tun_fd, packet.data(), packet.size()) < 0) bump(c.tun_write_errors);
+        return;
+    }
+    // Written at the end of the receive batch, merged with its flow's neighbours if it can be.
+    const auto sink = static_cast<int>(sa.if_id);
+    if (!coalescer_->add(sink, packet)) {
+        flush_coalesced_locked();
+        (void)coalescer_->add(sink, packet);
+    }
 }
 
 void UserspaceDataplane::run_expiry(std::vector<ExpiryEvent>& events) {

@@ -10,7 +10,9 @@
 //              [--integ hmac-sha1-96 --integ-key-out HEX --integ-key-in HEX]
 //              [--port 4500] [--remote-port 4500] [--mtu 1436] [--prefix 30] [--mss 1379]
 //              [--outer-mtu 1500] [--replay-window 1024] [--esn] [--raw] [--if-id 1]
+//              [--no-offload]
 // --raw: SAs without UDP encapsulation (IP protocol 50 through a raw socket; needs CAP_NET_RAW).
+// --no-offload: TUN without TSO/checksum offload, UDP without GSO/GRO (see userspace.hpp).
 #include <signal.h>
 
 #include <charconv>
@@ -87,9 +89,13 @@ nlohmann::json counters_json(std::uint32_t spi, const std::expected<dp::SaStats,
 
 int main(int argc, char** argv) {
     std::map<std::string, std::string> args;
-    bool esn = false, raw = false;
+    bool esn = false, raw = false, offloads = true;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
+        if (a == "--no-offload") {
+            offloads = false;
+            continue;
+        }
         if (a == "--esn" || a == "--raw") {
             (a == "--esn" ? esn : raw) = true;
             continue;
@@ -183,6 +189,7 @@ int main(int argc, char** argv) {
     options.udp_port = port;
     options.bind_address = local;
     options.outer_mtu = outer_mtu;
+    options.offloads = offloads;
     auto created = dp::UserspaceDataplane::create(std::move(options));
     if (!created) {
         std::cerr << "esp_tunnel: " << created.error().message << "\n";
@@ -231,6 +238,13 @@ int main(int argc, char** argv) {
         {"raw_send_errors", s.raw_send_errors},
         {"encap_mismatch", s.encap_mismatch},
         {"raw_esp_open", plane.raw_esp_open()},
+        {"tun_gso_packets_in", s.tun_gso_packets_in},
+        {"offload_errors", s.offload_errors},
+        {"udp_gso_messages", s.udp_gso_messages},
+        {"udp_gro_datagrams", s.udp_gro_datagrams},
+        {"tun_coalesced_segments", s.tun_coalesced_segments},
+        {"udp_gso", plane.udp_gso()},
+        {"udp_gro", plane.udp_gro()},
     };
     std::cout << j.dump() << std::endl;
     return 0;

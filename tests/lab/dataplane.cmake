@@ -11,6 +11,13 @@ foreach(suite gcm cbc)
                    $<TARGET_FILE:esp_tunnel> ${suite})
   set_tests_properties("${name}" PROPERTIES LABELS lab TIMEOUT 180)
 endforeach()
+# ESP in UDP without the offloads (no TSO/checksum offload on the TUN, no UDP GSO/GRO): the
+# path a kernel without them takes, and the one the offloads must agree with.
+add_test(NAME "lab: dataplane userspace ESP-in-UDP pair without offloads, AES-256-GCM"
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/userspace_pair.sh
+                 $<TARGET_FILE:esp_tunnel> gcm udp-no-offload)
+set_tests_properties("lab: dataplane userspace ESP-in-UDP pair without offloads, AES-256-GCM"
+                     PROPERTIES LABELS lab TIMEOUT 180)
 # The same pair over raw ESP (IP protocol 50 through raw sockets, no UDP): the capture must
 # hold protocol-50 packets only; 1428-byte inner packets fit unfragmented.
 foreach(suite gcm cbc)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Lab test (root): two network namespaces joined by a veth pair, esp_tunnel (the userspace ESP
 # dataplane) at each end with mirrored hand-made SAs: ESP in UDP per RFC 3948 (mode udp, the
-# default) or raw ESP, IP protocol 50 through raw sockets (mode raw).
-#   userspace_pair.sh ESP_TUNNEL_BINARY gcm|cbc [udp|raw]
+# default, with the offloads on; mode udp-no-offload without them) or raw ESP, IP protocol 50
+# through raw sockets (mode raw).
+#   userspace_pair.sh ESP_TUNNEL_BINARY gcm|cbc [udp|udp-no-offload|raw]
 # Checks: 20 pings with no loss; a DF-set ping larger than the ESP path fits (fragmented before
 # encryption, reassembled by the far kernel); a 5 MB TCP transfer with matching SHA-256; the
 # SYN seen on the far TUN carries MSS <= 1379 (clamped); a captured ESP packet replayed to the
@@ -10,16 +11,23 @@
 # (packets/bytes out on one side == in on the other); every ESP packet captured on the wire is
 # of the mode's kind (IP protocol 50 or UDP 4500, none of the other). In raw mode the large
 # pings fit unfragmented (raw ESP has no 8-byte UDP header: the CBC packet is 1496 bytes).
+# Mode udp: the transfer used every offload (TSO packets read from the left TUN, UDP GSO sends,
+# GRO datagrams received, segments merged into the right TUN's writes); raw: the TUN ones only
+# (raw ESP has no GSO/GRO); udp-no-offload: none.
+# With UDP GSO a frame captured on the veth can hold many ESP packets back to back (the veth
+# passes the unsegmented skb), so the capture check counts ESP bytes, not frames.
 set -euo pipefail
 
 tool=${1:?usage: userspace_pair.sh ESP_TUNNEL gcm|cbc}
 suite=${2:?usage: userspace_pair.sh ESP_TUNNEL gcm|cbc}
 mode=${3:-udp}
 fail() { echo "FAIL: $*" >&2; exit 1; }
+offload=0
 case "$mode" in
-    udp) mode_args=() ;;
-    raw) mode_args=(--raw) ;;
-    *) fail "unknown mode $mode (udp|raw)" ;;
+    udp) mode_args=(); offload=1 ;;
+    udp-no-offload) mode_args=(--no-offload); mode=udp ;;
+    raw) mode_args=(--raw); offload=1 ;;
+    *) fail "unknown mode $mode (udp|udp-no-offload|raw)" ;;
 esac
 [ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
 for cmd in ip tcpdump socat ping python3 sha256sum timeout head od; do
@@ -140,6 +148,7 @@ mode = sys.argv[3]
 endian = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
 pos = 24
 kinds = {50: 0, 17: 0}
+esp_bytes = {50: 0, 17: 0}
 kept = None
 while pos + 16 <= len(data):
     incl = struct.unpack(endian + "I", data[pos + 8:pos + 12])[0]
@@ -155,13 +164,16 @@ while pos + 16 <= len(data):
     if len(payload) <= 8 or payload[:4] == b"\x00\x00\x00\x00":
         continue  # IKE behind the Non-ESP Marker (none here) or too short
     kinds[proto] += 1
-    if kept is None and proto == (50 if mode == "raw" else 17):
+    esp_bytes[proto] += len(payload)
+    # A single ESP packet to replay: a small one (a GSO frame holds several back to back).
+    if kept is None and proto == (50 if mode == "raw" else 17) and len(payload) <= 300:
         kept = payload
-print("ESP on the wire: %d as IP protocol 50, %d in UDP 4500" % (kinds[50], kinds[17]))
+print("ESP on the wire: %d frames (%d bytes) as IP protocol 50, %d frames (%d bytes) in UDP 4500"
+      % (kinds[50], esp_bytes[50], kinds[17], esp_bytes[17]))
 want, other = (50, 17) if mode == "raw" else (17, 50)
-if kinds[other] != 0 or kinds[want] < 3000 or kept is None:
-    sys.exit("FAIL: %s mode, but %d protocol-50 and %d UDP ESP packets on the wire"
-             % (mode, kinds[50], kinds[17]))
+if kinds[other] != 0 or esp_bytes[want] < 5242880 or kept is None:
+    sys.exit("FAIL: %s mode, but %d protocol-50 and %d UDP ESP bytes on the wire"
+             % (mode, esp_bytes[50], esp_bytes[17]))
 open(sys.argv[2], "wb").write(kept)
 EOF
 # Resent (UDP: from another source port): the receiver must refuse it by sequence number.
@@ -181,12 +193,14 @@ wait "$left_pid" || fail "left esp_tunnel exited with an error"
 wait "$right_pid" || fail "right esp_tunnel exited with an error"
 cat "$tmp/left.json" "$tmp/right.json"
 
-python3 - "$tmp/left.json" "$tmp/right.json" "$tmp/syn.txt" "$suite" "$tmp/synack.txt" "$mode" <<'EOF'
+python3 - "$tmp/left.json" "$tmp/right.json" "$tmp/syn.txt" "$suite" "$tmp/synack.txt" "$mode" \
+    "$offload" <<'EOF'
 import json, re, sys
 left = json.load(open(sys.argv[1]))
 right = json.load(open(sys.argv[2]))
 suite = sys.argv[4]
 mode = sys.argv[6]
+offload = sys.argv[7] == "1"
 def check(cond, what):
     if not cond:
         sys.exit("FAIL: " + what)
@@ -210,6 +224,23 @@ for side in (left, right):
               "raw ESP packets in %d < accepted %d" % (d["raw_packets_in"], side["inbound"]["packets"]))
     else:
         check(d["raw_packets_in"] == 0, "raw ESP packets in UDP mode")
+ld, rd = left["dataplane"], right["dataplane"]
+check(ld["offload_errors"] == 0 and rd["offload_errors"] == 0, "offload errors")
+# The 5 MB go left -> right: TSO reads and GSO sends on the left, GRO and merging on the right.
+tun = {"left TSO packets read": ld["tun_gso_packets_in"],
+       "right segments merged into TUN writes": rd["tun_coalesced_segments"]}
+udp = {"left UDP GSO sends": ld["udp_gso_messages"],
+       "right UDP GRO datagrams": rd["udp_gro_datagrams"]}
+print("offloads: " + ", ".join("%s %d" % kv for kv in list(tun.items()) + list(udp.items())))
+def used(group, want):
+    if want:
+        check(all(v > 0 for v in group.values()), "an offload was not used: %s" % group)
+    else:
+        check(all(v == 0 for v in group.values()), "offloads used although off: %s" % group)
+used(tun, offload)
+used(udp, offload and mode == "udp")
+if offload and mode == "udp":
+    check(ld["udp_gso"] and rd["udp_gro"], "UDP GSO/GRO not in force")
 if suite == "cbc" and mode == "udp":
     check(left["dataplane"]["fragments"] >= 3, "large DF pings were not fragmented")
 if mode == "raw":

@@ -2,10 +2,12 @@
 // userspace, either as raw ESP (IP protocol 50) or over RFC 3948 UDP encapsulation (NAT-T),
 // for hosts whose kernel has no ESP/XFRM.
 //
-// Per tunnel (create_tunnel): one TUN interface (IFF_TUN | IFF_NO_PI) with the requested
-// name, MTU and inside address, and one worker thread moving packets
-//   TUN -> TCP MSS clamp -> DF clear + fragment before encryption (RFC 4459 section 3,
-//   fragments sized so the outer packet fits `outer_mtu`) -> EspSa::encapsulate -> UDP or raw.
+// Per tunnel (create_tunnel): one TUN interface (IFF_TUN | IFF_NO_PI, plus IFF_VNET_HDR with
+// the offloads below) with the requested name, MTU and inside address, and one worker thread
+// moving packets
+//   TUN -> (TSO segmentation) -> TCP MSS clamp -> DF clear + fragment before encryption (RFC 4459
+//   section 3, fragments sized so the outer packet fits `outer_mtu`) -> EspSa::encapsulate -> UDP
+//   or raw.
 // One UDP socket (port 4500 by default, RFC 3948) is shared by all tunnels; its receive thread
 // demultiplexes what arrives (RFC 3948 section 2): ESP (looked up by SPI among the inbound
 // SAs, decapsulated, MSS-clamped and written to the TUN of the SA's if_id), IKE behind the
@@ -39,6 +41,15 @@
 // KernelRoutes (routes.hpp): a next hop's if_id is that tunnel's TUN device, NextHop::interface
 // names any other device. I/O is batched with recvmmsg/sendmmsg; buffers are allocated once per
 // thread, nothing per packet.
+//
+// Offloads (Options::offloads, on by default; each falls back by itself where the kernel lacks
+// it): the TUN devices are opened with IFF_VNET_HDR and offer TSO4 and checksum offload, so the
+// kernel hands over TCP segments of up to 64 kB (split by offload::TcpSegmenter before
+// encryption) and partial checksums (completed here); equal-sized ESP-in-UDP packets of a batch
+// leave in one sendmsg with UDP_SEGMENT (UDP GSO; turned off for good, and the packets resent
+// one by one, if the kernel refuses it); the socket has UDP_GRO, so a coalesced datagram is
+// split at its segment size on receipt; decapsulated TCP segments of one flow are merged
+// (offload::Coalescer) into one GSO packet per TUN write. Raw ESP has no GSO/GRO.
 #pragma once
 
 #include <atomic>
@@ -56,6 +67,7 @@
 #include <vector>
 
 #include "cgwd/dataplane/dataplane.hpp"
+#include "cgwd/dataplane/offload.hpp"
 #include "cgwd/dataplane/routes.hpp"
 
 namespace cgwd::dataplane {
@@ -77,10 +89,15 @@ struct UserspaceStats {
     std::uint64_t tun_write_errors = 0;
     std::uint64_t ike_datagrams = 0;
     std::uint64_t keepalives = 0;
-    std::uint64_t raw_packets_in = 0;   // read from the raw ESP socket
-    std::uint64_t raw_not_ours = 0;     // raw ESP not addressed to an inbound SA's dst
-    std::uint64_t raw_send_errors = 0;  // sendmmsg on the raw ESP socket failed
-    std::uint64_t encap_mismatch = 0;   // raw ESP for a UDP-encapsulated SA or the reverse
+    std::uint64_t raw_packets_in = 0;          // read from the raw ESP socket
+    std::uint64_t raw_not_ours = 0;            // raw ESP not addressed to an inbound SA's dst
+    std::uint64_t raw_send_errors = 0;         // sendmmsg on the raw ESP socket failed
+    std::uint64_t encap_mismatch = 0;          // raw ESP for a UDP-encapsulated SA or the reverse
+    std::uint64_t tun_gso_packets_in = 0;      // TUN reads that were TSO packets (segmented here)
+    std::uint64_t offload_errors = 0;          // TUN packet with a bad virtio-net header dropped
+    std::uint64_t udp_gso_messages = 0;        // sendmsg calls that carried several ESP packets
+    std::uint64_t udp_gro_datagrams = 0;       // received datagrams that held several ESP packets
+    std::uint64_t tun_coalesced_segments = 0;  // segments merged into a preceding TUN write
 };
 
 class UserspaceDataplane final : public Dataplane {
@@ -96,6 +113,7 @@ class UserspaceDataplane final : public Dataplane {
         IkeHandler ike_handler;            // called on the receive thread
         Clock clock;                       // lifetime clock; default: system clock seconds
         KernelRoutes::Options routes;      // table and route protocol of add_route
+        bool offloads = true;              // TUN TSO/checksum offload, UDP GSO and GRO
     };
 
     // Opens and binds the UDP socket and starts its receive thread.
@@ -132,6 +150,9 @@ class UserspaceDataplane final : public Dataplane {
     // The bound UDP port (useful with udp_port 0).
     std::uint16_t udp_port() const { return bound_port_; }
     UserspaceStats stats() const;
+    // Which offloads are in force (UDP GSO can turn off at run time, see above).
+    bool udp_gso() const { return gso_.load(std::memory_order_relaxed); }
+    bool udp_gro() const { return gro_; }
     // The SPI of the tunnel's current outbound SA (nullopt: none).
     std::optional<std::uint32_t> current_outbound_spi(std::uint32_t if_id) const;
 
@@ -148,6 +169,7 @@ class UserspaceDataplane final : public Dataplane {
     void process_raw(std::span<std::uint8_t> packet, std::span<std::uint8_t> scratch);
     void process_esp(std::span<std::uint8_t> esp, bool encapsulated, std::uint32_t ip_dst,
                      std::span<std::uint8_t> scratch);
+    void flush_coalesced_locked();          // table lock held (shared is enough)
     std::expected<void, Error> open_raw();  // table lock held exclusively
     void run_expiry(std::vector<ExpiryEvent>& events);
     void reselect_outbound(std::uint32_t if_id);  // table lock held exclusively
@@ -160,6 +182,10 @@ class UserspaceDataplane final : public Dataplane {
     std::atomic<int> raw_fd_{-1};  // raw IPPROTO_ESP socket, opened once by open_raw()
     int stop_fd_ = -1;             // eventfd: wakes the receive thread on shutdown
     std::uint16_t bound_port_ = 0;
+    std::atomic<bool> gso_{false};  // UDP_SEGMENT usable on udp_fd_
+    bool gro_ = false;              // UDP_GRO set on udp_fd_
+    // The receive thread's merger of decapsulated segments (sink: if_id); that thread only.
+    std::unique_ptr<offload::Coalescer> coalescer_;
     std::unique_ptr<Counters> counters_;
     std::unique_ptr<KernelRoutes> routes_;  // guarded by routes_mutex_
     std::mutex routes_mutex_;
