@@ -650,8 +650,10 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
             }
             if (errno == EINTR) continue;
             const std::size_t packets = msgs[done].msg_hdr.msg_iovlen;
-            if (packets > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
-                // The kernel or the outgoing device cannot segment (no checksum offload):
+            if (packets > 1 &&
+                (errno == EIO || errno == EINVAL || errno == EMSGSIZE || errno == EOPNOTSUPP)) {
+                // The kernel or the outgoing device cannot segment (no checksum offload, or a
+                // segment above the device MTU, EINVAL before Linux 6.5 and EMSGSIZE since):
                 // no GSO from now on, and this run goes out one packet at a time.
                 gso_.store(false, std::memory_order_relaxed);
                 send_each(first[done], packets);

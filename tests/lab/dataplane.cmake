@@ -18,6 +18,14 @@ add_test(NAME "lab: dataplane userspace ESP-in-UDP pair without offloads, AES-25
                  $<TARGET_FILE:esp_tunnel> gcm udp-no-offload)
 set_tests_properties("lab: dataplane userspace ESP-in-UDP pair without offloads, AES-256-GCM"
                      PROPERTIES LABELS lab TIMEOUT 180)
+# With the offloads, but the sender's veth MTU below the ESP packets' size: the kernel refuses
+# UDP GSO; the dataplane turns GSO off and resends that run packet by packet, losing nothing.
+add_test(NAME "lab: dataplane userspace ESP-in-UDP pair, UDP GSO refused by the kernel, AES-256-GCM"
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/userspace_pair.sh
+                 $<TARGET_FILE:esp_tunnel> gcm udp-gso-refused)
+set_tests_properties(
+  "lab: dataplane userspace ESP-in-UDP pair, UDP GSO refused by the kernel, AES-256-GCM"
+  PROPERTIES LABELS lab TIMEOUT 180)
 # The same pair over raw ESP (IP protocol 50 through raw sockets, no UDP): the capture must
 # hold protocol-50 packets only; 1428-byte inner packets fit unfragmented.
 foreach(suite gcm cbc)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Lab test (root): two network namespaces joined by a veth pair, esp_tunnel (the userspace ESP
 # dataplane) at each end with mirrored hand-made SAs: ESP in UDP per RFC 3948 (mode udp, the
-# default, with the offloads on; mode udp-no-offload without them) or raw ESP, IP protocol 50
-# through raw sockets (mode raw).
-#   userspace_pair.sh ESP_TUNNEL_BINARY gcm|cbc [udp|udp-no-offload|raw]
+# default, with the offloads on; mode udp-no-offload without them; mode udp-gso-refused with
+# them, but the veth's MTU (1400) below the 1500 the tunnels are told, so the kernel refuses
+# UDP GSO (EINVAL: a segment above the device MTU) and fragments the single sends) or raw
+# ESP, IP protocol 50 through raw sockets (mode raw).
+#   userspace_pair.sh ESP_TUNNEL_BINARY gcm|cbc [udp|udp-no-offload|udp-gso-refused|raw]
 # Checks: 20 pings with no loss; a DF-set ping larger than the ESP path fits (fragmented before
 # encryption, reassembled by the far kernel); a 5 MB TCP transfer with matching SHA-256; the
 # SYN seen on the far TUN carries MSS <= 1379 (clamped); a captured ESP packet replayed to the
@@ -13,7 +15,9 @@
 # pings fit unfragmented (raw ESP has no 8-byte UDP header: the CBC packet is 1496 bytes).
 # Mode udp: the transfer used every offload (TSO packets read from the left TUN, UDP GSO sends,
 # GRO datagrams received, segments merged into the right TUN's writes); raw: the TUN ones only
-# (raw ESP has no GSO/GRO); udp-no-offload: none.
+# (raw ESP has no GSO/GRO); udp-no-offload: none; udp-gso-refused: the TUN ones, and the left
+# end (the sender of the 5 MB) found GSO refused, turned it off and resent the run packet by
+# packet (nothing lost: the per-SA counters still match).
 # With UDP GSO a frame captured on the veth can hold many ESP packets back to back (the veth
 # passes the unsegmented skb), so the capture check counts ESP bytes, not frames.
 set -euo pipefail
@@ -23,11 +27,13 @@ suite=${2:?usage: userspace_pair.sh ESP_TUNNEL gcm|cbc}
 mode=${3:-udp}
 fail() { echo "FAIL: $*" >&2; exit 1; }
 offload=0
+gso_refused=0
 case "$mode" in
     udp) mode_args=(); offload=1 ;;
     udp-no-offload) mode_args=(--no-offload); mode=udp ;;
+    udp-gso-refused) mode_args=(); mode=udp; offload=1; gso_refused=1 ;;
     raw) mode_args=(--raw); offload=1 ;;
-    *) fail "unknown mode $mode (udp|udp-no-offload|raw)" ;;
+    *) fail "unknown mode $mode (udp|udp-no-offload|udp-gso-refused|raw)" ;;
 esac
 [ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
 for cmd in ip tcpdump socat ping python3 sha256sum timeout head od; do
@@ -69,6 +75,11 @@ ip -n "$L" addr add 192.0.2.1/24 dev v0
 ip -n "$R" addr add 192.0.2.2/24 dev v1
 ip -n "$L" link set v0 up
 ip -n "$R" link set v1 up
+if [ "$gso_refused" = 1 ]; then
+    # ESP packets of up to 1492 bytes over a 1400-byte link: UDP_SEGMENT sends fail (EINVAL).
+    ip -n "$L" link set v0 mtu 1400
+    ip -n "$R" link set v1 mtu 1400
+fi
 
 hex() { od -An -tx1 -N "$1" /dev/urandom | tr -d ' \n'; }
 case "$suite" in
@@ -134,7 +145,7 @@ ip netns exec "$R" timeout 60 socat -u TCP-LISTEN:5001,bind=169.254.10.2,reusead
     "OPEN:$tmp/recv.bin,creat,trunc" 2>"$tmp/socat-r.err" &
 recv_pid=$!; pids+=("$recv_pid")
 wait_for 10 ip netns exec "$R" sh -c "ss -ltn | grep -q 169.254.10.2:5001" || fail "socat did not listen"
-ip netns exec "$L" timeout 60 socat -u "OPEN:$tmp/send.bin" TCP:169.254.10.2:5001 || fail "TCP send failed"
+ip netns exec "$L" timeout ${SEND_TIMEOUT:-60} socat -u "OPEN:$tmp/send.bin" TCP:169.254.10.2:5001 || { kill -TERM "$left_pid" "$right_pid"; sleep 1; cat "$tmp/left.json" "$tmp/right.json"; fail "TCP send failed"; }
 wait "$recv_pid" || fail "TCP receive failed"
 [ "$(sha256sum <"$tmp/send.bin")" = "$(sha256sum <"$tmp/recv.bin")" ] || fail "checksum mismatch"
 
@@ -194,13 +205,14 @@ wait "$right_pid" || fail "right esp_tunnel exited with an error"
 cat "$tmp/left.json" "$tmp/right.json"
 
 python3 - "$tmp/left.json" "$tmp/right.json" "$tmp/syn.txt" "$suite" "$tmp/synack.txt" "$mode" \
-    "$offload" <<'EOF'
+    "$offload" "$gso_refused" <<'EOF'
 import json, re, sys
 left = json.load(open(sys.argv[1]))
 right = json.load(open(sys.argv[2]))
 suite = sys.argv[4]
 mode = sys.argv[6]
 offload = sys.argv[7] == "1"
+gso_refused = sys.argv[8] == "1"
 def check(cond, what):
     if not cond:
         sys.exit("FAIL: " + what)
@@ -238,9 +250,12 @@ def used(group, want):
     else:
         check(all(v == 0 for v in group.values()), "offloads used although off: %s" % group)
 used(tun, offload)
-used(udp, offload and mode == "udp")
-if offload and mode == "udp":
+used(udp, offload and mode == "udp" and not gso_refused)
+if offload and mode == "udp" and not gso_refused:
     check(ld["udp_gso"] and rd["udp_gro"], "UDP GSO/GRO not in force")
+if gso_refused:
+    # The right end sends only ACKs: runs of small packets, which the kernel still segments.
+    check(not ld["udp_gso"], "the left end still thinks UDP GSO works")
 if suite == "cbc" and mode == "udp":
     check(left["dataplane"]["fragments"] >= 3, "large DF pings were not fragmented")
 if mode == "raw":
