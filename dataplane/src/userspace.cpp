@@ -90,6 +90,10 @@ class Fd {
     }
     int get() const { return fd_; }
     int release() { return std::exchange(fd_, -1); }
+    void reset(int fd) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
+    }
 
   private:
     int fd_;
@@ -150,7 +154,8 @@ struct UserspaceDataplane::Counters {
         udp_datagrams_in{0}, udp_unknown{0}, unknown_spi{0}, decap_drops{0}, no_tunnel{0},
         tun_write_errors{0}, ike_datagrams{0}, keepalives{0}, raw_packets_in{0}, raw_not_ours{0},
         raw_send_errors{0}, encap_mismatch{0}, tun_gso_packets_in{0}, offload_errors{0},
-        udp_gso_messages{0}, udp_gro_datagrams{0}, tun_coalesced_segments{0};
+        udp_gso_messages{0}, udp_gro_datagrams{0}, tun_coalesced_segments{0},
+        tunnel_socket_datagrams{0}, tunnel_socket_errors{0};
 };
 
 namespace {
@@ -187,11 +192,64 @@ struct UserspaceDataplane::Tunnel {
     std::atomic<std::uint16_t> mss{0};
     bool vnet = false;           // IFF_VNET_HDR: every read and write starts with the header
     SaSlot* outbound = nullptr;  // guarded by the table lock
+    // The outbound SA's ESP-in-UDP peer (address << 16 | port; 0: none or raw ESP): the worker
+    // keeps a socket connected to it and reads that peer's datagrams itself. wake_fd tells it
+    // the peer changed.
+    std::atomic<std::uint64_t> want_peer{0};
+    int wake_fd = -1;
     std::thread worker;
     ~Tunnel() {
         if (tun_fd >= 0) ::close(tun_fd);
         if (stop_fd >= 0) ::close(stop_fd);
+        if (wake_fd >= 0) ::close(wake_fd);
     }
+};
+
+// What one receiving thread needs: buffers for a recvmmsg batch (with UDP_GRO one message may
+// hold many ESP packets, up to 64 kB: bigger, fewer slots), a scratch packet and its own merger
+// of decapsulated segments.
+struct UserspaceDataplane::Receiver {
+    static constexpr std::size_t gro_cmsg = CMSG_SPACE(sizeof(int));
+    explicit Receiver(bool gro_on)
+        : gro(gro_on),
+          slot(gro_on ? gro_slot : slot_size),
+          batch(gro_on ? gro_batch : batch_size),
+          in(buffer(batch * slot)),
+          scratch(slot_size),
+          coalescer(gro_batch * 2) {}
+    void prepare() {
+        for (std::size_t i = 0; i < batch; ++i) {
+            iovs[i] = iovec{in.get() + i * slot, slot};
+            msgs[i] = mmsghdr{};
+            msgs[i].msg_hdr.msg_name = &from[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+            msgs[i].msg_hdr.msg_iov = &iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            if (gro) {
+                msgs[i].msg_hdr.msg_control = control.data() + i * gro_cmsg;
+                msgs[i].msg_hdr.msg_controllen = gro_cmsg;
+            }
+        }
+    }
+    // The segment size of a GRO datagram (0: a single datagram).
+    static std::size_t gro_size(msghdr& m) {
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&m); cm != nullptr; cm = CMSG_NXTHDR(&m, cm)) {
+            if (cm->cmsg_level != IPPROTO_UDP || cm->cmsg_type != UDP_GRO) continue;
+            int size = 0;
+            std::memcpy(&size, CMSG_DATA(cm), sizeof size);
+            return size > 0 ? static_cast<std::size_t>(size) : 0;
+        }
+        return 0;
+    }
+    bool gro;
+    std::size_t slot, batch;
+    std::unique_ptr<std::uint8_t[]> in;
+    std::vector<std::uint8_t> scratch;
+    std::array<mmsghdr, batch_size> msgs{};
+    std::array<iovec, batch_size> iovs{};
+    std::array<sockaddr_in, batch_size> from{};
+    alignas(cmsghdr) std::array<std::uint8_t, batch_size * gro_cmsg> control{};
+    offload::Coalescer coalescer;
 };
 
 UserspaceDataplane::UserspaceDataplane(Options options)
@@ -209,7 +267,19 @@ std::expected<std::unique_ptr<UserspaceDataplane>, Error> UserspaceDataplane::cr
     // The inner packets are already sized for outer_mtu; never fail a send on a stale PMTU.
     const int pmtu = IP_PMTUDISC_DONT;
     (void)::setsockopt(udp.get(), IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+    // The tunnels' connected sockets join this port (SO_REUSEPORT: same user only); the kernel
+    // hands a datagram to the connected socket of its sender first. A port already taken must
+    // still fail here, as without SO_REUSEPORT (another cgwd must not share it): probe first.
     sockaddr_in local = to_sockaddr(options.bind_address, options.udp_port);
+    if (options.udp_port != 0) {
+        Fd probe(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        if (probe.get() < 0) return sys_fail("socket(UDP)");
+        if (::bind(probe.get(), as_sockaddr(&local), sizeof local) < 0)
+            return sys_fail("bind(UDP)");
+    }
+    const int reuse = 1;
+    if (::setsockopt(udp.get(), SOL_SOCKET, SO_REUSEPORT, &reuse, sizeof reuse) < 0)
+        return sys_fail("SO_REUSEPORT");
     if (::bind(udp.get(), as_sockaddr(&local), sizeof local) < 0) return sys_fail("bind(UDP)");
     bool gso = false, gro = false;
     if (options.offloads) {
@@ -233,7 +303,6 @@ std::expected<std::unique_ptr<UserspaceDataplane>, Error> UserspaceDataplane::cr
     dp->bound_port_ = ntohs(local.sin_port);
     dp->gso_.store(gso, std::memory_order_relaxed);
     dp->gro_ = gro;
-    dp->coalescer_ = std::make_unique<offload::Coalescer>(gro_batch * 2);
     dp->receiver_ = std::thread([p = dp.get()] { p->receive_loop(); });
     return dp;
 }
@@ -266,15 +335,32 @@ std::uint64_t UserspaceDataplane::now() const {
 UserspaceStats UserspaceDataplane::stats() const {
     const Counters& c = *counters_;
     auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-    return UserspaceStats{
-        r(c.tun_packets_in),      r(c.no_outbound_sa),     r(c.not_ipv4),
-        r(c.needs_fragmentation), r(c.fragments),          r(c.encap_drops),
-        r(c.udp_send_errors),     r(c.udp_datagrams_in),   r(c.udp_unknown),
-        r(c.unknown_spi),         r(c.decap_drops),        r(c.no_tunnel),
-        r(c.tun_write_errors),    r(c.ike_datagrams),      r(c.keepalives),
-        r(c.raw_packets_in),      r(c.raw_not_ours),       r(c.raw_send_errors),
-        r(c.encap_mismatch),      r(c.tun_gso_packets_in), r(c.offload_errors),
-        r(c.udp_gso_messages),    r(c.udp_gro_datagrams),  r(c.tun_coalesced_segments)};
+    return UserspaceStats{r(c.tun_packets_in),
+                          r(c.no_outbound_sa),
+                          r(c.not_ipv4),
+                          r(c.needs_fragmentation),
+                          r(c.fragments),
+                          r(c.encap_drops),
+                          r(c.udp_send_errors),
+                          r(c.udp_datagrams_in),
+                          r(c.udp_unknown),
+                          r(c.unknown_spi),
+                          r(c.decap_drops),
+                          r(c.no_tunnel),
+                          r(c.tun_write_errors),
+                          r(c.ike_datagrams),
+                          r(c.keepalives),
+                          r(c.raw_packets_in),
+                          r(c.raw_not_ours),
+                          r(c.raw_send_errors),
+                          r(c.encap_mismatch),
+                          r(c.tun_gso_packets_in),
+                          r(c.offload_errors),
+                          r(c.udp_gso_messages),
+                          r(c.udp_gro_datagrams),
+                          r(c.tun_coalesced_segments),
+                          r(c.tunnel_socket_datagrams),
+                          r(c.tunnel_socket_errors)};
 }
 
 std::optional<std::uint32_t> UserspaceDataplane::current_outbound_spi(std::uint32_t if_id) const {
@@ -333,6 +419,8 @@ std::expected<void, Error> UserspaceDataplane::update_sa(const SaConfig& sa) {
                     "update_sa cannot switch an SA between raw ESP and UDP encapsulation");
     slot.peer = to_sockaddr(sa.dst, sa.encap ? sa.encap->dst_port : 0);
     slot.source = sa.src;
+    if (auto t = tunnels_.find(slot.if_id); t != tunnels_.end() && t->second->outbound == &slot)
+        publish_peer(*t->second);
     return {};
 }
 
@@ -386,6 +474,38 @@ void UserspaceDataplane::reselect_outbound(std::uint32_t if_id) {
         if (best == nullptr || slot->order > best->order) best = slot.get();
     }
     t->second->outbound = best;
+    publish_peer(*t->second);
+}
+
+void UserspaceDataplane::publish_peer(Tunnel& t) {
+    const SaSlot* sa = t.outbound;
+    std::uint64_t key = 0;
+    if (sa != nullptr && !sa->raw)
+        key = std::uint64_t{ntohl(sa->peer.sin_addr.s_addr)} << 16 | ntohs(sa->peer.sin_port);
+    if (t.want_peer.exchange(key, std::memory_order_relaxed) != key) wake(t.wake_fd);
+}
+
+int UserspaceDataplane::open_peer_socket(std::uint64_t key) {
+    Counters& c = *counters_;
+    Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    const int reuse = 1;
+    sockaddr_in local = to_sockaddr(options_.bind_address, bound_port_);
+    sockaddr_in peer = to_sockaddr(config::Ipv4Address{static_cast<std::uint32_t>(key >> 16)},
+                                   static_cast<std::uint16_t>(key));
+    if (fd.get() < 0 ||
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &reuse, sizeof reuse) < 0 ||
+        ::bind(fd.get(), as_sockaddr(&local), sizeof local) < 0 ||
+        ::connect(fd.get(), as_sockaddr(&peer), sizeof peer) < 0) {
+        bump(c.tunnel_socket_errors);
+        return -1;
+    }
+    const int buf = 4 << 20;
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    if (gro_) {
+        const int one = 1;
+        (void)::setsockopt(fd.get(), IPPROTO_UDP, UDP_GRO, &one, sizeof one);
+    }
+    return fd.release();
 }
 
 std::expected<SaStats, Error> UserspaceDataplane::query_sa(const SaKey& key) {
@@ -506,12 +626,15 @@ std::expected<void, Error> UserspaceDataplane::create_tunnel(const TunnelInterfa
 
     Fd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (stop.get() < 0) return sys_fail("eventfd");
+    Fd wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (wake_fd.get() < 0) return sys_fail("eventfd");
 
     auto tunnel = std::make_unique<Tunnel>();
     tunnel->config = t;
     tunnel->vnet = vnet;
     tunnel->tun_fd = tun.release();
     tunnel->stop_fd = stop.release();
+    tunnel->wake_fd = wake_fd.release();
     Tunnel* raw = tunnel.get();
     {
         std::unique_lock lock(table_);
@@ -740,15 +863,41 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
         }
     };
 
-    pollfd fds[2] = {{tunnel.tun_fd, POLLIN, 0}, {tunnel.stop_fd, POLLIN, 0}};
+    // Receiving from this tunnel's peer: a socket connected to it (opened and replaced here,
+    // when the outbound SA's peer changes), with this worker's own buffers and merger.
+    std::optional<Receiver> receiver;
+    Fd peer_socket;
+    std::uint64_t have_peer = 0;
+
+    pollfd fds[4] = {{tunnel.tun_fd, POLLIN, 0},
+                     {tunnel.stop_fd, POLLIN, 0},
+                     {tunnel.wake_fd, POLLIN, 0},
+                     {-1, POLLIN, 0}};
     for (;;) {
-        if (::poll(fds, 2, -1) < 0) {
+        if (::poll(fds, 4, -1) < 0) {
             if (errno == EINTR) continue;
             return;
         }
         if (fds[1].revents != 0) return;
+        if ((fds[2].revents & POLLIN) != 0) {
+            std::uint64_t ignored = 0;
+            [[maybe_unused]] const ssize_t r = ::read(tunnel.wake_fd, &ignored, sizeof ignored);
+            if (const std::uint64_t want = tunnel.want_peer.load(std::memory_order_relaxed);
+                want != have_peer) {
+                peer_socket.reset(want != 0 ? open_peer_socket(want) : -1);
+                have_peer = want;
+                fds[3].fd = peer_socket.get();
+                if (peer_socket.get() >= 0 && !receiver) receiver.emplace(gro_);
+            }
+        }
+        // Readable, or an error to collect (an ICMP unreachable reported on a connected socket).
+        if (fds[3].fd >= 0 && fds[3].revents != 0) {
+            receive_udp(fds[3].fd, *receiver);
+            flush_received(*receiver);
+        }
         // The interface went away under us (deleted by someone else): nothing more to read.
         if ((fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return;
+        if ((fds[0].revents & POLLIN) == 0) continue;
         std::size_t count = 0;
         while (count < read_batch) {
             const ssize_t r = ::read(tunnel.tun_fd, in.get() + count * read_slot, read_slot);
@@ -788,101 +937,77 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
     }
 }
 
+void UserspaceDataplane::receive_udp(int fd, Receiver& r) {
+    Counters& c = *counters_;
+    r.prepare();
+    const int n =
+        ::recvmmsg(fd, r.msgs.data(), static_cast<unsigned>(r.batch), MSG_DONTWAIT, nullptr);
+    for (int i = 0; i < n; ++i) {
+        const auto idx = static_cast<std::size_t>(i);
+        if ((r.msgs[idx].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+            bump(c.udp_datagrams_in);
+            bump(c.udp_unknown);
+            continue;
+        }
+        const std::size_t length = r.msgs[idx].msg_len;
+        std::size_t step = r.gro ? Receiver::gro_size(r.msgs[idx].msg_hdr) : 0;
+        if (step == 0 || step >= length) {
+            step = length;
+        } else {
+            bump(c.udp_gro_datagrams);
+        }
+        std::uint8_t* data = r.in.get() + idx * r.slot;
+        // A zero-length datagram is still one (it is counted and found to be unknown).
+        std::size_t offset = 0;
+        do {
+            const std::size_t size = std::min(step, length - offset);
+            bump(c.udp_datagrams_in);
+            if (fd != udp_fd_) bump(c.tunnel_socket_datagrams);
+            process_datagram({data + offset, size}, &r.from[idx], r);
+            offset += size;
+        } while (offset < length);
+    }
+}
+
+void UserspaceDataplane::receive_raw(int fd, Receiver& r) {
+    Counters& c = *counters_;
+    r.prepare();
+    const int n =
+        ::recvmmsg(fd, r.msgs.data(), static_cast<unsigned>(r.batch), MSG_DONTWAIT, nullptr);
+    for (int i = 0; i < n; ++i) {
+        const auto idx = static_cast<std::size_t>(i);
+        bump(c.raw_packets_in);
+        if ((r.msgs[idx].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+            bump(c.raw_not_ours);
+            continue;
+        }
+        process_raw({r.in.get() + idx * r.slot, r.msgs[idx].msg_len}, r);
+    }
+}
+
+void UserspaceDataplane::flush_received(Receiver& r) {
+    if (r.coalescer.empty()) return;
+    std::shared_lock lock(table_);
+    flush_coalesced_locked(r);
+}
+
 void UserspaceDataplane::receive_loop() {
-    // With UDP_GRO one message may hold many ESP packets (up to 64 kB): bigger, fewer slots.
-    const std::size_t rx_slot = gro_ ? gro_slot : slot_size;
-    const std::size_t rx_batch = gro_ ? gro_batch : batch_size;
-    auto in = buffer(rx_batch * rx_slot);
-    std::vector<std::uint8_t> scratch(slot_size);
-    std::array<mmsghdr, batch_size> msgs{};
-    std::array<iovec, batch_size> iovs{};
-    std::array<sockaddr_in, batch_size> from{};
-    constexpr std::size_t gro_cmsg = CMSG_SPACE(sizeof(int));
-    alignas(cmsghdr) std::array<std::uint8_t, batch_size * gro_cmsg> control{};
+    Receiver r(gro_);
     std::vector<ExpiryEvent> events;
     events.reserve(64);
     auto last_expiry = std::chrono::steady_clock::now();
-    Counters& c = *counters_;
 
     // The raw ESP socket (third entry) joins once open_raw() has opened it; -1 is not polled.
     pollfd fds[3] = {{udp_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
-    auto prepare = [&] {
-        for (std::size_t i = 0; i < rx_batch; ++i) {
-            iovs[i] = iovec{in.get() + i * rx_slot, rx_slot};
-            msgs[i] = mmsghdr{};
-            msgs[i].msg_hdr.msg_name = &from[i];
-            msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-            msgs[i].msg_hdr.msg_iov = &iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-            if (gro_) {
-                msgs[i].msg_hdr.msg_control = control.data() + i * gro_cmsg;
-                msgs[i].msg_hdr.msg_controllen = gro_cmsg;
-            }
-        }
-    };
-    // The segment size of a GRO datagram (0: a single datagram).
-    auto gro_size = [](msghdr& m) -> std::size_t {
-        for (cmsghdr* cm = CMSG_FIRSTHDR(&m); cm != nullptr; cm = CMSG_NXTHDR(&m, cm)) {
-            if (cm->cmsg_level != IPPROTO_UDP || cm->cmsg_type != UDP_GRO) continue;
-            int size = 0;
-            std::memcpy(&size, CMSG_DATA(cm), sizeof size);
-            return size > 0 ? static_cast<std::size_t>(size) : 0;
-        }
-        return 0;
-    };
     for (;;) {
         fds[2].fd = raw_fd_.load(std::memory_order_acquire);
         fds[2].revents = 0;
         const int pr = ::poll(fds, 3, 250);
         if (pr < 0 && errno != EINTR) return;
         if (fds[1].revents != 0) return;
-        if (pr > 0 && (fds[2].revents & POLLIN) != 0) {
-            prepare();
-            const int n = ::recvmmsg(fds[2].fd, msgs.data(), static_cast<unsigned>(rx_batch),
-                                     MSG_DONTWAIT, nullptr);
-            for (int i = 0; i < n; ++i) {
-                const auto idx = static_cast<std::size_t>(i);
-                bump(c.raw_packets_in);
-                if ((msgs[idx].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-                    bump(c.raw_not_ours);
-                    continue;
-                }
-                process_raw({in.get() + idx * rx_slot, msgs[idx].msg_len}, scratch);
-            }
-        }
-        if (pr > 0 && (fds[0].revents & POLLIN) != 0) {
-            prepare();
-            const int n = ::recvmmsg(udp_fd_, msgs.data(), static_cast<unsigned>(rx_batch),
-                                     MSG_DONTWAIT, nullptr);
-            for (int i = 0; i < n; ++i) {
-                const auto idx = static_cast<std::size_t>(i);
-                if ((msgs[idx].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-                    bump(c.udp_datagrams_in);
-                    bump(c.udp_unknown);
-                    continue;
-                }
-                const std::size_t length = msgs[idx].msg_len;
-                std::size_t step = gro_ ? gro_size(msgs[idx].msg_hdr) : 0;
-                if (step == 0 || step >= length) {
-                    step = length;
-                } else {
-                    bump(c.udp_gro_datagrams);
-                }
-                std::uint8_t* data = in.get() + idx * rx_slot;
-                // A zero-length datagram is still one (it is counted and found to be unknown).
-                std::size_t offset = 0;
-                do {
-                    const std::size_t size = std::min(step, length - offset);
-                    bump(c.udp_datagrams_in);
-                    process_datagram({data + offset, size}, &from[idx], scratch);
-                    offset += size;
-                } while (offset < length);
-            }
-        }
-        if (!coalescer_->empty()) {
-            std::shared_lock lock(table_);
-            flush_coalesced_locked();
-        }
+        if (pr > 0 && (fds[2].revents & POLLIN) != 0) receive_raw(fds[2].fd, r);
+        if (pr > 0 && (fds[0].revents & POLLIN) != 0) receive_udp(udp_fd_, r);
+        flush_received(r);
         const auto t = std::chrono::steady_clock::now();
         if (t - last_expiry >= std::chrono::milliseconds(250)) {
             last_expiry = t;
@@ -891,10 +1016,10 @@ void UserspaceDataplane::receive_loop() {
     }
 }
 
-void UserspaceDataplane::flush_coalesced_locked() {
+void UserspaceDataplane::flush_coalesced_locked(Receiver& r) {
     Counters& c = *counters_;
-    bump(c.tun_coalesced_segments, coalescer_->take_merged_segments());
-    coalescer_->flush([&](int sink, std::span<const std::uint8_t> bytes) {
+    bump(c.tun_coalesced_segments, r.coalescer.take_merged_segments());
+    r.coalescer.flush([&](int sink, std::span<const std::uint8_t> bytes) {
         auto t = tunnels_.find(static_cast<std::uint32_t>(sink));
         if (t == tunnels_.end()) {
             bump(c.no_tunnel);
@@ -905,7 +1030,7 @@ void UserspaceDataplane::flush_coalesced_locked() {
 }
 
 void UserspaceDataplane::process_datagram(std::span<std::uint8_t> payload, const void* from_addr,
-                                          std::span<std::uint8_t> scratch) {
+                                          Receiver& r) {
     Counters& c = *counters_;
     auto kind = udp::classify(payload);
     if (!kind) {
@@ -926,24 +1051,24 @@ void UserspaceDataplane::process_datagram(std::span<std::uint8_t> payload, const
         }
         return;
     }
-    process_esp(payload, true, 0, scratch);
+    process_esp(payload, true, 0, r);
 }
 
-void UserspaceDataplane::process_raw(std::span<std::uint8_t> packet,
-                                     std::span<std::uint8_t> scratch) {
+void UserspaceDataplane::process_raw(std::span<std::uint8_t> packet, Receiver& r) {
     auto raw = parse_raw(packet);
     if (!raw) {
         bump(counters_->raw_not_ours);
         return;
     }
-    process_esp(raw->esp, false, raw->dst, scratch);
+    process_esp(raw->esp, false, raw->dst, r);
 }
 
 // `esp` starts at the SPI. Raw ESP (not `encapsulated`) counts only when `ip_dst` is the
 // destination of one of our inbound SAs; UDP-encapsulated ESP was addressed to our socket.
 void UserspaceDataplane::process_esp(std::span<std::uint8_t> esp, bool encapsulated,
-                                     std::uint32_t ip_dst, std::span<std::uint8_t> scratch) {
+                                     std::uint32_t ip_dst, Receiver& r) {
     Counters& c = *counters_;
+    std::span<std::uint8_t> scratch = r.scratch;
     std::shared_lock lock(table_);
     if (!encapsulated && !inbound_dsts_.contains(ip_dst)) {
         bump(c.raw_not_ours);
@@ -987,9 +1112,9 @@ void UserspaceDataplane::process_esp(std::span<std::uint8_t> esp, bool encapsula
     }
     // Written at the end of the receive batch, merged with its flow's neighbours if it can be.
     const auto sink = static_cast<int>(sa.if_id);
-    if (!coalescer_->add(sink, packet)) {
-        flush_coalesced_locked();
-        (void)coalescer_->add(sink, packet);
+    if (!r.coalescer.add(sink, packet)) {
+        flush_coalesced_locked(r);
+        (void)r.coalescer.add(sink, packet);
     }
 }
 

@@ -243,6 +243,8 @@ int main(int argc, char** argv) {
         {"udp_gso_messages", s.udp_gso_messages},
         {"udp_gro_datagrams", s.udp_gro_datagrams},
         {"tun_coalesced_segments", s.tun_coalesced_segments},
+        {"tunnel_socket_datagrams", s.tunnel_socket_datagrams},
+        {"tunnel_socket_errors", s.tunnel_socket_errors},
         {"udp_gso", plane.udp_gso()},
         {"udp_gro", plane.udp_gro()},
     };

@@ -8,24 +8,29 @@
 //   TUN -> (TSO segmentation) -> TCP MSS clamp -> DF clear + fragment before encryption (RFC 4459
 //   section 3, fragments sized so the outer packet fits `outer_mtu`) -> EspSa::encapsulate -> UDP
 //   or raw.
-// One UDP socket (port 4500 by default, RFC 3948) is shared by all tunnels; its receive thread
-// demultiplexes what arrives (RFC 3948 section 2): ESP (looked up by SPI among the inbound
+// One UDP socket (port 4500 by default, RFC 3948) is shared by all tunnels, and each tunnel's
+// worker also keeps a socket on the same port connected to its outbound SA's peer (SO_REUSEPORT,
+// so the kernel hands that peer's datagrams to it: each tunnel's receiving runs on its own
+// thread, and tunnels scale over cores both ways); whichever socket a datagram arrives on, it is
+// demultiplexed the same way (RFC 3948 section 2): ESP (looked up by SPI among the inbound
 // SAs, decapsulated, MSS-clamped and written to the TUN of the SA's if_id), IKE behind the
-// Non-ESP Marker (handed to Options::ike_handler), NAT-keepalives (counted and dropped).
-// That thread also advances SA lifetimes and delivers expiry events to the expiry handler.
+// Non-ESP Marker (handed to Options::ike_handler, from either thread), NAT-keepalives (counted
+// and dropped). A port already in use still fails create() (it is probed without SO_REUSEPORT
+// first). The shared socket's receive thread also advances SA lifetimes and delivers expiry
+// events to the expiry handler.
 //
 // Raw ESP: an SA without `encap` is carried as plain IP protocol 50. A raw socket
 // (AF_INET, SOCK_RAW, IPPROTO_ESP; needs CAP_NET_RAW) is opened lazily when the first such SA
 // is added, so UDP-only use needs no raw socket. Sending: the kernel builds the outer IPv4
 // header (protocol 50, DF clear as on the UDP socket); the outer source is the SA's `src`
-// (IP_PKTINFO on each batch), the destination its `dst`. Receiving: the same receive thread
-// polls the raw socket too; the kernel hands it every ESP packet addressed to this host
-// (reassembled, IP header included): the header is skipped by its IHL, and packets whose
-// destination is not the `dst` of one of our inbound SAs are ignored (counted raw_not_ours:
-// another process's or the kernel's ESP). If the host kernel has ESP (esp4) and no XFRM state
-// matches, the kernel drops the packet in its own ESP handler (XfrmInNoStates) but raw sockets
-// have already received their copy, so this backend works next to a kernel with ESP; without
-// esp4 the kernel sends no protocol-unreachable for a packet a raw socket took. A packet of
+// (IP_PKTINFO on each batch), the destination its `dst`. Receiving: the shared receive thread
+// polls the raw socket too (raw ESP has no per-tunnel socket); the kernel hands it every ESP packet
+// addressed to this host (reassembled, IP header included): the header is skipped by its IHL, and
+// packets whose destination is not the `dst` of one of our inbound SAs are ignored (counted
+// raw_not_ours: another process's or the kernel's ESP). If the host kernel has ESP (esp4) and no
+// XFRM state matches, the kernel drops the packet in its own ESP handler (XfrmInNoStates) but raw
+// sockets have already received their copy, so this backend works next to a kernel with ESP;
+// without esp4 the kernel sends no protocol-unreachable for a packet a raw socket took. A packet of
 // the other kind than its SA (raw ESP for a UDP-encapsulated SA or the reverse) is dropped
 // and counted (encap_mismatch), as XFRM does. A new raw socket is polled within 250 ms.
 //
@@ -89,15 +94,17 @@ struct UserspaceStats {
     std::uint64_t tun_write_errors = 0;
     std::uint64_t ike_datagrams = 0;
     std::uint64_t keepalives = 0;
-    std::uint64_t raw_packets_in = 0;          // read from the raw ESP socket
-    std::uint64_t raw_not_ours = 0;            // raw ESP not addressed to an inbound SA's dst
-    std::uint64_t raw_send_errors = 0;         // sendmmsg on the raw ESP socket failed
-    std::uint64_t encap_mismatch = 0;          // raw ESP for a UDP-encapsulated SA or the reverse
-    std::uint64_t tun_gso_packets_in = 0;      // TUN reads that were TSO packets (segmented here)
-    std::uint64_t offload_errors = 0;          // TUN packet with a bad virtio-net header dropped
-    std::uint64_t udp_gso_messages = 0;        // sendmsg calls that carried several ESP packets
-    std::uint64_t udp_gro_datagrams = 0;       // received datagrams that held several ESP packets
-    std::uint64_t tun_coalesced_segments = 0;  // segments merged into a preceding TUN write
+    std::uint64_t raw_packets_in = 0;           // read from the raw ESP socket
+    std::uint64_t raw_not_ours = 0;             // raw ESP not addressed to an inbound SA's dst
+    std::uint64_t raw_send_errors = 0;          // sendmmsg on the raw ESP socket failed
+    std::uint64_t encap_mismatch = 0;           // raw ESP for a UDP-encapsulated SA or the reverse
+    std::uint64_t tun_gso_packets_in = 0;       // TUN reads that were TSO packets (segmented here)
+    std::uint64_t offload_errors = 0;           // TUN packet with a bad virtio-net header dropped
+    std::uint64_t udp_gso_messages = 0;         // sendmsg calls that carried several ESP packets
+    std::uint64_t udp_gro_datagrams = 0;        // received datagrams that held several ESP packets
+    std::uint64_t tun_coalesced_segments = 0;   // segments merged into a preceding TUN write
+    std::uint64_t tunnel_socket_datagrams = 0;  // of udp_datagrams_in: read by a tunnel's worker
+    std::uint64_t tunnel_socket_errors = 0;     // a tunnel's connected socket could not be opened
 };
 
 class UserspaceDataplane final : public Dataplane {
@@ -159,18 +166,23 @@ class UserspaceDataplane final : public Dataplane {
     struct SaSlot;  // one installed SA (implementation detail)
     struct Tunnel;  // one TUN interface and its worker
     struct Counters;
+    struct Receiver;  // buffers and merger of one receiving thread
 
   private:
     explicit UserspaceDataplane(Options options);
     void receive_loop();
     void tunnel_loop(Tunnel& tunnel);
-    void process_datagram(std::span<std::uint8_t> payload, const void* from,
-                          std::span<std::uint8_t> scratch);
-    void process_raw(std::span<std::uint8_t> packet, std::span<std::uint8_t> scratch);
+    void receive_udp(int fd, Receiver& r);  // one recvmmsg batch from a UDP socket
+    void receive_raw(int fd, Receiver& r);  // one recvmmsg batch from the raw ESP socket
+    void flush_received(Receiver& r);       // writes what r holds for the TUN devices
+    void process_datagram(std::span<std::uint8_t> payload, const void* from, Receiver& r);
+    void process_raw(std::span<std::uint8_t> packet, Receiver& r);
     void process_esp(std::span<std::uint8_t> esp, bool encapsulated, std::uint32_t ip_dst,
-                     std::span<std::uint8_t> scratch);
-    void flush_coalesced_locked();          // table lock held (shared is enough)
-    std::expected<void, Error> open_raw();  // table lock held exclusively
+                     Receiver& r);
+    void flush_coalesced_locked(Receiver& r);  // table lock held (shared is enough)
+    void publish_peer(Tunnel& t);              // table lock held (shared is enough)
+    int open_peer_socket(std::uint64_t peer);  // -1 (counted) on failure
+    std::expected<void, Error> open_raw();     // table lock held exclusively
     void run_expiry(std::vector<ExpiryEvent>& events);
     void reselect_outbound(std::uint32_t if_id);  // table lock held exclusively
     std::uint64_t now() const;
@@ -184,8 +196,6 @@ class UserspaceDataplane final : public Dataplane {
     std::uint16_t bound_port_ = 0;
     std::atomic<bool> gso_{false};  // UDP_SEGMENT usable on udp_fd_
     bool gro_ = false;              // UDP_GRO set on udp_fd_
-    // The receive thread's merger of decapsulated segments (sink: if_id); that thread only.
-    std::unique_ptr<offload::Coalescer> coalescer_;
     std::unique_ptr<Counters> counters_;
     std::unique_ptr<KernelRoutes> routes_;  // guarded by routes_mutex_
     std::mutex routes_mutex_;
