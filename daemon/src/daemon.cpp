@@ -228,6 +228,8 @@ json Daemon::status() const {
                                      {"udp_gso_messages", d.udp_gso_messages},
                                      {"udp_gro_datagrams", d.udp_gro_datagrams},
                                      {"tun_coalesced_segments", d.tun_coalesced_segments},
+                                     {"tunnel_socket_datagrams", d.tunnel_socket_datagrams},
+                                     {"tunnel_socket_errors", d.tunnel_socket_errors},
                                      {"udp_gso", us->udp_gso()},
                                      {"udp_gro", us->udp_gro()}};
     }
