@@ -21,6 +21,10 @@
 //                       NEWADDR / NEWROUTE messages (same layout as the kernel's replies and
 //                       dumps), an XFRM_MSG_EXPIRE, and a multi-message dump with NLMSG_DONE
 //   control_fuzz        framed requests for every control command
+//   offload_fuzz        TCP segments of one flow as TcpSegmenter cuts them from a TSO packet
+//                       (with the TSO packet itself), two interleaved flows, a flow broken by a
+//                       FIN, a pure ACK and a UDP datagram, and segments that differ only in
+//                       the IPv4 reserved flag (must not merge)
 #include <linux/xfrm.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -41,6 +45,8 @@
 #include "cgwd/bgp/update.hpp"
 #include "cgwd/daemon/control.hpp"
 #include "cgwd/dataplane/esp.hpp"
+#include "cgwd/dataplane/ipv4.hpp"
+#include "cgwd/dataplane/offload.hpp"
 #include "cgwd/dataplane/rtnl_messages.hpp"
 #include "cgwd/dataplane/xfrm_messages.hpp"
 #include "cgwd/ike/message.hpp"
@@ -549,6 +555,99 @@ void control_seeds() {
     write("control_fuzz", "session", all);
 }
 
+// --- offload ----------------------------------------------------------------------------------
+
+// A TCP/IPv4 packet (ACK, timestamps) with valid checksums.
+Bytes tcp_packet(std::uint16_t sport, std::uint32_t seq, std::uint8_t flags, std::size_t payload,
+                 std::uint8_t ip_flags = 0x40) {
+    Bytes p(52 + payload, 0);
+    p[0] = 0x45;
+    p[2] = static_cast<std::uint8_t>(p.size() >> 8);
+    p[3] = static_cast<std::uint8_t>(p.size());
+    p[6] = ip_flags;
+    p[8] = 64;
+    p[9] = 6;
+    const std::uint8_t addrs[8] = {10, 10, 0, 5, 10, 0, 0, 9};
+    std::memcpy(p.data() + 12, addrs, sizeof addrs);
+    std::uint8_t* t = p.data() + 20;
+    t[0] = static_cast<std::uint8_t>(sport >> 8);
+    t[1] = static_cast<std::uint8_t>(sport);
+    t[2] = 0x01;
+    t[3] = 0xbb;
+    for (int i = 0; i < 4; ++i) t[4 + i] = static_cast<std::uint8_t>(seq >> (24 - 8 * i));
+    t[8] = 0x2a;
+    t[12] = 0x80;
+    t[13] = flags;
+    t[14] = 0x01;
+    t[15] = 0xf5;
+    const std::uint8_t ts[12] = {1, 1, 8, 10, 0x11, 0x22, 0x33, 0x44, 0, 0, 0, 7};
+    std::memcpy(t + 20, ts, sizeof ts);
+    for (std::size_t i = 52; i < p.size(); ++i) p[i] = static_cast<std::uint8_t>(i * 31);
+    const std::uint16_t ip = dataplane::ipv4::internet_checksum(std::span(p).first(20));
+    p[10] = static_cast<std::uint8_t>(ip >> 8);
+    p[11] = static_cast<std::uint8_t>(ip);
+    const auto sum = dataplane::offload::checksum_add(
+        std::span(p).subspan(20),
+        dataplane::offload::pseudo_header_sum(0x0a0a0005, 0x0a000009, 6,
+                                              static_cast<std::uint16_t>(p.size() - 20)));
+    const auto c = static_cast<std::uint16_t>(~dataplane::offload::checksum_fold(sum));
+    t[16] = static_cast<std::uint8_t>(c >> 8);
+    t[17] = static_cast<std::uint8_t>(c);
+    return p;
+}
+
+void add_record(Bytes& in, int sink, const Bytes& packet) {
+    in.push_back(static_cast<std::uint8_t>(sink));
+    put16(in, packet.size());
+    in.insert(in.end(), packet.begin(), packet.end());
+}
+
+void offload_seeds() {
+    constexpr std::uint8_t ack = 0x10, psh = 0x08, fin = 0x01;
+    // One flow: a 10 x 1388-byte TSO packet and the segments TcpSegmenter makes of it.
+    const Bytes tso = tcp_packet(40000, 1000, ack | psh, 10 * 1388);
+    dataplane::offload::VnetHeader h;
+    h.gso_type = dataplane::offload::gso_tcpv4;
+    h.gso_size = 1388;
+    auto segmenter = dataplane::offload::TcpSegmenter::create(tso, h);
+    if (!segmenter) die("TcpSegmenter::create failed");
+    std::vector<Bytes> segments;
+    Bytes buffer(segmenter->max_segment_size());
+    while (!segmenter->done()) {
+        auto n = segmenter->next(buffer);
+        if (!n) die("TcpSegmenter::next failed");
+        segments.emplace_back(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*n));
+    }
+    Bytes flow{173};  // TcpSegmenter size 1 + 8 * 173 = 1385
+    add_record(flow, 0, tso);
+    for (const Bytes& s : segments) add_record(flow, 1, s);
+    write("offload_fuzz", "tso-packet-and-its-segments", flow);
+
+    Bytes two{173};
+    for (std::uint32_t i = 0; i < 6; ++i) {
+        add_record(two, 2, tcp_packet(40000, 1000 + i * 1200, ack, 1200));
+        add_record(two, 2, tcp_packet(40001, 9000 + i * 1200, ack, 1200));
+    }
+    write("offload_fuzz", "two-interleaved-flows", two);
+
+    Bytes mixed{9};
+    add_record(mixed, 0, tcp_packet(40000, 1000, ack, 1000));
+    add_record(mixed, 0, tcp_packet(40000, 2000, ack, 1000));
+    add_record(mixed, 0, tcp_packet(40000, 3000, ack, 0));          // pure ACK
+    add_record(mixed, 0, tcp_packet(40000, 3000, ack | fin, 500));  // FIN
+    add_record(mixed, 0, tcp_packet(40000, 3501, ack, 1000));
+    Bytes udp = tcp_packet(53, 0, 0, 40);
+    udp[9] = 17;
+    add_record(mixed, 3, udp);
+    write("offload_fuzz", "flow-with-ack-fin-and-udp", mixed);
+
+    Bytes reserved{173};
+    add_record(reserved, 1, tcp_packet(40000, 1000, ack, 1000));
+    add_record(reserved, 1, tcp_packet(40000, 2000, ack, 1000, 0xc0));  // reserved bit and DF
+    add_record(reserved, 1, tcp_packet(40000, 3000, ack, 1000));
+    write("offload_fuzz", "reserved-flag-differs", reserved);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -561,6 +660,7 @@ int main(int argc, char** argv) {
     esp_seeds();
     netlink_seeds();
     control_seeds();
+    offload_seeds();
     std::printf("fuzz_make_seeds: %d files written under %s\n", written, root.c_str());
     return 0;
 }

@@ -38,6 +38,7 @@ constexpr Entry kTargets[] = {
     {"config_aws_fuzz", cgwd::fuzz::fuzz_config_aws},
     {"config_toml_fuzz", cgwd::fuzz::fuzz_config_toml},
     {"control_fuzz", cgwd::fuzz::fuzz_control},
+    {"offload_fuzz", cgwd::fuzz::fuzz_offload},
 };
 
 bool is_input(const fs::directory_entry& e) {

@@ -225,10 +225,11 @@ std::size_t mergeable(std::span<const std::uint8_t> packet) {
     return h->total;
 }
 
-// What a merged segment must share with the group's first: TOS, DF, TTL; ACK number, data
-// offset, flags but PSH, window, urgent pointer and the options.
+// What a merged segment must share with the group's first: TOS, the IPv4 flags (DF and the
+// reserved bit), TTL; ACK number, data offset, flags but PSH, window, urgent pointer and the
+// options.
 bool same_headers(const std::uint8_t* a, const std::uint8_t* b, std::size_t headers) {
-    if (a[1] != b[1] || ((a[6] ^ b[6]) & 0x40) != 0 || a[8] != b[8]) return false;
+    if (a[1] != b[1] || ((a[6] ^ b[6]) & 0xe0) != 0 || a[8] != b[8]) return false;
     const std::uint8_t* ta = a + ipv4_min_header;
     const std::uint8_t* tb = b + ipv4_min_header;
     if (std::memcmp(ta + 8, tb + 8, 5) != 0) return false;  // ACK number, data offset
@@ -287,7 +288,8 @@ bool Coalescer::add(int sink, std::span<const std::uint8_t> packet) {
     }
     if (used_ == groups_.size()) return false;
     Group& g = groups_[used_];
-    std::memcpy(slot(used_) + vnet_header_size, packet.data(), packet.size());
+    if (!packet.empty())  // an empty span may have no data pointer at all
+        std::memcpy(slot(used_) + vnet_header_size, packet.data(), packet.size());
     g = Group{};
     g.sink = sink;
     g.length = packet.size();

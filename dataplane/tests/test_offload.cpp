@@ -518,6 +518,7 @@ TEST_CASE("offload: Coalescer does not merge what it cannot restore", "[offload]
         {"different TTL", [](Tcp&, Tcp& b) { b.ip.ttl = 63; }},
         {"different TOS (CE mark)", [](Tcp&, Tcp& b) { b.ip.tos = 3; }},
         {"DF cleared", [](Tcp&, Tcp& b) { b.ip.frag = 0; }},
+        {"IPv4 reserved flag set", [](Tcp&, Tcp& b) { b.ip.frag = 0xc000; }},
         {"IPv4 options (IHL 6)",
          [](Tcp&, Tcp& b) {
              b.ip.options = {1, 1, 1, 0};

@@ -20,5 +20,6 @@ int fuzz_netlink(const std::uint8_t* data, std::size_t size);
 int fuzz_config_aws(const std::uint8_t* data, std::size_t size);
 int fuzz_config_toml(const std::uint8_t* data, std::size_t size);
 int fuzz_control(const std::uint8_t* data, std::size_t size);
+int fuzz_offload(const std::uint8_t* data, std::size_t size);
 
 }  // namespace cgwd::fuzz
