@@ -271,6 +271,7 @@ class Reader {
         if (auto v = integer(t, "route_metric", w, 0, 0xffffffff))
             cfg.route_metric = static_cast<std::uint32_t>(*v);
         if (auto v = str(t, "metrics_listen", w)) cfg.metrics_listen = *v;
+        if (auto v = boolean(t, "userspace_offloads", w)) cfg.userspace_offloads = *v;
     }
 
     void read_outside(const toml::table& t, DaemonConfig& cfg) {

@@ -21,6 +21,11 @@ const std::vector<OptionDoc>& option_docs() {
         {"daemon", "route_metric", "integer", "20", "Metric of installed routes."},
         {"daemon", "metrics_listen", "string", "\"\"",
          "Local address:port of the Prometheus text endpoint; empty turns it off."},
+        {"daemon", "userspace_offloads", "boolean", "true",
+         "Userspace dataplane only: TCP segmentation and checksum offload on the TUN devices, "
+         "UDP GSO and GRO on the ESP socket (each falls back by itself where the kernel lacks "
+         "it). With them a capture taken on this host can show up to 64 kB of ESP packets in one "
+         "frame; turn them off to see one packet per frame. Read at start."},
 
         {"outside", "interface", "string", "\"auto\"",
          "Interface facing the Internet; auto uses the one with the default route."},

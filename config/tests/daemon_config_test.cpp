@@ -80,6 +80,24 @@ TEST_CASE("a minimal TOML loads and imports its AWS file") {
     CHECK(cfg->vpns[0].connections[0].id == "vpn-0a1b2c3d4e5f60718");
     CHECK(cfg->control_socket == "/run/cgwd/cgwd.sock");  // default
     CHECK_FALSE(cfg->force_encap);                        // default: UDP only behind a NAT
+    CHECK(cfg->userspace_offloads);                       // default: on
+}
+
+TEST_CASE("[daemon] userspace_offloads is a boolean") {
+    TempDir dir;
+    dir.copy_fixture("vgw-bgp.xml");
+    std::string text = kMinimal;
+    text.insert(text.find("dataplane"), "userspace_offloads = false\n");
+    auto cfg = load_daemon_config(dir.write("cgwd.toml", text, 0644));
+    REQUIRE(cfg);
+    CHECK_FALSE(cfg->userspace_offloads);
+
+    text = kMinimal;
+    text.insert(text.find("dataplane"), "userspace_offloads = 1\n");
+    auto bad = load_daemon_config(dir.write("cgwd.toml", text, 0644));
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().to_string() ==
+          dir.path() + "/cgwd.toml:4:22: [daemon] userspace_offloads: expected true or false");
 }
 
 TEST_CASE("[outside] force_encap is a boolean") {

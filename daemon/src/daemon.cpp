@@ -378,6 +378,7 @@ void Daemon::start_engines() {
                 logger("dataplane")->info("removed {} leftover routes of an earlier run", *n);
         dataplane::UserspaceDataplane::Options o;
         o.udp_port = options_.natt_port;
+        o.offloads = cfg_.userspace_offloads;
         o.routes = route_options;
         natt_handoff = std::make_shared<HandoffBound>(256);
         o.ike_handler = [this, bound = natt_handoff](std::span<const std::uint8_t> ike,

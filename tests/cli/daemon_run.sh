@@ -50,6 +50,9 @@ grep -q "^cgwd: 0/2 tunnels up, dataplane userspace" "$work/status" || fail "sta
 grep -q "tunnel 2  connecting  198.51.100.10 -> 203.0.113.12" "$work/status" || fail "status tunnel 2"
 grep -q "IKE_SA_INIT sent" "$work/status" || fail "status: no IKE progress shown"
 ctl status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["tunnels_total"] == 2' || fail "status --json"
+# [daemon] userspace_offloads defaults to on: the userspace dataplane's socket has UDP GRO.
+ctl status --json | python3 -c 'import json,sys; c=json.load(sys.stdin)["dataplane_counters"]; assert c["udp_gro"] is True and c["offload_errors"] == 0, c' \
+    || fail "status --json: offloads not in force by default"
 set +e; ctl check >"$work/check"; code=$?; set -e
 [ $code = 2 ] && grep -qx "CGWD CRITICAL - 0/2 tunnels up" "$work/check" || fail "check: exit $code, $(cat "$work/check")"
 ctl log-level bgp debug | grep -qx "bgp logs at debug" || fail "log-level"

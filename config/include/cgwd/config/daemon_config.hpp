@@ -83,6 +83,7 @@ struct DaemonConfig {
     std::uint32_t route_protocol = 240;  // rtnetlink protocol number marking our routes
     std::uint32_t route_metric = 20;
     std::string metrics_listen;  // "127.0.0.1:9469"; empty: off
+    bool userspace_offloads = true;  // TUN TSO/checksum offload, UDP GSO/GRO (userspace mode)
     // [outside]
     std::string outside_interface = "auto";
     std::optional<Ipv4Address> outside_address;  // nullopt: auto
