@@ -63,6 +63,20 @@ ip netns exec $NS_ONPREM timeout 60 socat -u OPEN:"$LAB/blob" TCP:10.0.0.10:5001
 wait $rx || lab_fail "TCP receiver"
 cmp -s "$LAB/blob" "$LAB/blob.rx" || lab_fail "TCP transfer corrupted"
 echo "TCP: 2 MB onprem -> vpc intact through the NAT"
+if [ "$LAB_DATAPLANE" = userspace ]; then
+    # ESP in UDP from each AWS endpoint reaches its tunnel's worker on the socket connected to
+    # that endpoint; the offloads (TSO from the TUN, UDP GSO toward charon's kernel ESP) carried
+    # the transfer without a malformed packet.
+    cgwctl status --json | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["dataplane_counters"]
+keys = ("tunnel_socket_datagrams", "udp_datagrams_in", "tun_tso_packets_in", "udp_gso_messages",
+        "udp_gro_datagrams", "tun_coalesced_segments", "offload_errors", "tunnel_socket_errors")
+print("userspace dataplane: " + ", ".join("%s %s" % (k, c[k]) for k in keys))
+if c["tunnel_socket_datagrams"] == 0: sys.exit("no datagram read by a tunnel worker")
+if c["offload_errors"] or c["tunnel_socket_errors"]: sys.exit("offload or tunnel socket errors")
+' || lab_fail "userspace dataplane counters"
+fi
 
 # Keepalives: one-byte 0xFF UDP payloads from cgw to port 4500 (UDP length 9), seen on inet's
 # inside interface over 50 s (cgwd's interval is 20 s when IKE is otherwise quiet).
