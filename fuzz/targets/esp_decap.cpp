@@ -27,16 +27,8 @@ int cgwd::fuzz::fuzz_esp_decap(const std::uint8_t* data, std::size_t size) {
     std::set<std::uint64_t> accepted;
     std::size_t off = 1;
     for (int n = 0; off < size && n < 64; ++n) {
-        std::size_t len = size - off;
-        if (len >= 2) {
-            const std::size_t prefixed = (std::size_t{data[off]} << 8) | data[off + 1];
-            if (prefixed <= len - 2) {
-                off += 2;
-                len = prefixed;
-            }
-        }
-        std::vector<std::uint8_t> packet(data + off, data + off + len);
-        off += len;
+        const auto record = next_record(data, size, off);
+        std::vector<std::uint8_t> packet(record.begin(), record.end());
         if (packet.size() >= 4 && (pick & 4u) == 0) {
             packet[0] = static_cast<std::uint8_t>(esp_fuzz_spi >> 24);
             packet[1] = static_cast<std::uint8_t>(esp_fuzz_spi >> 16);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -14,6 +15,24 @@
 #include "cgwd/ike/sa.hpp"
 
 namespace cgwd::fuzz {
+
+// The next record of an input made of packets (esp_decap, offload): a 2-byte big-endian length
+// and that many bytes, or, when the prefix does not fit in what is left, everything left.
+// Advances `off` past the record.
+inline std::span<const std::uint8_t> next_record(const std::uint8_t* data, std::size_t size,
+                                                 std::size_t& off) {
+    std::size_t len = size - off;
+    if (len >= 2) {
+        const std::size_t prefixed = (std::size_t{data[off]} << 8) | data[off + 1];
+        if (prefixed <= len - 2) {
+            off += 2;
+            len = prefixed;
+        }
+    }
+    std::span<const std::uint8_t> record(data + off, len);
+    off += len;
+    return record;
+}
 
 // --- esp_decap --------------------------------------------------------------------------------
 inline constexpr std::uint32_t esp_fuzz_spi = 0x00001234;

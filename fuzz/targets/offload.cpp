@@ -23,6 +23,7 @@
 
 #include "cgwd/dataplane/ipv4.hpp"
 #include "cgwd/dataplane/offload.hpp"
+#include "fixtures.hpp"
 #include "targets.hpp"
 
 namespace {
@@ -102,16 +103,8 @@ int cgwd::fuzz::fuzz_offload(const std::uint8_t* data, std::size_t size) {
     std::size_t off = 1;
     while (off < size && in.size() < 64) {
         const int sink = data[off++] & 3;
-        std::size_t len = size - off;
-        if (len >= 2) {
-            const std::size_t prefixed = (std::size_t{data[off]} << 8) | data[off + 1];
-            if (prefixed <= len - 2) {
-                off += 2;
-                len = prefixed;
-            }
-        }
-        in.push_back({sink, Bytes(data + off, data + off + len)});
-        off += len;
+        const auto record = next_record(data, size, off);
+        in.push_back({sink, Bytes(record.begin(), record.end())});
     }
 
     for (const Packet& p : in) check_segmenter(p.bytes, gso_size);
