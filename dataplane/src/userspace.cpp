@@ -48,6 +48,8 @@ constexpr std::size_t gro_batch = 16;  // recvmmsg messages when each may be 64 
 constexpr std::size_t gro_slot = 65535;
 constexpr std::size_t max_gso_segments = 64;    // UDP_MAX_SEGMENTS of Linux 6.1
 constexpr std::size_t max_gso_payload = 65000;  // below 65535 - IPv4 - UDP headers
+// Tunnel::want_peer of a raw ESP peer (no port): this bit and the address << 16.
+constexpr std::uint64_t raw_peer_flag = std::uint64_t{1} << 63;
 
 // A buffer whose pages are touched only when used (not value-initialised).
 std::unique_ptr<std::uint8_t[]> buffer(std::size_t size) {
@@ -127,14 +129,16 @@ KeyDigest key_digest(const SaConfig& sa) {
 // What a raw IPPROTO_ESP socket returns: the IPv4 header (already checked and reassembled by
 // the kernel; ipv4::parse checks what we rely on again), then ESP from the SPI on.
 struct RawEsp {
-    std::uint32_t dst = 0;  // host byte order
+    std::uint32_t src = 0;  // host byte order
+    std::uint32_t dst = 0;
     std::span<std::uint8_t> esp;
 };
 std::optional<RawEsp> parse_raw(std::span<std::uint8_t> packet) {
     auto h = ipv4::parse(packet);
     if (!h || h->protocol != ip_proto_esp || h->more_fragments || h->fragment_offset != 0)
         return std::nullopt;
-    return RawEsp{load32(packet.data() + 16),  // destination address (RFC 791 section 3.1)
+    return RawEsp{load32(packet.data() + 12),  // source address (RFC 791 section 3.1)
+                  load32(packet.data() + 16),  // destination address
                   packet.subspan(h->header_length, h->total_length - h->header_length)};
 }
 
@@ -230,6 +234,11 @@ struct UserspaceDataplane::Receiver {
                 msgs[i].msg_hdr.msg_controllen = gro_cmsg;
             }
         }
+    }
+    // One recvmmsg batch from `fd` (without waiting): the number of messages, or -1.
+    int receive(int fd) {
+        prepare();
+        return ::recvmmsg(fd, msgs.data(), static_cast<unsigned>(batch), MSG_DONTWAIT, nullptr);
     }
     // The segment size of a GRO datagram (0: a single datagram).
     static std::size_t gro_size(msghdr& m) {
@@ -480,13 +489,33 @@ void UserspaceDataplane::reselect_outbound(std::uint32_t if_id) {
 void UserspaceDataplane::publish_peer(Tunnel& t) {
     const SaSlot* sa = t.outbound;
     std::uint64_t key = 0;
-    if (sa != nullptr && !sa->raw)
-        key = std::uint64_t{ntohl(sa->peer.sin_addr.s_addr)} << 16 | ntohs(sa->peer.sin_port);
+    if (sa != nullptr) {
+        key = std::uint64_t{ntohl(sa->peer.sin_addr.s_addr)} << 16;
+        key |= sa->raw ? raw_peer_flag : ntohs(sa->peer.sin_port);
+    }
     if (t.want_peer.exchange(key, std::memory_order_relaxed) != key) wake(t.wake_fd);
 }
 
 int UserspaceDataplane::open_peer_socket(std::uint64_t key) {
     Counters& c = *counters_;
+    if ((key & raw_peer_flag) != 0) {
+        // Raw ESP from that address only: a raw socket connected to it gets its own copy of
+        // each such packet (the shared raw socket then leaves them alone, see process_esp).
+        Fd fd(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ESP));
+        sockaddr_in local = to_sockaddr(options_.bind_address, 0);
+        sockaddr_in peer = to_sockaddr(
+            config::Ipv4Address{static_cast<std::uint32_t>((key & ~raw_peer_flag) >> 16)}, 0);
+        if (fd.get() < 0 ||
+            (options_.bind_address.value != 0 &&
+             ::bind(fd.get(), as_sockaddr(&local), sizeof local) < 0) ||
+            ::connect(fd.get(), as_sockaddr(&peer), sizeof peer) < 0) {
+            bump(c.tunnel_socket_errors);
+            return -1;
+        }
+        const int buf = 4 << 20;
+        (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+        return fd.release();
+    }
     Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     const int reuse = 1;
     sockaddr_in local = to_sockaddr(options_.bind_address, bound_port_);
@@ -868,6 +897,25 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
     std::optional<Receiver> receiver;
     Fd peer_socket;
     std::uint64_t have_peer = 0;
+    // A raw ESP peer with a socket here is registered, so the shared raw socket's thread skips
+    // its packets; unregistered when the socket goes (also when the worker ends).
+    auto register_raw_peer = [this](std::uint64_t key, bool add) {
+        if ((key & raw_peer_flag) == 0) return;
+        const auto address = static_cast<std::uint32_t>((key & ~raw_peer_flag) >> 16);
+        std::unique_lock lock(table_);
+        if (add) {
+            ++raw_peer_sockets_[address];
+        } else if (auto it = raw_peer_sockets_.find(address);
+                   it != raw_peer_sockets_.end() && --it->second == 0) {
+            raw_peer_sockets_.erase(it);
+        }
+    };
+    struct Unregister {
+        std::function<void()> run;
+        ~Unregister() { run(); }
+    } unregister{[&] {
+        if (peer_socket.get() >= 0) register_raw_peer(have_peer, false);
+    }};
 
     pollfd fds[4] = {{tunnel.tun_fd, POLLIN, 0},
                      {tunnel.stop_fd, POLLIN, 0},
@@ -884,15 +932,22 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
             [[maybe_unused]] const ssize_t r = ::read(tunnel.wake_fd, &ignored, sizeof ignored);
             if (const std::uint64_t want = tunnel.want_peer.load(std::memory_order_relaxed);
                 want != have_peer) {
+                if (peer_socket.get() >= 0) register_raw_peer(have_peer, false);
                 peer_socket.reset(want != 0 ? open_peer_socket(want) : -1);
                 have_peer = want;
                 fds[3].fd = peer_socket.get();
-                if (peer_socket.get() >= 0 && !receiver) receiver.emplace(gro_);
+                if (peer_socket.get() >= 0) {
+                    register_raw_peer(have_peer, true);
+                    if (!receiver) receiver.emplace(gro_);
+                }
             }
         }
         // Readable, or an error to collect (an ICMP unreachable reported on a connected socket).
         if (fds[3].fd >= 0 && fds[3].revents != 0) {
-            receive_udp(fds[3].fd, *receiver);
+            if ((have_peer & raw_peer_flag) != 0)
+                receive_raw(fds[3].fd, *receiver);
+            else
+                receive_udp(fds[3].fd, *receiver);
             flush_received(*receiver);
         }
         // The interface went away under us (deleted by someone else): nothing more to read.
@@ -939,9 +994,7 @@ void UserspaceDataplane::tunnel_loop(Tunnel& tunnel) {
 
 void UserspaceDataplane::receive_udp(int fd, Receiver& r) {
     Counters& c = *counters_;
-    r.prepare();
-    const int n =
-        ::recvmmsg(fd, r.msgs.data(), static_cast<unsigned>(r.batch), MSG_DONTWAIT, nullptr);
+    const int n = r.receive(fd);
     for (int i = 0; i < n; ++i) {
         const auto idx = static_cast<std::size_t>(i);
         if ((r.msgs[idx].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
@@ -971,17 +1024,16 @@ void UserspaceDataplane::receive_udp(int fd, Receiver& r) {
 
 void UserspaceDataplane::receive_raw(int fd, Receiver& r) {
     Counters& c = *counters_;
-    r.prepare();
-    const int n =
-        ::recvmmsg(fd, r.msgs.data(), static_cast<unsigned>(r.batch), MSG_DONTWAIT, nullptr);
+    const bool shared = fd == raw_fd_.load(std::memory_order_relaxed);
+    const int n = r.receive(fd);
     for (int i = 0; i < n; ++i) {
         const auto idx = static_cast<std::size_t>(i);
-        bump(c.raw_packets_in);
+        bump(shared ? c.raw_packets_in : c.tunnel_socket_datagrams);
         if ((r.msgs[idx].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
             bump(c.raw_not_ours);
             continue;
         }
-        process_raw({r.in.get() + idx * r.slot, r.msgs[idx].msg_len}, r);
+        process_raw({r.in.get() + idx * r.slot, r.msgs[idx].msg_len}, r, shared);
     }
 }
 
@@ -1054,22 +1106,26 @@ void UserspaceDataplane::process_datagram(std::span<std::uint8_t> payload, const
     process_esp(payload, true, 0, r);
 }
 
-void UserspaceDataplane::process_raw(std::span<std::uint8_t> packet, Receiver& r) {
+void UserspaceDataplane::process_raw(std::span<std::uint8_t> packet, Receiver& r,
+                                     bool shared_socket) {
     auto raw = parse_raw(packet);
     if (!raw) {
         bump(counters_->raw_not_ours);
         return;
     }
-    process_esp(raw->esp, false, raw->dst, r);
+    process_esp(raw->esp, false, raw->dst, r, shared_socket ? raw->src : 0);
 }
 
 // `esp` starts at the SPI. Raw ESP (not `encapsulated`) counts only when `ip_dst` is the
 // destination of one of our inbound SAs; UDP-encapsulated ESP was addressed to our socket.
+// `shared_from` (raw ESP read on the shared socket: its source) is left to the tunnel worker
+// whose raw socket is connected to that address: that socket has its own copy.
 void UserspaceDataplane::process_esp(std::span<std::uint8_t> esp, bool encapsulated,
-                                     std::uint32_t ip_dst, Receiver& r) {
+                                     std::uint32_t ip_dst, Receiver& r, std::uint32_t shared_from) {
     Counters& c = *counters_;
     std::span<std::uint8_t> scratch = r.scratch;
     std::shared_lock lock(table_);
+    if (shared_from != 0 && raw_peer_sockets_.contains(shared_from)) return;
     if (!encapsulated && !inbound_dsts_.contains(ip_dst)) {
         bump(c.raw_not_ours);
         return;

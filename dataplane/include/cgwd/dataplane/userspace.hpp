@@ -24,7 +24,9 @@
 // is added, so UDP-only use needs no raw socket. Sending: the kernel builds the outer IPv4
 // header (protocol 50, DF clear as on the UDP socket); the outer source is the SA's `src`
 // (IP_PKTINFO on each batch), the destination its `dst`. Receiving: the shared receive thread
-// polls the raw socket too (raw ESP has no per-tunnel socket); the kernel hands it every ESP packet
+// polls the raw socket too; a tunnel whose outbound SA is raw has its worker read a raw socket
+// connected to the SA's peer (the kernel gives every matching raw socket a copy; the shared
+// thread leaves that peer's packets to the worker); the kernel hands it every ESP packet
 // addressed to this host (reassembled, IP header included): the header is skipped by its IHL, and
 // packets whose destination is not the `dst` of one of our inbound SAs are ignored (counted
 // raw_not_ours: another process's or the kernel's ESP). If the host kernel has ESP (esp4) and no
@@ -103,7 +105,7 @@ struct UserspaceStats {
     std::uint64_t udp_gso_messages = 0;         // sendmsg calls that carried several ESP packets
     std::uint64_t udp_gro_datagrams = 0;        // received datagrams that held several ESP packets
     std::uint64_t tun_coalesced_segments = 0;   // segments merged into a preceding TUN write
-    std::uint64_t tunnel_socket_datagrams = 0;  // of udp_datagrams_in: read by a tunnel's worker
+    std::uint64_t tunnel_socket_datagrams = 0;  // UDP or raw ESP read by a tunnel's worker
     std::uint64_t tunnel_socket_errors = 0;     // a tunnel's connected socket could not be opened
 };
 
@@ -176,9 +178,9 @@ class UserspaceDataplane final : public Dataplane {
     void receive_raw(int fd, Receiver& r);  // one recvmmsg batch from the raw ESP socket
     void flush_received(Receiver& r);       // writes what r holds for the TUN devices
     void process_datagram(std::span<std::uint8_t> payload, const void* from, Receiver& r);
-    void process_raw(std::span<std::uint8_t> packet, Receiver& r);
+    void process_raw(std::span<std::uint8_t> packet, Receiver& r, bool shared_socket);
     void process_esp(std::span<std::uint8_t> esp, bool encapsulated, std::uint32_t ip_dst,
-                     Receiver& r);
+                     Receiver& r, std::uint32_t shared_from = 0);
     void flush_coalesced_locked(Receiver& r);  // table lock held (shared is enough)
     void publish_peer(Tunnel& t);              // table lock held (shared is enough)
     int open_peer_socket(std::uint64_t peer);  // -1 (counted) on failure
@@ -205,6 +207,8 @@ class UserspaceDataplane final : public Dataplane {
     std::unordered_map<std::uint32_t, SaSlot*> inbound_by_spi_;
     std::map<std::uint32_t, unsigned> inbound_dsts_;  // dst (host order) of inbound SAs -> count
     std::map<std::uint32_t, std::unique_ptr<Tunnel>> tunnels_;
+    // Raw ESP peers (host order) a tunnel worker reads on its own socket -> how many workers.
+    std::map<std::uint32_t, unsigned> raw_peer_sockets_;
     std::map<std::uint32_t, std::uint16_t> mss_;  // if_id -> clamp (kept across tunnel re-create)
     std::vector<Policy> policies_;
     std::uint64_t add_order_ = 0;
