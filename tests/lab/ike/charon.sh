@@ -731,8 +731,10 @@ if [ "$mode" = wireshark ]; then
     # With the wrong tables: nothing decrypted.
     sed 's/^/tshark (wrong keys): /' "$tmp/bad.txt"
     # (tshark still "decrypts" to garbage whose first octets may look like payload types: what
-    # counts is a parsed ID, AUTH, SA + Nonce, a good ESP ICV, ICMP, a correct IKE checksum.)
-    bad=$(awk -F';' '$6 != "" || $7 != "" || $9 == 1 || $10 != ""' "$tmp/bad.txt" | wc -l)
+    # counts is a parsed ID, AUTH, SA + Nonce, a good ESP ICV, a correct IKE checksum. Not ICMP:
+    # a garbage ESP trailer says "next header 1" once in 256 packets, and tshark then dissects
+    # garbage as ICMP with some type; the ICV decides.)
+    bad=$(awk -F';' '$6 != "" || $7 != "" || $9 == 1' "$tmp/bad.txt" | wc -l)
     bad=$((bad + $(awk -F';' '$3 >= 35' "$tmp/bad.txt" | has 33 /dev/stdin | has 40 /dev/stdin |
         wc -l)))
     dissect "$tmp/ws-bad" -V >"$tmp/bad-v.txt"
