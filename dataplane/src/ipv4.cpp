@@ -27,12 +27,12 @@ std::uint16_t swap16(std::uint16_t v) {
     return static_cast<std::uint16_t>(v << 8 | v >> 8);
 }
 
-void set_header_checksum(std::uint8_t* header, std::size_t length) {
-    store16(header + 10, 0);
-    store16(header + 10, internet_checksum({header, length}));
-}
-
 }  // namespace
+
+void set_header_checksum(std::span<std::uint8_t> header) {
+    store16(header.data() + 10, 0);
+    store16(header.data() + 10, internet_checksum(header));
+}
 
 std::uint16_t internet_checksum(std::span<const std::uint8_t> data) {
     std::uint32_t sum = 0;
@@ -207,7 +207,7 @@ std::expected<std::size_t, Ipv4Error> Fragmenter::next(std::span<std::uint8_t> o
     if (!last || header_.more_fragments) frag |= flag_mf;
     frag |= static_cast<std::uint16_t>(header_.fragment_offset + pos_ / 8);
     store16(dst + 6, frag);
-    set_header_checksum(dst, hlen);
+    set_header_checksum({dst, hlen});
 
     pos_ += data_len;
     started_ = true;

@@ -43,11 +43,6 @@ void store16le(std::uint8_t* p, std::uint16_t v) {
     p[1] = static_cast<std::uint8_t>(v >> 8);
 }
 
-void set_ip_checksum(std::uint8_t* ip, std::size_t length) {
-    store16(ip + 10, 0);
-    store16(ip + 10, ipv4::internet_checksum({ip, length}));
-}
-
 // The IPv4 + TCP header lengths of a packet that is IPv4/TCP with consistent lengths, else 0.
 struct TcpHeaders {
     std::size_t ip = 0;
@@ -188,7 +183,7 @@ std::expected<std::size_t, OffloadError> TcpSegmenter::next(std::span<std::uint8
 
     store16(p + 2, static_cast<std::uint16_t>(total));
     store16(p + 4, static_cast<std::uint16_t>(load16(p + 4) + index_));
-    set_ip_checksum(p, ip_header_);
+    ipv4::set_header_checksum({p, ip_header_});
 
     std::uint8_t* tcp = p + ip_header_;
     store32(tcp + 4, load32(tcp + 4) + static_cast<std::uint32_t>(offset));
@@ -313,7 +308,7 @@ std::span<const std::uint8_t> Coalescer::finish(Group& g) {
     VnetHeader vh;
     if (g.segments > 1) {
         store16(ip + 2, static_cast<std::uint16_t>(g.length));
-        set_ip_checksum(ip, ipv4_min_header);
+        ipv4::set_header_checksum({ip, ipv4_min_header});
         std::uint8_t* tcp = ip + ipv4_min_header;
         if (g.push) tcp[13] = static_cast<std::uint8_t>(tcp[13] | tcp_psh);
         // CHECKSUM_PARTIAL: the pseudo-header sum goes in the field; the kernel adds the rest.

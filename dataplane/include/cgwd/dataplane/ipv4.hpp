@@ -36,6 +36,8 @@ enum class Ipv4Error : std::uint8_t {
 
 // RFC 1071: one's complement of the one's complement sum of 16-bit words (odd length padded).
 std::uint16_t internet_checksum(std::span<const std::uint8_t> data);
+// Writes the header checksum of the IPv4 header `header` (its IHL bytes, at least 20).
+void set_header_checksum(std::span<std::uint8_t> header);
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') for one 16-bit word changed from m to m'.
 std::uint16_t checksum_adjust(std::uint16_t checksum, std::uint16_t old_word,
                               std::uint16_t new_word);
