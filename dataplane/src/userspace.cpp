@@ -51,6 +51,13 @@ constexpr std::size_t max_gso_payload = 65000;  // below 65535 - IPv4 - UDP head
 // Tunnel::want_peer of a raw ESP peer (no port): this bit and the address << 16.
 constexpr std::uint64_t raw_peer_flag = std::uint64_t{1} << 63;
 
+// Socket buffers for bursts of full-size packets (4 MB; the kernel caps them at its maxima).
+void set_buffers(int fd, bool send_too) {
+    const int buf = 4 << 20;
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    if (send_too) (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+}
+
 // A buffer whose pages are touched only when used (not value-initialised).
 std::unique_ptr<std::uint8_t[]> buffer(std::size_t size) {
     return std::unique_ptr<std::uint8_t[]>(new std::uint8_t[size]);
@@ -270,9 +277,7 @@ std::expected<std::unique_ptr<UserspaceDataplane>, Error> UserspaceDataplane::cr
         return fail(Errc::invalid_argument, "outer MTU must be 576..9216");
     Fd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (udp.get() < 0) return sys_fail("socket(UDP)");
-    const int buf = 4 << 20;
-    (void)::setsockopt(udp.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-    (void)::setsockopt(udp.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    set_buffers(udp.get(), true);
     // The inner packets are already sized for outer_mtu; never fail a send on a stale PMTU.
     const int pmtu = IP_PMTUDISC_DONT;
     (void)::setsockopt(udp.get(), IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
@@ -458,9 +463,7 @@ std::expected<void, Error> UserspaceDataplane::open_raw() {
     if (raw_fd_.load(std::memory_order_acquire) >= 0) return {};
     Fd raw(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ESP));
     if (raw.get() < 0) return sys_fail("socket(raw ESP, needs CAP_NET_RAW)");
-    const int buf = 4 << 20;
-    (void)::setsockopt(raw.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-    (void)::setsockopt(raw.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    set_buffers(raw.get(), true);
     // DF clear on the outer header, as on the UDP socket (the inner packets are sized already).
     const int pmtu = IP_PMTUDISC_DONT;
     (void)::setsockopt(raw.get(), IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
@@ -512,8 +515,7 @@ int UserspaceDataplane::open_peer_socket(std::uint64_t key) {
             bump(c.tunnel_socket_errors);
             return -1;
         }
-        const int buf = 4 << 20;
-        (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+        set_buffers(fd.get(), false);  // receive only: sending stays on the shared socket
         return fd.release();
     }
     Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -528,8 +530,7 @@ int UserspaceDataplane::open_peer_socket(std::uint64_t key) {
         bump(c.tunnel_socket_errors);
         return -1;
     }
-    const int buf = 4 << 20;
-    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    set_buffers(fd.get(), false);
     if (gro_) {
         const int one = 1;
         (void)::setsockopt(fd.get(), IPPROTO_UDP, UDP_GRO, &one, sizeof one);
