@@ -240,6 +240,8 @@ json Daemon::status() const {
             if (b.is_object()) dx["bgp"] = b;
             if (auto it = dx_interfaces_.find(name); it != dx_interfaces_.end())
                 dx["interface"] = it->second;
+            if (auto it = dx_mss_clamp_.find(name); it != dx_mss_clamp_.end())
+                dx["mss_clamp"] = it->second;
             if (auto it = bfd_.find(name); it != bfd_.end()) {
                 dx["bfd"] = it->second->state_text();
                 dx["bfd_detail"] = it->second->status();
@@ -499,10 +501,12 @@ void Daemon::start_direct_connect(const config::DirectConnectPeer& d) {
         if (!r)
             logger("dataplane")
                 ->warn("direct connect {}: MSS clamp on {}: {}", d.name, ifname, r.error().message);
-        else
+        else {
+            dx_mss_clamp_[d.name] = cfg_.vpn_mss;
             logger("dataplane")
                 ->info("direct connect {}: TCP MSS clamped to {} on {}", d.name, cfg_.vpn_mss,
                        ifname);
+        }
     }
     auto ours = d.local_address ? std::optional(*d.local_address) : address_of(ifname);
     if (!ours) {

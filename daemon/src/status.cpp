@@ -1,12 +1,25 @@
 #include "cgwd/daemon/status.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <sstream>
 
 namespace cgwd::daemon {
 
 using nlohmann::json;
+
+namespace {
+
+// Our side's dead peer detection in force: the TOML file's tightening, else the AWS file's.
+json dpd_json(const config::Tunnel& t) {
+    return {{"interval_ms", t.local_dpd_interval_ms ? t.local_dpd_interval_ms
+                                                    : t.dpd_interval_s * 1000},
+            {"retries", t.local_dpd_retries ? t.local_dpd_retries : t.dpd_retries},
+            {"action", config::to_string(t.dpd_action)}};
+}
+
+}  // namespace
 
 json status_json(const config::DaemonConfig& cfg,
                  const std::map<std::string, TunnelRuntime>& tunnels,
@@ -36,7 +49,8 @@ json status_json(const config::DaemonConfig& cfg,
                         {"local_inside", t.cgw_inside.to_string() + "/30"},
                         {"remote_inside", t.aws_inside.to_string()},
                         {"mtu", t.mtu},
-                        {"mss", t.tcp_mss}};
+                        {"mss", t.tcp_mss},
+                        {"dpd", dpd_json(t)}};
                 if (t.cgw_asn)
                     tj["bgp"] = {
                         {"local_asn", *t.cgw_asn}, {"remote_asn", *t.aws_asn}, {"state", "idle"}};
@@ -83,6 +97,30 @@ std::string limit_note(const json& b) {
     return note;
 }
 
+// 1436 B, 12.3 kB, 4.5 MB, 1.2 GB (decimal units, as interface counters are read).
+std::string bytes_text(std::uint64_t n) {
+    if (n < 1000) return std::to_string(n) + " B";
+    const char* units[] = {"kB", "MB", "GB", "TB"};
+    double v = static_cast<double>(n);
+    int u = -1;
+    while (v >= 1000 && u < 3) {
+        v /= 1000;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+// 10 s, 1.5 s, 300 ms.
+std::string seconds_text(std::uint64_t ms) {
+    if (ms < 1000) return std::to_string(ms) + " ms";
+    if (ms % 1000 == 0) return std::to_string(ms / 1000) + " s";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000);
+    return buf;
+}
+
 }  // namespace
 
 std::string render_status(const json& s, bool color) {
@@ -115,9 +153,21 @@ std::string render_status(const json& s, bool color) {
                 o << "           esp in " << sa.value("spi_in", "") << " out "
                   << sa.value("spi_out", "") << "  " << sa.value("algorithms", "") << "  "
                   << sa.value("packets_in", 0) << "/" << sa.value("packets_out", 0)
-                  << " packets in/out, " << sa.value("replay_drops", 0) << " replay drops, "
+                  << " packets, " << bytes_text(sa.value("bytes_in", std::uint64_t{0})) << "/"
+                  << bytes_text(sa.value("bytes_out", std::uint64_t{0})) << " in/out, "
+                  << sa.value("replay_drops", 0) << " replay drops, "
                   << sa.value("integrity_failures", 0) << " integrity failures, age "
                   << sa.value("age_s", 0) << " s\n";
+            if (t.contains("dpd") && t.contains("ike")) {
+                const auto& d = t["dpd"];
+                o << "           dpd every " << seconds_text(d.value("interval_ms", 0)) << ", "
+                  << d.value("retries", 0) << " retries, then " << d.value("action", "");
+                if (t["ike"].contains("last_dpd_s"))
+                    o << "; last check " << t["ike"].value("last_dpd_s", 0) << " s ago";
+                if (t.contains("last_rekey_s"))
+                    o << "; last esp rekey " << t.value("last_rekey_s", 0) << " s ago";
+                o << "\n";
+            }
             if (t.contains("bgp")) {
                 const auto& b = t["bgp"];
                 o << "           bgp AS" << b.value("local_asn", 0) << " -> AS"
@@ -172,6 +222,10 @@ std::string render_status(const json& s, bool color) {
           << " AS" << d.value("remote_asn", 0);
         if (d.contains("interface")) o << " on " << d.value("interface", "");
         o << "  bgp " << bgp_state << "  bfd " << d.value("bfd", "");
+        if (const auto bfd = d.value("bfd_detail", json::object()); bfd.contains("tx_interval_ms"))
+            o << " (" << seconds_text(bfd.value("tx_interval_ms", 0)) << " x "
+              << bfd.value("detect_multiplier", 0) << ")";
+        if (d.contains("mss_clamp")) o << "  mss " << d.value("mss_clamp", 0);
         if (b.is_object() && b.contains("prefixes_received"))
             o << "  " << b.value("prefixes_received", 0) << " received, "
               << b.value("prefixes_installed", 0) << " installed, "

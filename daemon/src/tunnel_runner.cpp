@@ -437,6 +437,7 @@ bool TunnelRunner::install(const ike::ChildSaReady& c, bool first_of_sa) {
                (first_of_sa         ? " (new IKE SA)"
                 : children_.empty() ? ""
                                     : " (rekey)"));
+    if (!first_of_sa && !children_.empty()) last_rekey_ = Clock::now();  // make-before-break
     Child child{in.key(), out.key(), algorithms, Clock::now(), std::nullopt};
     if (defer_out) child.pending_out = out;
     children_[c.spi_in] = std::move(child);
@@ -538,6 +539,7 @@ json TunnelRunner::status() const {
     }
     j["child_sas"] = std::move(children);
     j["child_sa_installs"] = child_installs_;
+    if (last_rekey_) j["last_rekey_s"] = secs(now - *last_rekey_);
     // IKE SAs the peer replaced by a new one (restart, see the top), and one in progress.
     if (ike_replacements_) j["ike_replacements"] = ike_replacements_;
     if (candidate_)

@@ -5,7 +5,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include "cgwd/daemon/daemon.hpp"
 #include "cgwd/daemon/status.hpp"
@@ -76,6 +78,77 @@ TEST_CASE("cgwctl status: golden text and JSON for a fixed state") {
     auto colored = daemon::render_status(doc, true);
     CHECK(colored.find("\033[32mup\033[0m") != std::string::npos);
     CHECK(colored.find("\033[33mconnecting\033[0m") != std::string::npos);
+}
+
+// The whole screen for a busy state: IKE and CHILD SAs with counters, DPD, a rekey, BGP up,
+// a Direct Connect peer with BFD and its MSS clamp, and which path each prefix takes. The
+// document is status_json's for the configuration, with the engines' fields as the daemon
+// merges them (Daemon::status). Both renderings are compared with files in daemon/tests/golden
+// (CGWD_UPDATE_GOLDEN=1 rewrites them; review the diff).
+TEST_CASE("cgwctl status: golden text and JSON for a busy state (SAs, DPD, BGP, DX, routes)") {
+    Lab lab;
+    auto cfg = load(lab.write_toml(
+        "vgw-bgp.xml",
+        "[[direct_connect]]\nname = \"dx1\"\ninterface = \"eth1\"\nvlan = 101\n"
+        "local_address = \"169.254.100.2/30\"\nneighbor = \"169.254.100.1\"\n"
+        "md5_key = \"Dx-Md5-Key-77\"\n"));
+    const json ike{{"spi_i", "8a1f00c2d93e4b71"}, {"spi_r", "51c0ffee00ab12cd"},
+                   {"algorithms", "AES-GCM-16-256/PRF-HMAC-SHA2-256/ECP-384"},
+                   {"initiator", true},        {"udp_encapsulation", false},
+                   {"age_s", 754},             {"ike_rekeys", 0},
+                   {"child_rekeys", 1},        {"next_rekey_s", 27123},
+                   {"next_child_rekey_s", 2712}, {"last_dpd_s", 4}};
+    const json child{{"spi_in", "c1a2b3c4"},     {"spi_out", "0d0e0f10"},
+                     {"algorithms", "AES-GCM-16-256"}, {"age_s", 120},
+                     {"bytes_in", 1234567},      {"packets_in", 2049},
+                     {"replay_drops", 2},        {"integrity_failures", 0},
+                     {"bytes_out", 98765},       {"packets_out", 1999}};
+    daemon::TunnelRuntime t1{"up", ""};
+    t1.extra = {{"interface", "cgwd1"}, {"nat_detected", false}, {"local_outside", "198.51.100.10"},
+                {"ike", ike}, {"child_sas", json::array({child})}, {"child_sa_installs", 2},
+                {"last_rekey_s", 120}};
+    t1.bgp = {{"local_asn", 65010},     {"remote_asn", 64512},        {"state", "Established"},
+              {"flaps", 0},            {"uptime_s", 750},             {"prefixes_received", 1},
+              {"prefixes_advertised", 1}, {"prefixes_installed", 0}, {"max_prefixes_in", 1000},
+              {"graceful_restart_time", 120}};
+    daemon::TunnelRuntime t2{"connecting", "IKE_SA_INIT sent, no answer yet"};
+    t2.extra = {{"interface", "cgwd2"}, {"nat_detected", false}, {"child_sas", json::array()},
+                {"child_sa_installs", 0}};
+    const json routes = json::array(
+        {{{"prefix", "10.0.0.0/16"},
+          {"path", "direct connect"},
+          {"via", json::array({{{"next_hop", "169.254.100.1"}, {"tunnel", "dx:dx1"}}})}}});
+    auto doc = daemon::status_json(
+        cfg, {{"vpn-0a1b2c3d4e5f60718/1", t1}, {"vpn-0a1b2c3d4e5f60718/2", t2}}, "kernel",
+        routes);
+    doc["config_file"] = "/etc/cgwd/cgwd.toml";  // not the test's temporary directory
+    doc["fib"] = {{"installed", 1}, {"errors", 0}, {"resyncs", 0}};
+    auto& dx = doc["direct_connect"][0];
+    dx["bgp"] = {{"local_asn", 65010},     {"remote_asn", 64512},        {"state", "Established"},
+                 {"flaps", 0},            {"uptime_s", 740},             {"prefixes_received", 1},
+                 {"prefixes_advertised", 1}, {"prefixes_installed", 1}, {"max_prefixes_in", 1000},
+                 {"graceful_restart_time", 0}};
+    dx["interface"] = "eth1.101";
+    dx["mss_clamp"] = 1379;
+    dx["bfd"] = "up";
+    dx["bfd_detail"] = {{"state", "up"}, {"tx_interval_ms", 300}, {"detect_multiplier", 3}};
+
+    const auto text = daemon::render_status(doc, false);
+    const auto dumped = doc.dump(2) + "\n";
+    CHECK(dumped.find("Dx-Md5-Key-77") == std::string::npos);
+    CHECK(dumped.find("Xk3_9vTq") == std::string::npos);
+    const std::string dir = std::string(CGWD_SOURCE_DIR) + "/daemon/tests/golden/";
+    if (std::getenv("CGWD_UPDATE_GOLDEN")) {
+        std::ofstream(dir + "status-busy.txt") << text;
+        std::ofstream(dir + "status-busy.json") << dumped;
+    }
+    auto read = [](const std::string& path) {
+        std::ifstream in(path);
+        REQUIRE(in.good());
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    CHECK(text == read(dir + "status-busy.txt"));
+    CHECK(dumped == read(dir + "status-busy.json"));
 }
 
 TEST_CASE("cgwctl check: OK, WARNING with a tunnel of each connection up, CRITICAL otherwise") {

@@ -114,6 +114,7 @@ class Daemon {
     std::map<std::string, std::unique_ptr<TunnelRunner>> runners_;          // by tunnel key
     std::map<std::string, std::vector<config::Ipv4Prefix>> static_routes_;  // installed, by conn
     std::map<std::string, std::string> dx_interfaces_;       // Direct Connect name -> interface
+    std::map<std::string, std::uint16_t> dx_mss_clamp_;      // Direct Connect name -> MSS clamped
     std::vector<std::string> dx_vlans_;                      // VLAN interfaces we created
     std::unique_ptr<dataplane::NftMssClamp> nft_;            // userspace mode: DX MSS clamps
     std::map<std::string, std::unique_ptr<BfdRunner>> bfd_;  // Direct Connect name -> BFD

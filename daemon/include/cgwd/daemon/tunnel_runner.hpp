@@ -153,6 +153,7 @@ class TunnelRunner {
     std::string detail_ = "not started";
     std::map<std::uint32_t, Child> children_;  // by inbound SPI
     std::uint64_t child_installs_ = 0;
+    std::optional<std::chrono::steady_clock::time_point> last_rekey_;  // of a CHILD_SA
     std::uint64_t dataplane_errors_ = 0;
     std::string last_error_;
 };
