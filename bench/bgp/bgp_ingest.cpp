@@ -1,8 +1,8 @@
 // bgp_ingest: the receiving end of the route-ingestion benchmark (bench/bgp/run). Accepts one
 // BGP session (passive, plain POSIX TCP), drives cgwd's sans-I/O Session FSM and Rib the way the
 // daemon's Routing does for every UPDATE (daemon/src/routing.cpp on_routes: apply_update, then
-// the FIB change batch kept in a map as the daemon keeps its installed routes, then
-// take_updates to the peer), and stops once `--prefixes` IPv4 prefixes are in the FIB map.
+// the FIB change batch, whose state the Rib keeps as the daemon's installed routes, then
+// take_updates to the peer), and stops once `--prefixes` IPv4 prefixes are in the FIB.
 // With `--kernel-table T --kernel-device DEV` the FIB changes of each UPDATE also go into the
 // kernel's table T as the daemon installs them (one KernelRoutes::apply batch per UPDATE, via
 // the peer's address on DEV, route protocol 199), and it stops once that many prefixes are
@@ -14,7 +14,7 @@
 //   done prefixes 100000 updates 95 ms 812.4 cpu-ms 790.1 rss-kb 51234 hwm-kb 51234
 //        base-rss-kb 4100
 // ms is the steady-clock time from the session reaching Established to the last of the prefixes
-// entering the FIB map (with --kernel-table: the kernel's acknowledgement of the last one);
+// entering the FIB (with --kernel-table: the kernel's acknowledgement of the last one);
 // cpu-ms is this process's user + system CPU time over the same span; rss
 // is VmRSS / VmHWM from /proc/self/status at that moment, base-rss-kb VmRSS before the session.
 // Exit 0 when done; 1 on timeout or when the session goes down first.
@@ -172,7 +172,9 @@ int main(int argc, char** argv) {
     std::printf("ready\n");
 
     int fd = -1;
-    std::map<Prefix, std::vector<NextHop>> fib;  // as the daemon keeps its installed routes
+    // Prefixes in the FIB: the Rib keeps the installed state for the daemon too (fib_size),
+    // less those the kernel refused.
+    auto in_fib = [&] { return rib.fib_size() - std::min(rib.fib_size(), kernel_errors); };
     std::size_t updates = 0;
     std::optional<Clock::time_point> t0;
     double cpu0 = 0;
@@ -232,18 +234,8 @@ int main(int argc, char** argv) {
                     }
                 }
                 const auto outcome = kernel ? kernel->apply(ops) : cgwd::dataplane::RouteBatchOutcome{};
-                for (std::size_t i = 0; i < changes.size(); ++i) {
-                    auto& c = changes[i];
-                    if (kernel && outcome.errors.at(i)) {
-                        ++kernel_errors;
-                        continue;
-                    }
-                    if (c.next_hops.empty()) {
-                        fib.erase(c.prefix);
-                    } else {
-                        fib[c.prefix] = std::move(c.next_hops);
-                    }
-                }
+                for (std::size_t i = 0; kernel && i < changes.size(); ++i)
+                    if (outcome.errors.at(i)) ++kernel_errors;
                 export_to_peer(now);
             } else if (std::holds_alternative<SessionDown>(ev)) {
                 down = true;
@@ -254,13 +246,13 @@ int main(int argc, char** argv) {
             }
         }
         flush();
-        if (t0 && fib.size() >= prefixes) {
+        if (t0 && in_fib() >= prefixes) {
             const double ms = std::chrono::duration<double, std::milli>(Clock::now() - *t0).count();
             const double cpu = cpu_ms() - cpu0;
             std::printf(
                 "done prefixes %zu updates %zu ms %.1f cpu-ms %.1f rss-kb %ld hwm-kb %ld "
                 "base-rss-kb %ld\n",
-                fib.size(), updates, ms, cpu, status_kb("VmRSS:"), status_kb("VmHWM:"), base_rss);
+                in_fib(), updates, ms, cpu, status_kb("VmRSS:"), status_kb("VmHWM:"), base_rss);
             session.stop(Clock::now(), "bgp_ingest: done");
             (void)session.take_events();
             flush();
@@ -273,7 +265,7 @@ int main(int argc, char** argv) {
         const auto now = Clock::now();
         if (down || now >= give_up) {
             std::printf("%s prefixes %zu updates %zu state %s kernel-errors %zu\n",
-                        down ? "down" : "timeout", fib.size(), updates, to_string(session.state()),
+                        down ? "down" : "timeout", in_fib(), updates, to_string(session.state()),
                         kernel_errors);
             return 1;
         }

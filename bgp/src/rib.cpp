@@ -134,7 +134,7 @@ void Rib::set_policies(PeerId peer, std::optional<ImportPolicy> import_policy,
     it->second.config.export_policy = std::move(export_policy);
     // Re-evaluate everything we advertise to it.
     for (const auto& [prefix, entry] : loc_rib_) {
-        if (!entry.best.paths.empty()) it->second.export_dirty.insert(prefix);
+        if (!entry.best.empty()) it->second.export_dirty.insert(prefix);
     }
     for (const auto& [prefix, attrs] : it->second.adj_out) it->second.export_dirty.insert(prefix);
 }
@@ -160,7 +160,7 @@ void Rib::peer_up(PeerId peer, const SessionEstablished& established) {
     p.held_back.clear();
     p.over_limit_reported = false;
     for (const auto& [prefix, entry] : loc_rib_) {
-        if (!entry.best.paths.empty()) p.export_dirty.insert(prefix);
+        if (!entry.best.empty()) p.export_dirty.insert(prefix);
     }
 }
 
@@ -344,7 +344,7 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
         }
         ++report.accepted;
         mark_dirty(prefix);
-        Route route{prefix, from, attrs, nh, false};
+        Route route{from, attrs, nh, false};
         if (existing == peer.adj_in.end()) {
             peer.adj_in.emplace_hint(existing, prefix, std::move(route));
         } else {
@@ -384,7 +384,7 @@ void Rib::originate(const Prefix& prefix, Origin origin) {
     a.origin = origin;
     a.as_path = AsPath{};
     a.local_pref = config_.default_local_pref;
-    local_[prefix] = Route{prefix, kLocalPeer, intern(std::move(a)), std::nullopt, false};
+    local_[prefix] = Route{kLocalPeer, intern(std::move(a)), std::nullopt, false};
     mark_dirty(prefix);
 }
 
@@ -482,29 +482,24 @@ void Rib::settle() {
             LocEntry& entry = e->second;
             std::vector<NextHop> hops;
             if (cands.empty()) {
-                entry.best.paths.clear();
+                entry.best.clear();
             } else {
-                entry.best = decide(cands);
-                for (const Route* r : entry.best.paths) {
+                const auto decided = decide(cands);
+                entry.best.assign(decided.paths);
+                for (const Route* r : decided.paths) {
                     if (r->peer != kLocalPeer && r->next_hop) {
                         hops.push_back({*r->next_hop, r->peer});
                     }
                 }
-                if (!entry.best.paths.empty()) best_route = entry.best.paths.front();
+                if (!decided.paths.empty()) best_route = decided.paths.front();
             }
             std::sort(hops.begin(), hops.end());
             hops.erase(std::unique(hops.begin(), hops.end()), hops.end());
-            if (hops == entry.fib) {  // back to what was reported: nothing to take
-                entry.has_pending = false;
-                entry.pending.clear();
-            } else {
-                entry.pending = std::move(hops);
-                if (!entry.has_pending) fib_pending_.push_back(prefix);
-                entry.has_pending = true;
-            }
-            if (entry.best.paths.empty() && entry.fib.empty() && !entry.has_pending) {
-                loc_rib_.erase(e);
-            }
+            // Recorded even when equal to the reported state: it may undo an earlier decision
+            // of this batch (a flap), and the last decision counts.
+            const bool gone = entry.best.empty() && entry.fib.empty() && hops.empty();
+            fib_pending_.emplace_back(prefix, std::move(hops));
+            if (gone) loc_rib_.erase(e);
         }
         for (auto& [id, peer] : peers_) {
             if (peer.up && export_relevant(id, peer, prefix, best_route)) {
@@ -517,19 +512,24 @@ void Rib::settle() {
 
 std::vector<FibChange> Rib::take_fib_changes() {
     settle();
-    std::sort(fib_pending_.begin(), fib_pending_.end());
-    fib_pending_.erase(std::unique(fib_pending_.begin(), fib_pending_.end()), fib_pending_.end());
+    // By prefix, the last decision of each first (stable: decision order kept within a prefix).
+    std::stable_sort(fib_pending_.begin(), fib_pending_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<FibChange> out;
-    out.reserve(fib_pending_.size());
-    for (const auto& prefix : fib_pending_) {
+    for (std::size_t i = 0; i < fib_pending_.size(); ++i) {
+        auto& [prefix, hops] = fib_pending_[i];
+        if (i + 1 < fib_pending_.size() && fib_pending_[i + 1].first == prefix) continue;
         auto e = loc_rib_.find(prefix);
-        if (e == loc_rib_.end() || !e->second.has_pending) continue;  // flapped back
+        if (e == loc_rib_.end()) continue;  // no route and nothing reported: nothing to remove
         LocEntry& entry = e->second;
-        entry.fib = entry.pending;
-        entry.has_pending = false;
-        out.push_back(FibChange{prefix, std::move(entry.pending)});
-        entry.pending = {};
-        if (entry.fib.empty() && entry.best.paths.empty()) loc_rib_.erase(e);
+        if (entry.fib == hops) continue;  // flapped back within the batch
+        const bool had = !entry.fib.empty();
+        fib_size_ += static_cast<std::size_t>(!had && !hops.empty());
+        fib_size_ -= static_cast<std::size_t>(had && hops.empty());
+        entry.fib.assign(hops);
+        const bool replaced = had && !hops.empty();
+        out.push_back(FibChange{prefix, std::move(hops), replaced});
+        if (entry.fib.empty() && entry.best.empty()) loc_rib_.erase(e);
     }
     fib_pending_.clear();
     return out;
@@ -538,16 +538,21 @@ std::vector<FibChange> Rib::take_fib_changes() {
 std::optional<BestPaths> Rib::best(const Prefix& prefix) {
     settle();
     auto it = loc_rib_.find(prefix);
-    if (it == loc_rib_.end() || it->second.best.paths.empty()) return std::nullopt;
-    return it->second.best;
+    if (it == loc_rib_.end() || it->second.best.empty()) return std::nullopt;
+    return BestPaths{it->second.best.to_vector()};
 }
 
-std::vector<const Route*> Rib::adj_rib_in(PeerId peer) const {
-    std::vector<const Route*> out;
+std::vector<std::pair<Prefix, const Route*>> Rib::adj_rib_in(PeerId peer) const {
+    std::vector<std::pair<Prefix, const Route*>> out;
     auto it = peers_.find(peer);
     if (it == peers_.end()) return out;
-    for (const auto& [prefix, route] : it->second.adj_in) out.push_back(&route);
+    for (const auto& [prefix, route] : it->second.adj_in) out.emplace_back(prefix, &route);
     return out;
+}
+
+std::size_t Rib::adj_rib_in_size(PeerId peer) const {
+    auto it = peers_.find(peer);
+    return it == peers_.end() ? 0 : it->second.adj_in.size();
 }
 
 }  // namespace cgwd::bgp

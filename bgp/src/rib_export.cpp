@@ -46,6 +46,7 @@ std::size_t nlri_budget(std::size_t attr_octets) {
 }  // namespace
 
 std::optional<PathAttributes> Rib::export_attributes(PeerId to, const PeerState& peer,
+                                                     const Prefix& prefix,
                                                      const Route& route) const {
     if (route.peer == to) return std::nullopt;  // never back to where it came from
     const bool ebgp = external(peer);
@@ -61,9 +62,9 @@ std::optional<PathAttributes> Rib::export_attributes(PeerId to, const PeerState&
     if (ebgp && !peer.config.export_policy) return std::nullopt;
     const ExportPolicy empty_policy;
     const ExportPolicy& pol = peer.config.export_policy ? *peer.config.export_policy : empty_policy;
-    if (pol.prefix_list && !pol.prefix_list->permits(route.prefix)) return std::nullopt;
+    if (pol.prefix_list && !pol.prefix_list->permits(prefix)) return std::nullopt;
 
-    const AfiSafi af = route.prefix.afi == Afi::Ipv4 ? kIpv4Unicast : kIpv6Unicast;
+    const AfiSafi af = prefix.afi == Afi::Ipv4 ? kIpv4Unicast : kIpv6Unicast;
     if (!peer.capabilities.supports(af)) return std::nullopt;
     const AsPath& path = *route.attributes->as_path;
     // Sender-side loop avoidance: the peer would drop it anyway (RFC 4271 section 9.1.2).
@@ -73,7 +74,7 @@ std::optional<PathAttributes> Rib::export_attributes(PeerId to, const PeerState&
     out.origin = route.attributes->origin.value_or(Origin::Incomplete);
     out.as_path = path;
     if (ebgp) prepend(*out.as_path, config_.local_as, 1u + pol.as_path_prepend);
-    if (route.prefix.afi == Afi::Ipv4) {
+    if (prefix.afi == Afi::Ipv4) {
         out.next_hop = peer.config.local_address.v4_host_order();
     } else {
         if (!peer.config.local_address_v6) return std::nullopt;
@@ -133,8 +134,8 @@ ExportBatch Rib::take_updates(PeerId to) {
     for (const auto& prefix : todo) {
         std::optional<PathAttributes> want;
         if (auto lr = loc_rib_.find(prefix);
-            lr != loc_rib_.end() && !lr->second.best.paths.empty()) {
-            want = export_attributes(to, peer, *lr->second.best.paths.front());
+            lr != loc_rib_.end() && !lr->second.best.empty()) {
+            want = export_attributes(to, peer, prefix, *lr->second.best.front());
         }
         auto out = peer.adj_out.find(prefix);
         if (!want) {

@@ -65,8 +65,8 @@ Update withdraw(std::vector<Prefix> prefixes) {
 }
 
 const Route& route_of(const Rib& rib, PeerId peer, const Prefix& p) {
-    for (const Route* r : rib.adj_rib_in(peer)) {
-        if (r->prefix == p) return *r;
+    for (const auto& [prefix, r] : rib.adj_rib_in(peer)) {
+        if (prefix == p) return *r;
     }
     FAIL("no route for " << p.to_string());
     throw std::logic_error("unreachable");  // FAIL throws

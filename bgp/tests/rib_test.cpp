@@ -478,3 +478,92 @@ TEST_CASE("export: many prefixes split into UPDATEs that fit 4096 octets", "[bgp
     }
     CHECK(total == 2000);
 }
+
+// The daemon keeps no copy of what it installed: the Rib's FIB as last taken is that state.
+TEST_CASE("FIB state: fib_size, for_each_fib and `replaced` follow the changes taken",
+          "[bgp][rib][fib]") {
+    Rib rib({kLocalAs, 1, 4, false, 100});
+    const PeerId t1 = rib.add_peer(peer(kAwsAs, "169.254.10.1", "169.254.10.2"));
+    const PeerId t2 = rib.add_peer(peer(kAwsAs, "169.254.11.1", "169.254.11.2"));
+    up(rib, t1, 1);
+    up(rib, t2, 2);
+    const Prefix p = pfx("10.0.0.0/16"), q = pfx("10.1.0.0/16");
+    auto listed = [&] {
+        std::vector<std::string> out;
+        rib.for_each_fib([&](const Prefix& prefix, std::span<const NextHop> next_hops) {
+            std::string line = prefix.to_string();
+            for (const auto& h : next_hops) line += " " + h.address.to_string();
+            out.push_back(line);
+        });
+        return out;
+    };
+    Attrs backup;
+    backup.med = 200;
+    (void)rib.apply_update(t1, announce({p, q}, "169.254.10.1"));
+    (void)rib.apply_update(t2, announce({p}, "169.254.11.1", backup));
+    CHECK(rib.fib_size() == 0);  // decided, not taken yet
+    auto changes = rib.take_fib_changes();
+    REQUIRE(changes.size() == 2);
+    CHECK_FALSE(changes[0].replaced);
+    CHECK_FALSE(changes[1].replaced);
+    CHECK(rib.fib_size() == 2);
+    CHECK(listed() == std::vector<std::string>{"10.0.0.0/16 169.254.10.1", "10.1.0.0/16 169.254.10.1"});
+
+    // Tunnel 1 goes: p fails over to tunnel 2 (replaced), q is removed.
+    rib.peer_down(t1);
+    changes = rib.take_fib_changes();
+    REQUIRE(changes.size() == 2);
+    CHECK(changes[0].prefix == p);
+    CHECK(changes[0].replaced);
+    CHECK(changes[1].prefix == q);
+    CHECK(changes[1].next_hops.empty());
+    CHECK_FALSE(changes[1].replaced);
+    CHECK(rib.fib_size() == 1);
+    CHECK(listed() == std::vector<std::string>{"10.0.0.0/16 169.254.11.1"});
+
+    // Back with equal MED: ECMP over both tunnels, two next hops held out of line.
+    up(rib, t1, 1);
+    (void)rib.apply_update(t1, announce({p}, "169.254.10.1", backup));
+    changes = rib.take_fib_changes();
+    REQUIRE(changes.size() == 1);
+    CHECK(changes[0].replaced);
+    CHECK(listed() == std::vector<std::string>{"10.0.0.0/16 169.254.10.1 169.254.11.1"});
+    REQUIRE(rib.best(p).has_value());
+    CHECK(rib.best(p)->paths.size() == 2);
+
+    // A change that flaps back within one batch is no change, and the state stays.
+    (void)rib.apply_update(t1, withdraw({p}));
+    (void)rib.apply_update(t1, announce({p}, "169.254.10.1", backup));
+    CHECK(rib.take_fib_changes().empty());
+    CHECK(rib.fib_size() == 1);
+
+    rib.peer_down(t1);
+    rib.peer_down(t2);
+    changes = rib.take_fib_changes();
+    REQUIRE(changes.size() == 1);
+    CHECK(changes[0].next_hops.empty());
+    CHECK(rib.fib_size() == 0);
+    CHECK(listed().empty());
+}
+
+TEST_CASE("OneOrMany: none, one inline, several out of line; copies are deep", "[bgp][rib][fib]") {
+    OneOrMany<int> v;
+    CHECK(v.empty());
+    CHECK(v.size() == 0);
+    const std::vector<int> one{7}, three{1, 2, 3};
+    v.assign(one);
+    CHECK(v.size() == 1);
+    CHECK(v.front() == 7);
+    CHECK(v == one);
+    v.assign(three);
+    CHECK(v == three);
+    OneOrMany<int> copy = v;
+    v.assign(one);
+    CHECK(copy == three);  // the copy kept its own vector
+    CHECK(v == one);
+    copy = copy;  // self-assignment leaves it intact
+    CHECK(copy.to_vector() == three);
+    v.clear();
+    CHECK(v.empty());
+    CHECK_FALSE(v == copy);
+}

@@ -518,11 +518,26 @@ void Routing::tunnel_up(const std::string& key, bool up) {
 void Routing::shutdown(const std::string& why) {
     for (auto& [key, p] : peers_) p->disable(why);
     std::vector<dataplane::RouteChange> removals;
-    for (const auto& [prefix, hops] : fib_)
+    for_each_installed([&](const bgp::Prefix& prefix, std::span<const bgp::NextHop>) {
         removals.push_back(dataplane::RouteChange::remove(
             {to_config(prefix), cfg_.route_metric, cfg_.route_table}));
+    });
     if (!removals.empty()) (void)dp_.apply_routes(removals);
-    fib_.clear();
+}
+
+// What flush_fib has put in the kernel: the RIB's FIB as last taken, IPv4 only (IPv6 inside the
+// tunnels is not installed yet). The RIB keeps it; Routing keeps no copy (memory per route).
+template <typename F>
+void Routing::for_each_installed(F&& f) const {
+    rib_.for_each_fib([&](const bgp::Prefix& prefix, std::span<const bgp::NextHop> hops) {
+        if (prefix.afi == bgp::Afi::Ipv4) f(prefix, hops);
+    });
+}
+
+std::size_t Routing::fib_size() const {
+    std::size_t n = 0;
+    for_each_installed([&](const bgp::Prefix&, std::span<const bgp::NextHop>) { ++n; });
+    return n;
 }
 
 void Routing::on_established(BgpPeerRunner& peer, const bgp::SessionEstablished& e) {
@@ -585,12 +600,13 @@ void Routing::on_stale_expired(BgpPeerRunner& peer, const bgp::StaleRoutesExpire
 
 void Routing::flush_fib() {
     // The RIB's changes go to the dataplane as one batch (Dataplane::apply_routes); logging,
-    // events and fib_ follow each change's own result.
+    // and events follow each change's own result.
     struct Pending {
         bgp::Prefix prefix;
         config::Ipv4Prefix dst;
         std::vector<bgp::NextHop> next_hops;  // empty: withdrawn
         std::string via;
+        bool replaced = false;  // it had other next hops before
     };
     std::vector<Pending> pending;
     std::vector<dataplane::RouteChange> changes;
@@ -617,7 +633,7 @@ void Routing::flush_fib() {
         }
         if (route.next_hops.empty()) continue;
         changes.push_back(dataplane::RouteChange::add(std::move(route)));
-        pending.push_back({change.prefix, dst, change.next_hops, std::move(via)});
+        pending.push_back({change.prefix, dst, change.next_hops, std::move(via), change.replaced});
     }
     if (changes.empty()) return;
     const dataplane::RouteBatchResult done = dp_.apply_routes(changes);
@@ -638,7 +654,6 @@ void Routing::flush_fib() {
         if (p.next_hops.empty()) {
             if (log_error)
                 logger("bgp")->warn("route {} not removed: {}", p.dst.to_string(), error->message);
-            fib_.erase(p.prefix);
             ++withdrawn;
             if (each) logger("bgp")->info("route {} withdrawn", p.dst.to_string());
             event("routes", p.dst.to_string() + " withdrawn");
@@ -651,14 +666,12 @@ void Routing::flush_fib() {
             ++installed;
             if (each) logger("bgp")->info("route {} via{}", p.dst.to_string(), p.via);
         }
-        if (auto old = fib_.find(p.prefix); old != fib_.end() && old->second != p.next_hops)
-            ++route_changes_;
+        if (p.replaced) ++route_changes_;
         std::string path;
         for (const auto& nh : p.next_hops)
             if (auto v = via_.find(nh.peer); v != via_.end())
                 path += (path.empty() ? "" : ", ") + v->second.key;
         event("routes", p.dst.to_string() + " via" + p.via + " (" + path + ")");
-        fib_[p.prefix] = p.next_hops;
     }
     if (!each)
         logger("bgp")->info("FIB: {} routes installed or replaced, {} withdrawn, {} failed",
@@ -711,12 +724,12 @@ json Routing::peer_status(const std::string& key) const {
     }
     if (p.refused() > 0) j["connections_refused"] = p.refused();
     if (p.collisions() > 0) j["connection_collisions"] = p.collisions();
-    auto in = rib_.adj_rib_in(p.id());
-    j["prefixes_received"] = in.size();
+    j["prefixes_received"] = rib_.adj_rib_in_size(p.id());
     j["prefixes_advertised"] = rib_.adj_rib_out_size(p.id());
     std::size_t used = 0;
-    for (const auto& [prefix, hops] : fib_)
+    for_each_installed([&](const bgp::Prefix&, std::span<const bgp::NextHop> hops) {
         for (const auto& h : hops) used += h.peer == p.id();
+    });
     j["prefixes_installed"] = used;
     if (auto stale = rib_.stale_count(p.id()); stale > 0) j["prefixes_stale"] = stale;
     auto held = rib_.held_back(p.id());
@@ -731,7 +744,7 @@ json Routing::peer_status(const std::string& key) const {
 
 json Routing::routes_status() const {
     json out = json::array();
-    for (const auto& [prefix, hops] : fib_) {
+    for_each_installed([&](const bgp::Prefix& prefix, std::span<const bgp::NextHop> hops) {
         json via = json::array();
         std::string path = "vpn";
         for (const auto& h : hops) {
@@ -742,7 +755,7 @@ json Routing::routes_status() const {
                            {"tunnel", it == via_.end() ? "" : it->second.key}});
         }
         out.push_back({{"prefix", prefix.to_string()}, {"path", path}, {"via", via}});
-    }
+    });
     return out;
 }
 

@@ -44,6 +44,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cgwd/bgp/one_or_many.hpp"
 #include "cgwd/bgp/policy.hpp"
 #include "cgwd/bgp/session.hpp"
 #include "cgwd/bgp/update.hpp"
@@ -80,6 +81,7 @@ struct NextHop {
 struct FibChange {
     Prefix prefix;
     std::vector<NextHop> next_hops;
+    bool replaced = false;  // it forwarded elsewhere before (a failover or a change of path)
     friend bool operator==(const FibChange&, const FibChange&) = default;
 };
 
@@ -98,9 +100,9 @@ struct ExportBatch {
     std::vector<Prefix> newly_held_back;  // max_prefix_out reached
 };
 
-// A route as stored in an Adj-RIB-In (after import policy) or originated locally.
+// A route as stored in an Adj-RIB-In (after import policy) or originated locally. Its prefix is
+// the key it is stored under (not repeated here: 48 bytes a route).
 struct Route {
-    Prefix prefix;
     PeerId peer = kLocalPeer;
     // Interned: shared by every route with identical attributes. AS_PATH is the effective
     // (AS4-merged) path; LOCAL_PREF set; never null.
@@ -145,11 +147,21 @@ class Rib {
     void withdraw_local(const Prefix& prefix);
 
     [[nodiscard]] std::vector<FibChange> take_fib_changes();
+    // The FIB as last reported by take_fib_changes (what the owner has installed), so that the
+    // owner keeps no copy of its own: f(prefix, next hops) for every prefix with next hops, in
+    // prefix order; and their number.
+    template <typename F>
+    void for_each_fib(F&& f) const {
+        for (const auto& [prefix, entry] : loc_rib_)
+            if (!entry.fib.empty()) f(prefix, entry.fib.view());
+    }
+    [[nodiscard]] std::size_t fib_size() const { return fib_size_; }
     [[nodiscard]] ExportBatch take_updates(PeerId peer);
 
     // Inspection (settles pending decisions first).
     [[nodiscard]] std::optional<BestPaths> best(const Prefix& prefix);
-    [[nodiscard]] std::vector<const Route*> adj_rib_in(PeerId peer) const;
+    [[nodiscard]] std::vector<std::pair<Prefix, const Route*>> adj_rib_in(PeerId peer) const;
+    [[nodiscard]] std::size_t adj_rib_in_size(PeerId peer) const;
     [[nodiscard]] std::size_t adj_rib_out_size(PeerId peer) const;
     [[nodiscard]] std::set<Prefix> held_back(PeerId peer) const;
     // Distinct attribute sets held by routes now (interning; see the header comment).
@@ -173,6 +185,7 @@ class Rib {
     void settle();
     [[nodiscard]] BestPaths decide(const std::vector<const Route*>& candidates) const;
     [[nodiscard]] std::optional<PathAttributes> export_attributes(PeerId to, const PeerState& peer,
+                                                                  const Prefix& prefix,
                                                                   const Route& route) const;
     // The attributes a route from `peer` is stored with, or nullptr when none of the UPDATE's
     // routes is feasible (RFC 8212, AS loop); the prefix list is checked per prefix.
@@ -194,15 +207,18 @@ class Rib {
     // Interned attribute sets by hash; expired entries are swept as the pool grows.
     std::unordered_multimap<std::size_t, std::weak_ptr<const PathAttributes>> attr_pool_;
     std::size_t attr_pool_swept_ = 0;  // pool size after the last sweep
-    // A Loc-RIB entry and the prefix's FIB state, kept while it has a route or forwards.
+    // A Loc-RIB entry and the prefix's FIB state, kept while it has a route, forwards, or has
+    // a FIB change pending. One path and one next hop are held inline (see one_or_many.hpp):
+    // 48 bytes, no heap block, for the common entry.
     struct LocEntry {
-        BestPaths best;                // empty: no route left (kept for the FIB removal)
-        std::vector<NextHop> fib;      // as last reported by take_fib_changes (empty: none)
-        std::vector<NextHop> pending;  // decided, not yet taken (when has_pending)
-        bool has_pending = false;
+        OneOrMany<const Route*> best;  // best first; empty: no route left (kept for the removal)
+        OneOrMany<NextHop> fib;        // as last reported by take_fib_changes (empty: none)
     };
     std::map<Prefix, LocEntry> loc_rib_;
-    std::vector<Prefix> fib_pending_;  // prefixes that were given has_pending (may repeat)
+    // FIB next hops decided since the last take_fib_changes, in decision order (a prefix may
+    // repeat: the last decision counts; take_fib_changes drops those equal to the entry's fib).
+    std::vector<std::pair<Prefix, std::vector<NextHop>>> fib_pending_;
+    std::size_t fib_size_ = 0;  // Loc-RIB entries whose `fib` is not empty
 };
 
 }  // namespace cgwd::bgp

@@ -82,7 +82,7 @@ class Routing {
     // Route installs/removals the kernel refused, and kernel resyncs after lost ACKs (ENOBUFS).
     std::uint64_t fib_errors() const { return fib_errors_; }
     std::uint64_t fib_resyncs() const { return fib_resyncs_; }
-    std::size_t fib_size() const { return fib_.size(); }  // BGP routes installed
+    std::size_t fib_size() const;  // BGP routes installed
 
     nlohmann::json peer_status(const std::string& key) const;  // null when no such peer
     nlohmann::json routes_status() const;
@@ -95,6 +95,8 @@ class Routing {
     void on_stale_expired(BgpPeerRunner& peer, const bgp::StaleRoutesExpired& e);
 
   private:
+    template <typename F>
+    void for_each_installed(F&& f) const;  // f(prefix, next hops) of every route installed
     void flush_fib();
     void flush_exports();
 
@@ -110,7 +112,6 @@ class Routing {
         std::string key;
     };
     std::map<bgp::PeerId, Via> via_;
-    std::map<bgp::Prefix, std::vector<bgp::NextHop>> fib_;  // as installed
     std::uint64_t fib_errors_ = 0;
     std::uint64_t fib_resyncs_ = 0;  // route batches whose acknowledgements were lost (ENOBUFS)
     std::uint64_t route_changes_ = 0;
