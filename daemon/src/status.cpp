@@ -124,6 +124,7 @@ std::string seconds_text(std::uint64_t ms) {
 }  // namespace
 
 std::string render_status(const json& s, bool color) {
+    constexpr std::size_t kStatusRoutes = 20;  // routes listed one by one on the status screen
     std::ostringstream o;
     o << "cgwd: " << s.value("tunnels_up", 0) << "/" << s.value("tunnels_total", 0)
       << " tunnels up, dataplane " << s.value("dataplane", "?") << "\n";
@@ -200,13 +201,25 @@ std::string render_status(const json& s, bool color) {
           << " rate-limited; " << in.value("cookies_sent", std::uint64_t{0}) << " cookies sent"
           << (in.value("cookies_required", false) ? " (cookies required now)" : "") << "\n";
     const auto routes = s.value("routes", json::array());
-    if (!routes.empty()) o << "\nroutes\n";
+    if (!routes.empty()) {
+        // One screen: a short list in full; a long one (a Direct Connect full of VPC and
+        // on-prem prefixes) counted by path, the first few shown, all in `cgwctl routes`.
+        std::size_t dx = 0;
+        for (const auto& r : routes) dx += r.value("path", "") == "direct connect";
+        o << "\nroutes";
+        if (routes.size() > kStatusRoutes)
+            o << "  " << routes.size() << " installed (" << dx << " via direct connect, "
+              << routes.size() - dx << " via vpn); the first " << kStatusRoutes
+              << " below, all with `cgwctl routes`";
+        o << "\n";
+    }
     if (const auto fib = s.value("fib", json::object());
         fib.value("errors", std::uint64_t{0}) + fib.value("resyncs", std::uint64_t{0}) > 0)
         o << "  (kernel refused " << fib.value("errors", std::uint64_t{0})
           << " route changes; routes re-read after lost acknowledgements "
           << fib.value("resyncs", std::uint64_t{0}) << " times)\n";
-    for (const auto& r : routes) {
+    for (std::size_t i = 0; i < routes.size() && i < kStatusRoutes; ++i) {
+        const auto& r = routes[i];
         o << "  " << r.value("prefix", "") << "  " << r.value("path", "") << " via";
         for (const auto& v : r.value("via", json::array()))
             o << " " << v.value("next_hop", "") << " (" << v.value("tunnel", "") << ")";

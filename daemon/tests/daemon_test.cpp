@@ -275,3 +275,26 @@ TEST_CASE("cgwctl status: the inbound prefix limit at work, FIB errors and resyn
     CHECK(text.find("1 advertised, reset 3 times for more than 100 prefixes\n") !=
           std::string::npos);
 }
+
+TEST_CASE("cgwctl status: a long route list is counted by path and cut to 20 lines") {
+    Lab lab;
+    auto cfg = load(lab.write_toml("vgw-bgp.xml"));
+    json routes = json::array();
+    for (int i = 0; i < 25; ++i)
+        routes.push_back({{"prefix", "10." + std::to_string(i) + ".0.0/16"},
+                          {"path", i < 5 ? "direct connect" : "vpn"},
+                          {"via", json::array({{{"next_hop", "169.254.11.1"},
+                                                {"tunnel", "vpn-0a1b2c3d4e5f60718/1"}}})}});
+    const auto text = daemon::render_status(
+        daemon::status_json(cfg, {}, "kernel", routes), false);
+    CHECK(text.find("\nroutes  25 installed (5 via direct connect, 20 via vpn); the first 20 "
+                    "below, all with `cgwctl routes`\n") != std::string::npos);
+    CHECK(text.find("  10.19.0.0/16  vpn via") != std::string::npos);
+    CHECK(text.find("10.20.0.0/16") == std::string::npos);
+    // 20 or fewer: listed without the count.
+    routes.erase(routes.begin() + 20, routes.end());
+    const auto short_text = daemon::render_status(
+        daemon::status_json(cfg, {}, "kernel", routes), false);
+    CHECK(short_text.find("\nroutes\n  10.0.0.0/16  direct connect via") != std::string::npos);
+    CHECK(short_text.find("10.19.0.0/16") != std::string::npos);
+}
