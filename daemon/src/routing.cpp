@@ -599,7 +599,7 @@ void Routing::on_stale_expired(BgpPeerRunner& peer, const bgp::StaleRoutesExpire
 }
 
 void Routing::flush_fib() {
-    // The RIB's changes go to the dataplane as one batch (Dataplane::apply_routes); logging,
+    // The RIB's changes go to the dataplane as one batch (Dataplane::apply_routes); logging
     // and events follow each change's own result.
     struct Pending {
         bgp::Prefix prefix;
