@@ -516,13 +516,23 @@ void Routing::tunnel_up(const std::string& key, bool up) {
 }
 
 void Routing::shutdown(const std::string& why) {
+    // Sessions going down one by one would move each route to a peer that is about to go too
+    // (a kernel change and an event each): the RIB's changes are no longer applied, and what
+    // is installed is removed once, below.
+    stopping_ = true;
     for (auto& [key, p] : peers_) p->disable(why);
     std::vector<dataplane::RouteChange> removals;
     for_each_installed([&](const bgp::Prefix& prefix, std::span<const bgp::NextHop>) {
         removals.push_back(dataplane::RouteChange::remove(
             {to_config(prefix), cfg_.route_metric, cfg_.route_table}));
     });
-    if (!removals.empty()) (void)dp_.apply_routes(removals);
+    if (removals.empty()) return;
+    const auto done = dp_.apply_routes(removals);
+    if (done.failures > 0)
+        logger("bgp")->warn("stopping: {} routes removed, {} could not be",
+                            removals.size() - done.failures, done.failures);
+    else
+        logger("bgp")->info("stopping: {} routes removed", removals.size());
 }
 
 // What flush_fib has put in the kernel: the RIB's FIB as last taken, IPv4 only (IPv6 inside the
@@ -599,6 +609,7 @@ void Routing::on_stale_expired(BgpPeerRunner& peer, const bgp::StaleRoutesExpire
 }
 
 void Routing::flush_fib() {
+    if (stopping_) return;  // shutdown removes what is installed
     // The RIB's changes go to the dataplane as one batch (Dataplane::apply_routes); logging
     // and events follow each change's own result.
     struct Pending {

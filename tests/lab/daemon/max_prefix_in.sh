@@ -8,7 +8,8 @@
 #          (BIRD reports it as received), none of its routes stay, and it comes back only after
 #          max_prefixes_in_restart (4 s) -- and is reset again;
 #   warn:  all 120 installed, one warning.
-# In every mode the "small" session and its 3 routes are untouched.
+# In every mode the "small" session and its 3 routes are untouched, and at the end SIGTERM
+# removes every route cgwd installed in one batch (none moved while stopping) and exits 0.
 #   max_prefix_in.sh CGWD_DIR drop|reset|warn
 set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/dx_lab.sh"
@@ -99,4 +100,18 @@ small_up || fail "the small session lost its routes"
 [ "$(bird_state dx_small)" = Established ] || fail "BIRD's dx_small is $(bird_state dx_small)"
 [ "$(field small max_prefixes_in)" = 100 ] || fail "status lacks small's max_prefixes_in"
 ! grep -q "$key" "$tmp/cgwd.log" || fail "the MD5 key appears in cgwd's log"
+
+# SIGTERM: every route cgwd installed goes in one batch (no session's withdrawal first moves
+# routes to the other session), and cgwd exits 0.
+installed=$(kroutes .)
+kill -TERM "$cgwd_pid"
+wait "$cgwd_pid" || fail "cgwd exited $? on SIGTERM"
+cgwd_pid=""
+[ "$(kroutes .)" = 0 ] || fail "$(kroutes .) of cgwd's $installed routes left after SIGTERM"
+grep -q "stopping: $installed routes removed" "$tmp/cgwd.log" ||
+    fail "no 'stopping: $installed routes removed' in cgwd's log"
+if sed -n '/signal 15/,$p' "$tmp/cgwd.log" | grep -qE "bgp: route .* via|FIB: "; then
+    fail "routes were changed while stopping: $(sed -n '/signal 15/,$p' "$tmp/cgwd.log")"
+fi
+echo "stop: SIGTERM removed all $installed routes in one batch, exit 0"
 echo "PASS ($mode): the other session kept its 3 routes"

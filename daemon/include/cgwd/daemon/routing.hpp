@@ -113,6 +113,7 @@ class Routing {
     };
     std::map<bgp::PeerId, Via> via_;
     std::uint64_t fib_errors_ = 0;
+    bool stopping_ = false;  // shutdown(): RIB changes are no longer applied
     std::uint64_t fib_resyncs_ = 0;  // route batches whose acknowledgements were lost (ENOBUFS)
     std::uint64_t route_changes_ = 0;
     EventSink event_;
