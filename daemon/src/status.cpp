@@ -185,7 +185,10 @@ std::string render_status(const json& s, bool color) {
                       << static_cast<long>(std::ceil(b.value("next_attempt_in_s", 0.0))) << " s";
                 o << "\n";
             }
-            if (!t.value("detail", "").empty()) o << "           " << t.value("detail", "") << "\n";
+            // What the IKE engine is doing, unless it only repeats "up".
+            if (const auto detail = t.value("detail", "");
+                !detail.empty() && !(detail == "established" && t.value("state", "") == "up"))
+                o << "           " << detail << "\n";
         }
     }
     // Hostile traffic toward the IKE ports, once there is any.

@@ -103,7 +103,7 @@ TEST_CASE("cgwctl status: golden text and JSON for a busy state (SAs, DPD, BGP, 
                      {"bytes_in", 1234567},      {"packets_in", 2049},
                      {"replay_drops", 2},        {"integrity_failures", 0},
                      {"bytes_out", 98765},       {"packets_out", 1999}};
-    daemon::TunnelRuntime t1{"up", ""};
+    daemon::TunnelRuntime t1{"up", "established"};  // not shown: it only repeats "up"
     t1.extra = {{"interface", "cgwd1"}, {"nat_detected", false}, {"local_outside", "198.51.100.10"},
                 {"ike", ike}, {"child_sas", json::array({child})}, {"child_sa_installs", 2},
                 {"last_rekey_s", 120}};
