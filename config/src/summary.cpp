@@ -25,8 +25,7 @@ std::string dpd(const Tunnel& t) {
         o << t.dpd_interval_s << " s x " << t.dpd_retries;
         return o.str();
     }
-    o << (t.local_dpd_interval_ms ? t.local_dpd_interval_ms : t.dpd_interval_s * 1000) << " ms x "
-      << (t.local_dpd_retries ? t.local_dpd_retries : t.dpd_retries);
+    o << t.dpd_interval_ms_in_force() << " ms x " << t.dpd_retries_in_force();
     if (t.local_dpd_retransmit_ms) o << " every " << t.local_dpd_retransmit_ms << " ms";
     o << " (AWS file: " << t.dpd_interval_s << " s x " << t.dpd_retries << ")";
     return o.str();

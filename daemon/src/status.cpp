@@ -9,18 +9,6 @@ namespace cgwd::daemon {
 
 using nlohmann::json;
 
-namespace {
-
-// Our side's dead peer detection in force: the TOML file's tightening, else the AWS file's.
-json dpd_json(const config::Tunnel& t) {
-    return {{"interval_ms", t.local_dpd_interval_ms ? t.local_dpd_interval_ms
-                                                    : t.dpd_interval_s * 1000},
-            {"retries", t.local_dpd_retries ? t.local_dpd_retries : t.dpd_retries},
-            {"action", config::to_string(t.dpd_action)}};
-}
-
-}  // namespace
-
 json status_json(const config::DaemonConfig& cfg,
                  const std::map<std::string, TunnelRuntime>& tunnels,
                  const std::string& dataplane_mode, const json& routes) {
@@ -50,7 +38,10 @@ json status_json(const config::DaemonConfig& cfg,
                         {"remote_inside", t.aws_inside.to_string()},
                         {"mtu", t.mtu},
                         {"mss", t.tcp_mss},
-                        {"dpd", dpd_json(t)}};
+                        {"dpd",
+                         {{"interval_ms", t.dpd_interval_ms_in_force()},
+                          {"retries", t.dpd_retries_in_force()},
+                          {"action", config::to_string(t.dpd_action)}}}};
                 if (t.cgw_asn)
                     tj["bgp"] = {
                         {"local_asn", *t.cgw_asn}, {"remote_asn", *t.aws_asn}, {"state", "idle"}};

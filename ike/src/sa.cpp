@@ -38,11 +38,9 @@ SaSettings SaSettings::from_tunnel(const config::Tunnel& tunnel, config::Ipv4Add
     s.replay_window = tunnel.replay_window;
     s.ike_lifetime_s = tunnel.ike_lifetime_s;
     s.esp_lifetime_s = tunnel.esp_lifetime_s;
-    s.dpd_interval = std::chrono::seconds(tunnel.dpd_interval_s);
-    s.dpd_retries = tunnel.dpd_retries;
+    s.dpd_interval = Millis{tunnel.dpd_interval_ms_in_force()};
+    s.dpd_retries = tunnel.dpd_retries_in_force();
     s.dpd_action = tunnel.dpd_action;
-    if (tunnel.local_dpd_interval_ms) s.dpd_interval = Millis{tunnel.local_dpd_interval_ms};
-    if (tunnel.local_dpd_retries) s.dpd_retries = tunnel.local_dpd_retries;
     s.dpd_retransmit = Millis{tunnel.local_dpd_retransmit_ms};
     s.rekey_margin = std::chrono::seconds(tunnel.rekey_margin_s);
     s.rekey_fuzz = tunnel.rekey_fuzz_pct / 100.0;

@@ -116,6 +116,13 @@ struct Tunnel {
     std::uint32_t local_dpd_interval_ms = 0;
     std::uint32_t local_dpd_retries = 0;
     std::uint32_t local_dpd_retransmit_ms = 0;
+    // Our side's DPD in force: the TOML file's setting where it has one, else the AWS file's.
+    [[nodiscard]] std::uint32_t dpd_interval_ms_in_force() const {
+        return local_dpd_interval_ms ? local_dpd_interval_ms : dpd_interval_s * 1000;
+    }
+    [[nodiscard]] std::uint32_t dpd_retries_in_force() const {
+        return local_dpd_retries ? local_dpd_retries : dpd_retries;
+    }
     StartupAction startup_action = StartupAction::add;
 
     std::uint16_t tcp_mss = 1379;
