@@ -431,13 +431,14 @@ bool TunnelRunner::install(const ike::ChildSaReady& c, bool first_of_sa) {
         return false;
     }
     ++child_installs_;
+    const bool rekey = !first_of_sa && !children_.empty();  // make-before-break
+    if (rekey) last_rekey_ = Clock::now();
     if (event_)
         event_("CHILD_SA in " + hex_spi(c.spi_in, 8) + " out " + hex_spi(c.spi_out, 8) + " " +
                algorithms +
-               (first_of_sa         ? " (new IKE SA)"
-                : children_.empty() ? ""
-                                    : " (rekey)"));
-    if (!first_of_sa && !children_.empty()) last_rekey_ = Clock::now();  // make-before-break
+               (first_of_sa ? " (new IKE SA)"
+                : rekey     ? " (rekey)"
+                            : ""));
     Child child{in.key(), out.key(), algorithms, Clock::now(), std::nullopt};
     if (defer_out) child.pending_out = out;
     children_[c.spi_in] = std::move(child);

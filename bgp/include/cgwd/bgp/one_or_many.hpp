@@ -17,7 +17,6 @@ template <typename T>
 class OneOrMany {
   public:
     OneOrMany() = default;
-    explicit OneOrMany(std::span<const T> items) { assign(items); }
     OneOrMany(const OneOrMany& other) { assign(other.view()); }
     OneOrMany& operator=(const OneOrMany& other) {
         if (this != &other) assign(other.view());
@@ -44,8 +43,6 @@ class OneOrMany {
     [[nodiscard]] bool empty() const { return std::holds_alternative<std::monostate>(data_); }
     [[nodiscard]] std::size_t size() const { return view().size(); }
     [[nodiscard]] const T& front() const { return view().front(); }
-    [[nodiscard]] auto begin() const { return view().begin(); }
-    [[nodiscard]] auto end() const { return view().end(); }
     [[nodiscard]] std::vector<T> to_vector() const { return {view().begin(), view().end()}; }
 
     friend bool operator==(const OneOrMany& a, const OneOrMany& b) {
