@@ -80,6 +80,9 @@ std::size_t hash_attributes(const PathAttributes& a) {
         }
     }
     add(a.next_hop.value_or(0));
+    if (a.mp_reach) {
+        for (std::uint8_t b : a.mp_reach->next_hop) add(b);
+    }
     add(a.med ? std::uint64_t{*a.med} | 1ull << 32 : 0);
     add(a.local_pref ? std::uint64_t{*a.local_pref} | 1ull << 32 : 0);
     add(a.originator_id.value_or(0));
@@ -105,6 +108,100 @@ void keep_min(std::vector<const Route*>& v, Key key) {
 }
 
 }  // namespace
+
+std::optional<IpAddress> Route::next_hop() const {
+    if (mp) return attributes->mp_reach ? mp_next_hop(*attributes->mp_reach) : std::nullopt;
+    if (attributes->next_hop) return IpAddress::v4(*attributes->next_hop);
+    return std::nullopt;
+}
+
+// Rib::Entry: no route (kind_ 0), one in place (1), or two or more in a heap vector (2).
+static_assert(sizeof(Route) == 16);
+
+Rib::Entry::~Entry() {
+    if (kind_ == 1) one_.~Route();
+    if (kind_ == 2) delete many_;
+}
+
+std::span<Route> Rib::Entry::routes() noexcept {
+    if (kind_ == 1) return {&one_, 1};
+    if (kind_ == 2) return *many_;
+    return {};
+}
+
+std::span<const Route> Rib::Entry::routes() const noexcept {
+    if (kind_ == 1) return {&one_, 1};
+    if (kind_ == 2) return *many_;
+    return {};
+}
+
+Route* Rib::Entry::find(PeerId peer) noexcept {
+    for (Route& r : routes()) {
+        if (r.peer == peer) return &r;
+    }
+    return nullptr;
+}
+
+std::optional<bool> Rib::Entry::put(Route r) {
+    if (Route* old = find(r.peer)) {
+        const bool was_stale = old->stale;
+        *old = std::move(r);
+        return was_stale;
+    }
+    if (kind_ == 0) {
+        new (&one_) Route(std::move(r));
+        kind_ = 1;
+    } else if (kind_ == 1) {
+        auto* v = new std::vector<Route>;
+        v->reserve(2);
+        v->push_back(std::move(one_));
+        v->push_back(std::move(r));
+        one_.~Route();
+        many_ = v;
+        kind_ = 2;
+    } else {
+        many_->push_back(std::move(r));
+    }
+    // A new route is not among the best until the next decision.
+    return std::nullopt;
+}
+
+std::optional<bool> Rib::Entry::erase(PeerId peer) {
+    if (kind_ == 1 && one_.peer == peer) {
+        const bool was_stale = one_.stale;
+        one_.~Route();
+        kind_ = 0;
+        nbest = 0;
+        return was_stale;
+    }
+    if (kind_ != 2) return std::nullopt;
+    auto it =
+        std::find_if(many_->begin(), many_->end(), [&](const Route& r) { return r.peer == peer; });
+    if (it == many_->end()) return std::nullopt;
+    const bool was_stale = it->stale;
+    // The best paths stay in front; the entry is decided again before anyone reads them.
+    if (static_cast<std::size_t>(it - many_->begin()) < nbest) --nbest;
+    many_->erase(it);
+    if (many_->size() == 1) {
+        std::vector<Route>* v = many_;
+        new (&one_) Route(std::move(v->front()));
+        delete v;
+        kind_ = 1;
+    }
+    return was_stale;
+}
+
+void Rib::Entry::set_best(std::span<const Route* const> best) {
+    nbest = static_cast<std::uint8_t>(std::min<std::size_t>(best.size(), UINT8_MAX));
+    if (kind_ != 2) return;
+    std::vector<Route> ordered;
+    ordered.reserve(many_->size());
+    for (const Route* b : best) ordered.push_back(*b);
+    for (const Route& r : *many_) {
+        if (std::find(best.begin(), best.end(), &r) == best.end()) ordered.push_back(r);
+    }
+    *many_ = std::move(ordered);
+}
 
 Rib::Rib(RibConfig config) : config_(config) {
     if (config_.max_paths == 0) config_.max_paths = 1;
@@ -134,7 +231,7 @@ void Rib::set_policies(PeerId peer, std::optional<ImportPolicy> import_policy,
     it->second.config.export_policy = std::move(export_policy);
     // Re-evaluate everything we advertise to it.
     for (const auto& [prefix, entry] : loc_rib_) {
-        if (!entry.best.empty()) it->second.export_dirty.insert(prefix);
+        if (entry.nbest > 0) it->second.export_dirty.insert(prefix);
     }
     for (const auto& [prefix, attrs] : it->second.adj_out) it->second.export_dirty.insert(prefix);
 }
@@ -160,16 +257,26 @@ void Rib::peer_up(PeerId peer, const SessionEstablished& established) {
     p.held_back.clear();
     p.over_limit_reported = false;
     for (const auto& [prefix, entry] : loc_rib_) {
-        if (!entry.best.empty()) p.export_dirty.insert(prefix);
+        if (entry.nbest > 0) p.export_dirty.insert(prefix);
     }
+}
+
+bool Rib::erase_route(Entry& entry, PeerState& peer, PeerId id) {
+    const auto was = entry.erase(id);
+    if (!was) return false;
+    --peer.routes;
+    peer.stale -= static_cast<std::size_t>(*was);
+    return true;
 }
 
 void Rib::peer_down(PeerId peer) {
     auto it = peers_.find(peer);
     if (it == peers_.end()) return;
     auto& p = it->second;
-    for (const auto& [prefix, route] : p.adj_in) mark_dirty(prefix);
-    p.adj_in.clear();
+    // Its routes are spread over the Loc-RIB entries: one pass over all of them.
+    for (auto e = loc_rib_.begin(); p.routes > 0 && e != loc_rib_.end(); ++e) {
+        if (erase_route(e->second, p, peer)) mark_dirty(e->first);
+    }
     p.adj_out.clear();
     p.export_dirty.clear();
     p.held_back.clear();
@@ -190,13 +297,14 @@ void Rib::peer_down_graceful(PeerId peer, const std::vector<AfiSafi>& retained) 
     auto it = peers_.find(peer);
     if (it == peers_.end()) return;
     auto& p = it->second;
-    for (auto r = p.adj_in.begin(); r != p.adj_in.end();) {
-        if (contains(retained, family_of(r->first))) {
-            r->second.stale = true;
-            ++r;
-        } else {
-            mark_dirty(r->first);
-            r = p.adj_in.erase(r);
+    for (auto e = loc_rib_.begin(); p.routes > 0 && e != loc_rib_.end(); ++e) {
+        if (contains(retained, family_of(e->first))) {
+            if (Route* r = e->second.find(peer); r && !r->stale) {
+                r->stale = true;
+                ++p.stale;
+            }
+        } else if (erase_route(e->second, p, peer)) {
+            mark_dirty(e->first);
         }
     }
     p.adj_out.clear();
@@ -209,15 +317,14 @@ void Rib::peer_down_graceful(PeerId peer, const std::vector<AfiSafi>& retained) 
 std::size_t Rib::flush_stale(PeerId peer, const std::vector<AfiSafi>& families) {
     auto it = peers_.find(peer);
     if (it == peers_.end()) return 0;
+    auto& p = it->second;
     std::size_t removed = 0;
-    auto& adj_in = it->second.adj_in;
-    for (auto r = adj_in.begin(); r != adj_in.end();) {
-        if (r->second.stale && contains(families, family_of(r->first))) {
-            mark_dirty(r->first);
-            r = adj_in.erase(r);
+    for (auto e = loc_rib_.begin(); p.stale > 0 && e != loc_rib_.end(); ++e) {
+        const Route* r = e->second.find(peer);
+        if (r && r->stale && contains(families, family_of(e->first))) {
+            erase_route(e->second, p, peer);
+            mark_dirty(e->first);
             ++removed;
-        } else {
-            ++r;
         }
     }
     return removed;
@@ -225,55 +332,45 @@ std::size_t Rib::flush_stale(PeerId peer, const std::vector<AfiSafi>& families) 
 
 std::size_t Rib::stale_count(PeerId peer) const {
     auto it = peers_.find(peer);
-    if (it == peers_.end()) return 0;
-    return static_cast<std::size_t>(std::count_if(it->second.adj_in.begin(),
-                                                  it->second.adj_in.end(),
-                                                  [](const auto& e) { return e.second.stale; }));
+    return it == peers_.end() ? 0 : it->second.stale;
 }
 
 void Rib::mark_dirty(const Prefix& prefix) {
     dirty_.push_back(prefix);
 }
 
-std::shared_ptr<const PathAttributes> Rib::intern(PathAttributes&& a) {
+Rib::LocRib::iterator Rib::seek(LocRib::iterator hint, const Prefix& prefix) {
+    // The hint is the first entry not below `prefix` when the previous one is below it.
+    if (hint != loc_rib_.end() && !(hint->first < prefix) &&
+        (hint == loc_rib_.begin() || std::prev(hint)->first < prefix)) {
+        return hint;
+    }
+    if (hint == loc_rib_.end() && (loc_rib_.empty() || std::prev(hint)->first < prefix)) {
+        return hint;
+    }
+    return loc_rib_.lower_bound(prefix);
+}
+
+detail::AttributesRef Rib::intern(PathAttributes&& a) {
     const std::size_t h = hash_attributes(a);
-    auto [lo, hi] = attr_pool_.equal_range(h);
-    for (auto it = lo; it != hi;) {
-        if (auto held = it->second.lock()) {
-            if (*held == a) return held;
-            ++it;
-        } else {
-            it = attr_pool_.erase(it);
-        }
-    }
-    // Entries of sets no route holds any more: swept each time the pool doubles.
-    if (attr_pool_.size() >= 2 * attr_pool_swept_ + 64) {
-        std::erase_if(attr_pool_, [](const auto& e) { return e.second.expired(); });
-        attr_pool_swept_ = attr_pool_.size();
-    }
-    // Not make_shared: the attributes' memory goes with the last route, not with the pool entry.
-    std::shared_ptr<const PathAttributes> made(new PathAttributes(std::move(a)));
-    attr_pool_.emplace(h, made);
-    return made;
+    return attr_pool_->intern(h, std::move(a));
 }
 
 std::size_t Rib::attribute_sets() const {
-    return static_cast<std::size_t>(std::count_if(
-        attr_pool_.begin(), attr_pool_.end(), [](const auto& e) { return !e.second.expired(); }));
+    return attr_pool_->size();
 }
 
-std::shared_ptr<const PathAttributes> Rib::import_attributes(const PeerState& peer,
-                                                             const PathAttributes& a) {
+detail::AttributesRef Rib::import_attributes(const PeerState& peer, const PathAttributes& a) {
     const bool ebgp = external(peer);
     // RFC 8212: no import policy configured on an eBGP session: accept nothing.
-    if (ebgp && !peer.config.import_policy) return nullptr;
+    if (ebgp && !peer.config.import_policy) return {};
     // As received, less what only the UPDATE needs (MP_REACH / MP_UNREACH) and with AS4_PATH /
     // AS4_AGGREGATOR merged in (RFC 6793 section 4.2.3).
     PathAttributes r;
     r.origin = a.origin;
     r.as_path = effective_as_path(a);
     // RFC 4271 section 9.1.2: a route carrying our own AS is not feasible.
-    if (detail::as_path_contains(*r.as_path, config_.local_as)) return nullptr;
+    if (detail::as_path_contains(*r.as_path, config_.local_as)) return {};
     r.next_hop = a.next_hop;
     r.med = a.med;
     r.atomic_aggregate = a.atomic_aggregate;
@@ -284,6 +381,7 @@ std::shared_ptr<const PathAttributes> Rib::import_attributes(const PeerState& pe
     r.extended_communities = a.extended_communities;
     r.large_communities = a.large_communities;
     r.unrecognized = a.unrecognized;
+    if (a.mp_reach) r.mp_reach = MpReach{a.mp_reach->af, a.mp_reach->next_hop, {}};  // next hop
     std::optional<std::uint32_t> lp;
     if (peer.config.import_policy) lp = peer.config.import_policy->local_pref;
     if (!lp && !ebgp) lp = a.local_pref;  // eBGP: LOCAL_PREF is ours to compute
@@ -297,15 +395,19 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
     if (it == peers_.end() || !it->second.up) return report;
     auto& peer = it->second;
 
+    // Removes the peer's route for a prefix; true when it had one.
+    auto remove = [&](const Prefix& prefix) {
+        auto e = loc_rib_.find(prefix);
+        if (e == loc_rib_.end() || !erase_route(e->second, peer, from)) return false;
+        mark_dirty(prefix);
+        return true;
+    };
     for (const auto& prefix : update.routes_withdrawn()) {
-        if (peer.adj_in.erase(prefix) > 0) {
-            ++report.withdrawn;
-            mark_dirty(prefix);
-        }
+        if (remove(prefix)) ++report.withdrawn;
     }
 
     // One attribute set for all of the UPDATE's routes (null: none is feasible).
-    std::shared_ptr<const PathAttributes> attrs;
+    detail::AttributesRef attrs;
     if (!update.treat_as_withdraw() && (!update.nlri.empty() || update.attributes.mp_reach)) {
         attrs = import_attributes(peer, update.attributes);
     }
@@ -314,17 +416,21 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
             ? &*peer.config.import_policy->prefix_list
             : nullptr;
 
-    auto process = [&](const Prefix& prefix, const std::optional<IpAddress>& nh) -> bool {
+    auto hint = loc_rib_.begin();  // NLRI usually come in order: each after the last
+    auto process = [&](const Prefix& prefix, const std::optional<IpAddress>& nh,
+                       bool via_mp) -> bool {
         if (!attrs || !nh || (prefix_list && !prefix_list->permits(prefix))) {
             ++report.filtered;
-            if (peer.adj_in.erase(prefix) > 0) mark_dirty(prefix);  // implicit withdraw
+            remove(prefix);  // implicit withdraw
             return true;
         }
-        auto existing = peer.adj_in.find(prefix);
-        if (existing == peer.adj_in.end() && peer.config.import_policy &&
-            peer.config.import_policy->max_prefix) {
+        auto e = seek(hint, prefix);
+        hint = e;
+        const bool have_entry = e != loc_rib_.end() && e->first == prefix;
+        const bool existing = have_entry && e->second.find(from) != nullptr;
+        if (!existing && peer.config.import_policy && peer.config.import_policy->max_prefix) {
             const auto& mp = *peer.config.import_policy->max_prefix;
-            if (peer.adj_in.size() >= mp.limit) {
+            if (peer.routes >= mp.limit) {
                 switch (mp.action) {
                     case MaxPrefixAction::Warn:
                         if (!peer.over_limit_reported) report.max_prefix_warning = true;
@@ -344,11 +450,15 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
         }
         ++report.accepted;
         mark_dirty(prefix);
-        Route route{from, attrs, nh, false};
-        if (existing == peer.adj_in.end()) {
-            peer.adj_in.emplace_hint(existing, prefix, std::move(route));
+        if (!have_entry)
+            e = loc_rib_.emplace_hint(e, std::piecewise_construct, std::forward_as_tuple(prefix),
+                                      std::tuple<>());
+        hint = std::next(e);
+        const auto replaced = e->second.put(Route{from, false, via_mp, attrs});
+        if (replaced) {
+            peer.stale -= static_cast<std::size_t>(*replaced);  // re-announced: no longer stale
         } else {
-            existing->second = std::move(route);
+            ++peer.routes;
         }
         return true;
     };
@@ -357,12 +467,12 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
         std::optional<IpAddress> nh4;
         if (update.attributes.next_hop) nh4 = IpAddress::v4(*update.attributes.next_hop);
         for (const auto& prefix : update.nlri) {
-            if (!process(prefix, nh4)) break;
+            if (!process(prefix, nh4, false)) break;
         }
         if (update.attributes.mp_reach && !report.reset) {
             const auto nh = mp_next_hop(*update.attributes.mp_reach);
             for (const auto& prefix : update.attributes.mp_reach->nlri) {
-                if (!process(prefix, nh)) break;
+                if (!process(prefix, nh, true)) break;
             }
         }
     }
@@ -372,7 +482,7 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
         return report;
     }
     if (peer.config.import_policy && peer.config.import_policy->max_prefix &&
-        peer.adj_in.size() <= peer.config.import_policy->max_prefix->limit &&
+        peer.routes <= peer.config.import_policy->max_prefix->limit &&
         report.dropped_excess.empty()) {
         peer.over_limit_reported = false;
     }
@@ -384,20 +494,14 @@ void Rib::originate(const Prefix& prefix, Origin origin) {
     a.origin = origin;
     a.as_path = AsPath{};
     a.local_pref = config_.default_local_pref;
-    local_[prefix] = Route{kLocalPeer, intern(std::move(a)), std::nullopt, false};
+    auto e = loc_rib_.try_emplace(prefix).first;
+    e->second.put(Route{kLocalPeer, false, false, intern(std::move(a))});
     mark_dirty(prefix);
 }
 
 void Rib::withdraw_local(const Prefix& prefix) {
-    if (local_.erase(prefix) > 0) mark_dirty(prefix);
-}
-
-void Rib::candidates(const Prefix& prefix, std::vector<const Route*>& out) const {
-    out.clear();
-    if (auto l = local_.find(prefix); l != local_.end()) out.push_back(&l->second);
-    for (const auto& [id, peer] : peers_) {
-        if (auto r = peer.adj_in.find(prefix); r != peer.adj_in.end()) out.push_back(&r->second);
-    }
+    auto e = loc_rib_.find(prefix);
+    if (e != loc_rib_.end() && e->second.erase(kLocalPeer)) mark_dirty(prefix);
 }
 
 std::uint32_t Rib::router_id_of(const Route& r) const {
@@ -470,40 +574,45 @@ void Rib::settle() {
     std::sort(dirty_.begin(), dirty_.end());
     dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
     std::vector<const Route*> cands;
+    std::vector<NextHop> hops;
+    auto hint = loc_rib_.begin();  // dirty_ is sorted: each entry after the last
     for (const auto& prefix : dirty_) {
-        candidates(prefix, cands);
         const Route* best_route = nullptr;
-        // One lookup for the Loc-RIB entry and the prefix's FIB state.
-        auto e = loc_rib_.lower_bound(prefix);
-        if (e == loc_rib_.end() || e->first != prefix) {
-            e = cands.empty() ? loc_rib_.end() : loc_rib_.emplace_hint(e, prefix, LocEntry{});
-        }
-        if (e != loc_rib_.end()) {
-            LocEntry& entry = e->second;
-            std::vector<NextHop> hops;
+        auto e = seek(hint, prefix);
+        hint = e;
+        if (e != loc_rib_.end() && e->first == prefix) {
+            Entry& entry = e->second;
+            cands.clear();
+            for (const Route& r : entry.routes()) cands.push_back(&r);
+            hops.clear();
             if (cands.empty()) {
-                entry.best.clear();
+                entry.nbest = 0;
             } else {
                 const auto decided = decide(cands);
-                entry.best.assign(decided.paths);
-                for (const Route* r : decided.paths) {
-                    if (r->peer != kLocalPeer && r->next_hop) {
-                        hops.push_back({*r->next_hop, r->peer});
-                    }
+                entry.set_best(decided.paths);
+                for (const Route& r : entry.routes().first(entry.nbest)) {
+                    if (r.peer == kLocalPeer) continue;
+                    if (auto nh = r.next_hop()) hops.push_back({*nh, r.peer});
                 }
-                if (!decided.paths.empty()) best_route = decided.paths.front();
+                if (entry.nbest > 0) best_route = &entry.routes().front();
             }
             std::sort(hops.begin(), hops.end());
             hops.erase(std::unique(hops.begin(), hops.end()), hops.end());
             // Recorded even when equal to the reported state: it may undo an earlier decision
             // of this batch (a flap), and the last decision counts.
-            const bool gone = entry.best.empty() && entry.fib.empty() && hops.empty();
-            fib_pending_.emplace_back(prefix, std::move(hops));
-            if (gone) loc_rib_.erase(e);
-        }
-        for (auto& [id, peer] : peers_) {
-            if (peer.up && export_relevant(id, peer, prefix, best_route)) {
-                peer.export_dirty.insert(prefix);
+            const bool gone = entry.unused() && hops.empty();
+            fib_pending_.emplace_back(prefix, fib_sets_.acquire(hops));
+            for (auto& [id, peer] : peers_) {
+                if (peer.up && export_relevant(id, peer, prefix, best_route)) {
+                    peer.export_dirty.insert(prefix);
+                }
+            }
+            hint = gone ? loc_rib_.erase(e) : std::next(e);
+        } else {
+            for (auto& [id, peer] : peers_) {
+                if (peer.up && export_relevant(id, peer, prefix, nullptr)) {
+                    peer.export_dirty.insert(prefix);
+                }
             }
         }
     }
@@ -516,20 +625,28 @@ std::vector<FibChange> Rib::take_fib_changes() {
     std::stable_sort(fib_pending_.begin(), fib_pending_.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<FibChange> out;
+    auto hint = loc_rib_.begin();
     for (std::size_t i = 0; i < fib_pending_.size(); ++i) {
-        auto& [prefix, hops] = fib_pending_[i];
-        if (i + 1 < fib_pending_.size() && fib_pending_[i + 1].first == prefix) continue;
-        auto e = loc_rib_.find(prefix);
-        if (e == loc_rib_.end()) continue;  // no route and nothing reported: nothing to remove
-        LocEntry& entry = e->second;
-        if (entry.fib == hops) continue;  // flapped back within the batch
-        const bool had = !entry.fib.empty();
-        fib_size_ += static_cast<std::size_t>(!had && !hops.empty());
-        fib_size_ -= static_cast<std::size_t>(had && hops.empty());
-        entry.fib.assign(hops);
-        const bool replaced = had && !hops.empty();
-        out.push_back(FibChange{prefix, std::move(hops), replaced});
-        if (entry.fib.empty() && entry.best.empty()) loc_rib_.erase(e);
+        const auto& [prefix, set] = fib_pending_[i];
+        auto e = loc_rib_.end();  // a later decision for the prefix counts
+        if (i + 1 == fib_pending_.size() || fib_pending_[i + 1].first != prefix) {
+            hint = seek(hint, prefix);
+            if (hint != loc_rib_.end() && hint->first == prefix) e = hint;
+        }
+        // Not found: no route and nothing reported, nothing to remove. Equal: flapped back.
+        if (e == loc_rib_.end() || e->second.fib == set) {
+            fib_sets_.release(set);
+            continue;
+        }
+        Entry& entry = e->second;
+        const bool had = entry.fib != 0;
+        fib_size_ += static_cast<std::size_t>(!had && set != 0);
+        fib_size_ -= static_cast<std::size_t>(had && set == 0);
+        fib_sets_.release(entry.fib);
+        entry.fib = set;  // the pending count passes to the entry
+        const auto hops = fib_sets_.get(set);
+        out.push_back(FibChange{prefix, {hops.begin(), hops.end()}, had && set != 0});
+        hint = entry.unused() ? loc_rib_.erase(e) : std::next(e);
     }
     fib_pending_.clear();
     return out;
@@ -538,21 +655,27 @@ std::vector<FibChange> Rib::take_fib_changes() {
 std::optional<BestPaths> Rib::best(const Prefix& prefix) {
     settle();
     auto it = loc_rib_.find(prefix);
-    if (it == loc_rib_.end() || it->second.best.empty()) return std::nullopt;
-    return BestPaths{it->second.best.to_vector()};
+    if (it == loc_rib_.end() || it->second.nbest == 0) return std::nullopt;
+    BestPaths out;
+    for (const Route& r : it->second.routes().first(it->second.nbest)) out.paths.push_back(&r);
+    return out;
 }
 
 std::vector<std::pair<Prefix, const Route*>> Rib::adj_rib_in(PeerId peer) const {
     std::vector<std::pair<Prefix, const Route*>> out;
     auto it = peers_.find(peer);
-    if (it == peers_.end()) return out;
-    for (const auto& [prefix, route] : it->second.adj_in) out.emplace_back(prefix, &route);
+    if (it == peers_.end() || it->second.routes == 0) return out;
+    for (const auto& [prefix, entry] : loc_rib_) {
+        for (const Route& r : entry.routes()) {
+            if (r.peer == peer) out.emplace_back(prefix, &r);
+        }
+    }
     return out;
 }
 
 std::size_t Rib::adj_rib_in_size(PeerId peer) const {
     auto it = peers_.find(peer);
-    return it == peers_.end() ? 0 : it->second.adj_in.size();
+    return it == peers_.end() ? 0 : it->second.routes;
 }
 
 }  // namespace cgwd::bgp

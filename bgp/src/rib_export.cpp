@@ -133,9 +133,8 @@ ExportBatch Rib::take_updates(PeerId to) {
     std::vector<std::pair<Prefix, PathAttributes>> fresh;
     for (const auto& prefix : todo) {
         std::optional<PathAttributes> want;
-        if (auto lr = loc_rib_.find(prefix);
-            lr != loc_rib_.end() && !lr->second.best.empty()) {
-            want = export_attributes(to, peer, prefix, *lr->second.best.front());
+        if (auto lr = loc_rib_.find(prefix); lr != loc_rib_.end() && lr->second.nbest > 0) {
+            want = export_attributes(to, peer, prefix, lr->second.routes().front());
         }
         auto out = peer.adj_out.find(prefix);
         if (!want) {

@@ -507,7 +507,8 @@ TEST_CASE("FIB state: fib_size, for_each_fib and `replaced` follow the changes t
     CHECK_FALSE(changes[0].replaced);
     CHECK_FALSE(changes[1].replaced);
     CHECK(rib.fib_size() == 2);
-    CHECK(listed() == std::vector<std::string>{"10.0.0.0/16 169.254.10.1", "10.1.0.0/16 169.254.10.1"});
+    CHECK(listed() ==
+          std::vector<std::string>{"10.0.0.0/16 169.254.10.1", "10.1.0.0/16 169.254.10.1"});
 
     // Tunnel 1 goes: p fails over to tunnel 2 (replaced), q is removed.
     rib.peer_down(t1);
@@ -546,24 +547,73 @@ TEST_CASE("FIB state: fib_size, for_each_fib and `replaced` follow the changes t
     CHECK(listed().empty());
 }
 
-TEST_CASE("OneOrMany: none, one inline, several out of line; copies are deep", "[bgp][rib][fib]") {
-    OneOrMany<int> v;
-    CHECK(v.empty());
-    CHECK(v.size() == 0);
-    const std::vector<int> one{7}, three{1, 2, 3};
-    v.assign(one);
-    CHECK(v.size() == 1);
-    CHECK(v.front() == 7);
-    CHECK(v == one);
-    v.assign(three);
-    CHECK(v == three);
-    OneOrMany<int> copy = v;
-    v.assign(one);
-    CHECK(copy == three);  // the copy kept its own vector
-    CHECK(v == one);
-    copy = copy;  // self-assignment leaves it intact
-    CHECK(copy.to_vector() == three);
-    v.clear();
-    CHECK(v.empty());
-    CHECK_FALSE(v == copy);
+// The Adj-RIBs-In live in the Loc-RIB's entries (one entry per prefix, its routes from every
+// peer): routes come and go in any order, the per-peer counts, the best path and the FIB follow.
+TEST_CASE("one prefix from three peers and locally: routes come and go, counts follow",
+          "[bgp][rib][storage]") {
+    Rib rib({kLocalAs, 0x0a000001, 2});
+    const PeerId t1 = rib.add_peer(peer(kAwsAs, "169.254.10.1", "169.254.10.2"));
+    const PeerId t2 = rib.add_peer(peer(kAwsAs, "169.254.11.1", "169.254.11.2"));
+    const PeerId dx = rib.add_peer(peer(kAwsAs, "169.254.12.1", "169.254.12.2"));
+    up(rib, t1, 1);
+    up(rib, t2, 2);
+    up(rib, dx, 3);
+    const Prefix vpc = pfx("10.0.0.0/16");
+    const Prefix other = pfx("10.1.0.0/16");
+    Attrs med100;
+    med100.med = 100;
+    REQUIRE(rib.apply_update(t1, announce({vpc, other}, "169.254.10.1", med100)).accepted == 2);
+    REQUIRE(rib.apply_update(t2, announce({vpc}, "169.254.11.1", med100)).accepted == 1);
+    REQUIRE(rib.apply_update(dx, announce({vpc}, "169.254.12.1")).accepted == 1);
+    CHECK(rib.adj_rib_in_size(t1) == 2);
+    CHECK(rib.adj_rib_in_size(t2) == 1);
+    CHECK(rib.adj_rib_in_size(dx) == 1);
+    // Same LOCAL_PREF (eBGP: the default 100), same AS_PATH and neighbour AS: MED decides, and
+    // t1 and t2 (MED 100) lose to dx (no MED: 0).
+    auto changes = rib.take_fib_changes();
+    CHECK(hops(changes, vpc) == std::vector<std::string>{"169.254.12.1"});
+    CHECK(hops(changes, other) == std::vector<std::string>{"169.254.10.1"});
+
+    // The best route's peer goes: the two tunnels share the prefix (ECMP, max_paths 2).
+    REQUIRE(rib.apply_update(dx, withdraw({vpc})).withdrawn == 1);
+    CHECK(rib.adj_rib_in_size(dx) == 0);
+    changes = rib.take_fib_changes();
+    CHECK(hops(changes, vpc) == std::vector<std::string>{"169.254.10.1", "169.254.11.1"});
+    REQUIRE(changes.size() == 1);
+    CHECK(changes[0].replaced);
+
+    // A local route wins over all and is not forwarded: the FIB entry goes.
+    rib.originate(vpc);
+    changes = rib.take_fib_changes();
+    REQUIRE(changes.size() == 1);
+    CHECK(changes[0].next_hops.empty());
+    rib.withdraw_local(vpc);
+    CHECK(hops(rib.take_fib_changes(), vpc) ==
+          std::vector<std::string>{"169.254.10.1", "169.254.11.1"});
+
+    // Graceful restart of t1: its routes stay, counted stale, until re-announced or flushed.
+    rib.peer_down_graceful(t1, {kIpv4Unicast});
+    CHECK(rib.stale_count(t1) == 2);
+    CHECK(rib.adj_rib_in_size(t1) == 2);
+    CHECK(rib.take_fib_changes().empty());  // stale routes still forward
+    up(rib, t1, 1);
+    REQUIRE(rib.apply_update(t1, announce({other}, "169.254.10.1", med100)).accepted == 1);
+    CHECK(rib.stale_count(t1) == 1);  // re-announced: no longer stale
+    CHECK(rib.flush_stale(t1, {kIpv4Unicast}) == 1);
+    CHECK(rib.stale_count(t1) == 0);
+    CHECK(rib.adj_rib_in_size(t1) == 1);
+    CHECK(hops(rib.take_fib_changes(), vpc) == std::vector<std::string>{"169.254.11.1"});
+
+    // The last peer for the prefix goes: the entry is removed with its FIB state.
+    rib.peer_down(t2);
+    changes = rib.take_fib_changes();
+    REQUIRE(changes.size() == 1);
+    CHECK(changes[0].prefix == vpc);
+    CHECK(changes[0].next_hops.empty());
+    CHECK_FALSE(rib.best(vpc).has_value());
+    CHECK(rib.fib_size() == 1);  // `other` via t1
+    const auto in = rib.adj_rib_in(t1);
+    REQUIRE(in.size() == 1);
+    CHECK(in[0].first == other);
+    CHECK(in[0].second->next_hop() == addr("169.254.10.1"));
 }

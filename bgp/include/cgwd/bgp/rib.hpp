@@ -29,7 +29,9 @@
 // restart or stale timer expiry -- the Session says when).
 //
 // Memory: routes with identical (post-import) attributes share one interned, reference-counted
-// PathAttributes; it is freed when the last route holding it goes.
+// PathAttributes; it is freed when the last route holding it goes. The Adj-RIBs-In and the
+// Loc-RIB are one map: a prefix's entry holds its route from every peer (see Entry), so a
+// prefix learned from one peer costs one 80-byte node (rib_storage.hpp).
 //
 // Adj-RIB-In holds the routes accepted by the import policy (post-policy); a policy change takes
 // effect on the routes the peer sends next (send a ROUTE-REFRESH after changing it). Prefixes
@@ -41,11 +43,12 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
-#include "cgwd/bgp/one_or_many.hpp"
 #include "cgwd/bgp/policy.hpp"
+#include "cgwd/bgp/rib_storage.hpp"
 #include "cgwd/bgp/session.hpp"
 #include "cgwd/bgp/update.hpp"
 
@@ -101,14 +104,18 @@ struct ExportBatch {
 };
 
 // A route as stored in an Adj-RIB-In (after import policy) or originated locally. Its prefix is
-// the key it is stored under (not repeated here: 48 bytes a route).
+// the key it is stored under, and its next hop is in its attributes: 16 bytes a route. It refers
+// to its attributes in its Rib's pool: a copy must not outlive the Rib.
 struct Route {
     PeerId peer = kLocalPeer;
-    // Interned: shared by every route with identical attributes. AS_PATH is the effective
-    // (AS4-merged) path; LOCAL_PREF set; never null.
-    std::shared_ptr<const PathAttributes> attributes;
-    std::optional<IpAddress> next_hop;
     bool stale = false;  // kept across the peer's graceful restart, not re-announced yet
+    bool mp = false;     // announced in MP_REACH_NLRI: the next hop is that attribute's
+    // Interned: shared by every route with identical attributes. AS_PATH is the effective
+    // (AS4-merged) path; LOCAL_PREF set; MP_REACH_NLRI only with its next hop; never null.
+    detail::AttributesRef attributes;
+
+    // NEXT_HOP, or MP_REACH_NLRI's next hop (its global address) for `mp`; none for a local route.
+    [[nodiscard]] std::optional<IpAddress> next_hop() const;
 };
 
 // One Loc-RIB entry.
@@ -153,7 +160,7 @@ class Rib {
     template <typename F>
     void for_each_fib(F&& f) const {
         for (const auto& [prefix, entry] : loc_rib_)
-            if (!entry.fib.empty()) f(prefix, entry.fib.view());
+            if (entry.fib != 0) f(prefix, fib_sets_.get(entry.fib));
     }
     [[nodiscard]] std::size_t fib_size() const { return fib_size_; }
     [[nodiscard]] ExportBatch take_updates(PeerId peer);
@@ -173,15 +180,56 @@ class Rib {
         bool up = false;
         std::uint32_t router_id = 0;
         Capabilities capabilities;
-        std::map<Prefix, Route> adj_in;
+        std::size_t routes = 0;  // its Adj-RIB-In: routes in the Loc-RIB entries from this peer
+        std::size_t stale = 0;   // of them, stale
         bool over_limit_reported = false;
         std::map<Prefix, PathAttributes> adj_out;  // as sent
         std::set<Prefix> export_dirty;
         std::set<Prefix> held_back;
     };
 
+    // One prefix: every route for it (the local one, one per peer: the Adj-RIBs-In and the
+    // Loc-RIB in one place), the best paths first, and its FIB state. One route is held in place,
+    // more in a heap vector: 24 bytes, 80 with its map node (from the pool, no malloc header).
+    // Kept while it has a route or forwards.
+    struct Entry {
+        Entry() noexcept {}  // NOLINT: the union's member is constructed on demand
+        Entry(const Entry&) = delete;
+        Entry& operator=(const Entry&) = delete;
+        ~Entry();
+
+        [[nodiscard]] std::span<Route> routes() noexcept;
+        [[nodiscard]] std::span<const Route> routes() const noexcept;
+        [[nodiscard]] Route* find(PeerId peer) noexcept;
+        // Puts `r` in place of the route from the same peer, or adds it. Returns the replaced
+        // route's stale mark (nullopt: it was added).
+        std::optional<bool> put(Route r);
+        // Removes the route from `peer`; returns its stale mark (nullopt: there was none).
+        std::optional<bool> erase(PeerId peer);
+        // Moves `best` (routes of this entry) to the front in that order; nbest = their number.
+        void set_best(std::span<const Route* const> best);
+        [[nodiscard]] bool unused() const noexcept { return kind_ == 0 && fib == 0; }
+
+      private:
+        union {
+            Route one_;                 // kind_ 1
+            std::vector<Route>* many_;  // kind_ 2 (two or more routes)
+        };
+        std::uint8_t kind_ = 0;  // 0: no route
+
+      public:
+        std::uint8_t nbest = 0;  // routes()[0, nbest) are the best paths (ECMP set)
+        std::uint32_t fib = 0;   // next hops as last reported by take_fib_changes (fib_sets_ id)
+    };
+    static_assert(sizeof(Entry) == 24, "an Entry is a route in place and three small fields");
+    using LocRib =
+        std::map<Prefix, Entry, std::less<>, detail::PoolAllocator<std::pair<const Prefix, Entry>>>;
+
     [[nodiscard]] bool external(const PeerState& p) const;
     void mark_dirty(const Prefix& prefix);
+    // loc_rib_.lower_bound(prefix), without a search when `hint` is that entry already (one
+    // visits prefixes in order: NLRI, sorted dirty prefixes).
+    [[nodiscard]] LocRib::iterator seek(LocRib::iterator hint, const Prefix& prefix);
     void settle();
     [[nodiscard]] BestPaths decide(const std::vector<const Route*>& candidates) const;
     [[nodiscard]] std::optional<PathAttributes> export_attributes(PeerId to, const PeerState& peer,
@@ -189,35 +237,32 @@ class Rib {
                                                                   const Route& route) const;
     // The attributes a route from `peer` is stored with, or nullptr when none of the UPDATE's
     // routes is feasible (RFC 8212, AS loop); the prefix list is checked per prefix.
-    [[nodiscard]] std::shared_ptr<const PathAttributes> import_attributes(const PeerState& peer,
-                                                                          const PathAttributes& a);
-    [[nodiscard]] std::shared_ptr<const PathAttributes> intern(PathAttributes&& a);
+    [[nodiscard]] detail::AttributesRef import_attributes(const PeerState& peer,
+                                                          const PathAttributes& a);
+    [[nodiscard]] detail::AttributesRef intern(PathAttributes&& a);
     // Would a change of `prefix` (now best via `best`, or gone when null) need looking at in
     // take_updates(to)? Not when the route came from that peer and nothing is advertised there.
     [[nodiscard]] static bool export_relevant(PeerId to, const PeerState& peer,
                                               const Prefix& prefix, const Route* best);
-    void candidates(const Prefix& prefix, std::vector<const Route*>& out) const;
+    // Removes the peer's route from an entry, keeping the peer's counts; true when it was there.
+    bool erase_route(Entry& entry, PeerState& peer, PeerId id);
     [[nodiscard]] std::uint32_t router_id_of(const Route& r) const;
 
     RibConfig config_;
     PeerId next_id_ = 1;
     std::map<PeerId, PeerState> peers_;
-    std::map<Prefix, Route> local_;
     std::vector<Prefix> dirty_;  // unsorted, may repeat; settle() sorts it
-    // Interned attribute sets by hash; expired entries are swept as the pool grows.
-    std::unordered_multimap<std::size_t, std::weak_ptr<const PathAttributes>> attr_pool_;
-    std::size_t attr_pool_swept_ = 0;  // pool size after the last sweep
-    // A Loc-RIB entry and the prefix's FIB state, kept while it has a route, forwards, or has
-    // a FIB change pending. One path and one next hop are held inline (see one_or_many.hpp):
-    // 48 bytes, no heap block, for the common entry.
-    struct LocEntry {
-        OneOrMany<const Route*> best;  // best first; empty: no route left (kept for the removal)
-        OneOrMany<NextHop> fib;        // as last reported by take_fib_changes (empty: none)
-    };
-    std::map<Prefix, LocEntry> loc_rib_;
-    // FIB next hops decided since the last take_fib_changes, in decision order (a prefix may
-    // repeat: the last decision counts; take_fib_changes drops those equal to the entry's fib).
-    std::vector<std::pair<Prefix, std::vector<NextHop>>> fib_pending_;
+    // Interned attribute sets (behind a pointer, since routes point into it; before loc_rib_,
+    // so that it goes after the routes).
+    std::unique_ptr<detail::AttributePool> attr_pool_ = std::make_unique<detail::AttributePool>();
+    // The Loc-RIB's nodes (behind a pointer: the map's allocator refers to it, and a Rib may move).
+    std::unique_ptr<detail::NodePool> node_pool_ = std::make_unique<detail::NodePool>();
+    LocRib loc_rib_{LocRib::allocator_type(node_pool_.get())};
+    detail::InternedSets<NextHop> fib_sets_;
+    // FIB next hops (fib_sets_ ids, each counted) decided since the last take_fib_changes, in
+    // decision order (a prefix may repeat: the last decision counts; take_fib_changes drops
+    // those equal to the entry's fib).
+    std::vector<std::pair<Prefix, std::uint32_t>> fib_pending_;
     std::size_t fib_size_ = 0;  // Loc-RIB entries whose `fib` is not empty
 };
 
