@@ -15,6 +15,10 @@
 //                       KEEPALIVE, NOTIFICATION (RFC 9003 shutdown), ROUTE-REFRESH, End-of-RIB
 //   bfd_fuzz            scripts that bring the session Up and then poll, time out, go
 //                       AdminDown; raw Control packets
+//   rib_fuzz            scripts (fixtures.hpp RibOp): ECMP across two peers, a flap within one
+//                       batch, graceful restart with re-announcement and flush, max-prefix
+//                       reset, drop-excess and RFC 8212, IPv6 routes, remove_peer and add_peer,
+//                       originate and export. Each is run here and must end as its name says.
 //   esp_decap_fuzz      packets our outbound EspSa encapsulated with the fixed keys, per
 //                       transform, including a replayed one
 //   netlink_fuzz        the kernel backend's own builders' NEWSA / NEWPOLICY / NEWLINK /
@@ -36,6 +40,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -428,6 +433,126 @@ void bfd_seeds() {
     }
 }
 
+// --- RIB --------------------------------------------------------------------------------------
+
+// A script of RibOp records; byte 0 configures the Rib (fixtures.hpp).
+struct RibScript {
+    Bytes b;
+    explicit RibScript(std::uint8_t config) : b{config} {}
+    RibScript& op(RibOp o, std::initializer_list<int> operands = {}) {
+        b.push_back(static_cast<std::uint8_t>(o));
+        for (int v : operands) b.push_back(static_cast<std::uint8_t>(v));
+        return *this;
+    }
+    // attrs: a0, a1, a2 (rib.cpp); v4 / v6: prefix indices (IPv6 ones counted from 0).
+    RibScript& announce(int slot, std::array<int, 3> attrs, const std::vector<int>& v4,
+                        const std::vector<int>& v6 = {}, const std::vector<int>& w4 = {}) {
+        const bool w = !w4.empty();
+        op(RibOp::announce, {slot, attrs[0], attrs[1], attrs[2],
+                             static_cast<int>(v4.size() | v6.size() << 3 | (w ? 0x20u : 0u))});
+        if (w) b.push_back(static_cast<std::uint8_t>(w4.size()));
+        for (const auto* list : {&v4, &v6, &w4})
+            for (int i : *list) b.push_back(static_cast<std::uint8_t>(i));
+        return *this;
+    }
+    RibScript& withdraw(int slot, const std::vector<int>& v4, const std::vector<int>& v6 = {}) {
+        op(RibOp::withdraw, {slot, static_cast<int>(v4.size() | v6.size() << 3)});
+        for (const auto* list : {&v4, &v6})
+            for (int i : *list) b.push_back(static_cast<std::uint8_t>(i));
+        return *this;
+    }
+    RibScript& up(int slot, int caps = 1) { return op(RibOp::peer_up, {slot, caps}); }
+    RibScript& fib() { return op(RibOp::take_fib); }
+    RibScript& updates(int slot) { return op(RibOp::take_updates, {slot}); }
+};
+
+// AS_PATH of one AS, ORIGIN IGP, NEXT_HOP kNextHops[nh] (rib.cpp); MP_REACH next hop 16 octets.
+constexpr std::array<int, 3> rib_attrs(int nh, int a2 = 0) {
+    return {0x01, nh, a2};
+}
+
+void rib_seed(const std::string& name, const RibScript& s,
+              const std::function<bool(const RibScriptResult&)>& want) {
+    const auto r = run_rib_script(s.b.data(), s.b.size());
+    if (!want(r)) die("rib seed " + name + " does not end as its name says");
+    write("rib_fuzz", name, s.b);
+}
+
+void rib_seeds() {
+    constexpr int warn3 = 0x08;  // slot 3 imports with max-prefix 4 Warn (RFC 8212 without)
+    {
+        RibScript s(0x01 | warn3);  // max_paths 2
+        s.up(0).up(1).up(2).announce(0, rib_attrs(0), {1, 2}).announce(1, rib_attrs(1), {1, 2});
+        s.fib().updates(2).updates(0).op(RibOp::best, {1});
+        rib_seed("ecmp-two-peers", s, [](const RibScriptResult& r) {
+            return r.widest_fib_change == 2 && r.fib_size == 2 && r.updates_sent > 0;
+        });
+    }
+    {
+        RibScript s(warn3);
+        s.up(0).announce(0, rib_attrs(0), {3}).fib();
+        s.withdraw(0, {3}).announce(0, rib_attrs(0), {3});                // down and up again
+        s.announce(0, rib_attrs(4), {3}).announce(0, rib_attrs(0), {3});  // elsewhere and back
+        s.fib();
+        rib_seed("flap-within-one-batch", s, [](const RibScriptResult& r) {
+            return r.last_fib_changes == 0 && r.fib_size == 1;
+        });
+    }
+    {
+        RibScript s(warn3);
+        s.up(0).up(2).announce(0, rib_attrs(0), {0, 1, 2}, {0, 1}).fib().updates(2);
+        s.op(RibOp::graceful_down, {0, 1}).fib().updates(2);  // IPv4 kept as stale
+        s.up(0).announce(0, rib_attrs(0), {0}).fib();
+        s.op(RibOp::flush_stale, {0, 3}).fib().updates(2);
+        rib_seed("graceful-restart-reannounce-flush", s, [](const RibScriptResult& r) {
+            return r.flushed == 2 && r.stale[0] == 0 && r.routes[0] == 1 && r.fib_size == 1;
+        });
+    }
+    {
+        RibScript s(warn3);
+        s.up(0).up(2).announce(2, rib_attrs(3), {0, 1, 2, 3, 4, 5, 6}).fib();
+        s.announce(2, rib_attrs(3), {7, 8, 9, 10, 11}).fib().updates(0);
+        rib_seed("max-prefix-reset", s, [](const RibScriptResult& r) {
+            return r.resets == 1 && !r.up[2] && r.routes[2] == 0 && r.fib_size == 0;
+        });
+    }
+    {
+        RibScript s(0x02 | warn3);  // max_paths 3
+        s.up(0).up(3).up(1);
+        s.announce(0, rib_attrs(6, 0x00), {}, {0, 1, 6});  // no NEXT_HOP: MP_REACH only
+        s.announce(3, rib_attrs(6, 0x05), {}, {0, 2});     // 32-octet next hop
+        s.announce(1, rib_attrs(6, 0x08), {}, {5, 6});     // 2001:db8:5::/48 denied by slot 1
+        s.fib().updates(1).updates(3).withdraw(3, {}, {2}).fib().updates(1);
+        rib_seed("ipv6-routes", s,
+                 [](const RibScriptResult& r) { return r.ipv6_in_fib == 3 && r.routes[1] == 1; });
+    }
+    {
+        RibScript s(warn3);
+        s.up(0).up(2).announce(0, rib_attrs(0), {0, 1}).announce(2, rib_attrs(3), {1, 2}).fib();
+        s.op(RibOp::remove_peer, {0}).fib().updates(2).op(RibOp::add_peer, {0});
+        s.up(0).announce(0, rib_attrs(1), {2}).fib().updates(0);
+        rib_seed("remove-peer-and-add-again", s, [](const RibScriptResult& r) {
+            return r.removed_peers == 1 && r.up[0] && r.routes[0] == 1 && r.fib_size == 2;
+        });
+    }
+    {
+        RibScript s(0x00);  // slot 3 without import policy: RFC 8212
+        s.up(1).announce(1, rib_attrs(1), {0, 1, 2, 3, 4, 5, 6}).fib();
+        s.up(3).announce(3, rib_attrs(2), {7, 8}).fib();
+        rib_seed("drop-excess-and-rfc8212", s, [](const RibScriptResult& r) {
+            return r.dropped_excess == 1 && r.routes[1] == 6 && r.routes[3] == 0;
+        });
+    }
+    {
+        RibScript s(warn3);
+        s.op(RibOp::originate, {16, 0}).op(RibOp::originate, {25, 2}).up(0).up(2).up(3);
+        s.announce(0, rib_attrs(0), {16, 17}).fib().updates(0).updates(2).updates(3);
+        s.op(RibOp::withdraw_local, {16}).fib().updates(0).updates(2).updates(3);
+        rib_seed("originate-and-export", s,
+                 [](const RibScriptResult& r) { return r.updates_sent >= 5 && r.fib_size == 2; });
+    }
+}
+
 // --- ESP --------------------------------------------------------------------------------------
 
 void esp_seeds() {
@@ -657,6 +782,7 @@ int main(int argc, char** argv) {
     ike_responder_seeds();
     bgp_message_seeds();
     bfd_seeds();
+    rib_seeds();
     esp_seeds();
     netlink_seeds();
     control_seeds();

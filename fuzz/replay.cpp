@@ -39,6 +39,7 @@ constexpr Entry kTargets[] = {
     {"config_toml_fuzz", cgwd::fuzz::fuzz_config_toml},
     {"control_fuzz", cgwd::fuzz::fuzz_control},
     {"offload_fuzz", cgwd::fuzz::fuzz_offload},
+    {"rib_fuzz", cgwd::fuzz::fuzz_rib},
 };
 
 bool is_input(const fs::directory_entry& e) {

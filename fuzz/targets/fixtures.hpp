@@ -195,4 +195,56 @@ bgp::BfdState run_bfd_script(const std::uint8_t* data, std::size_t size);
 // command `which` (bit 7 cleared) modulo 3: 0 admin_down, 1 admin_up, 2 set_parameters (tx and rx:
 // (byte + 1) x 10 ms, detect mult: byte, at least 1).
 
+// --- rib --------------------------------------------------------------------------------------
+// The rib target's input: byte 0 configures the Rib (bits 0-1: max_paths - 1; bit 2:
+// always_compare_med; bits 3-4: slot 3's import policy: none (RFC 8212), max-prefix 4 Warn,
+// 3 DropExcess, 5 Reset), then records, each an opcode byte (taken modulo rib_op_count) and its
+// operands. A slot is one of rib_slots fixed peers (rib.cpp in fuzz/targets has their
+// configurations); a prefix index picks one of rib_prefixes (the first rib_v4_prefixes IPv4,
+// the rest IPv6), taken modulo the count that fits where it is used.
+enum class RibOp : std::uint8_t {
+    // slot, a0, a1, a2 (attributes, see rib.cpp), counts (bits 0-2: IPv4 NLRI, bits 3-4: IPv6
+    // MP_REACH NLRI, bit 5: a withdrawn-counts byte follows (same layout), bit 6:
+    // treat-as-withdraw, bit 7: MP_REACH_NLRI even without IPv6 NLRI), [withdrawn counts], the
+    // prefix indices: NLRI, MP_REACH NLRI, Withdrawn Routes, MP_UNREACH_NLRI
+    announce = 0,
+    withdraw = 1,        // slot, counts (bits 0-2: IPv4, bits 3-4: IPv6), prefix indices
+    peer_up = 2,         // slot, capabilities (bits 0-1: none, IPv4 + IPv6, IPv6, IPv4)
+    peer_down = 3,       // slot
+    graceful_down = 4,   // slot, retained families (bit 0: IPv4, bit 1: IPv6)
+    flush_stale = 5,     // slot, families (same)
+    originate = 6,       // prefix index, origin
+    withdraw_local = 7,  // prefix index
+    take_fib = 8,        // take_fib_changes, then the FIB against the model's decisions
+    take_updates = 9,    // slot
+    best = 10,           // prefix index
+    remove_peer = 11,    // slot
+    add_peer = 12,       // slot (again, after remove_peer; a new PeerId)
+    set_policies = 13,   // slot, variant (0: as configured, 1: no import policy, 2: no export
+                         // policy, 3: export only 10.0.0.0/8 le 24, at most 2 prefixes)
+};
+inline constexpr std::uint8_t rib_op_count = 14;
+inline constexpr std::size_t rib_slots = 4;
+inline constexpr std::size_t rib_v4_prefixes = 24;
+inline constexpr std::size_t rib_v6_prefixes = 8;
+inline constexpr std::size_t rib_prefixes = rib_v4_prefixes + rib_v6_prefixes;
+
+// What a script leaves the Rib with before the target's final teardown (for the seed
+// generator).
+struct RibScriptResult {
+    std::array<bool, rib_slots> up{};
+    std::array<std::size_t, rib_slots> routes{};  // adj_rib_in_size
+    std::array<std::size_t, rib_slots> stale{};
+    std::size_t fib_size = 0;
+    std::size_t widest_fib_change = 0;  // most next hops in one FibChange
+    std::size_t last_fib_changes = 0;   // FibChanges of the last take_fib
+    std::size_t resets = 0;             // max-prefix Reset
+    std::size_t dropped_excess = 0;     // prefixes dropped by DropExcess
+    std::size_t flushed = 0;            // routes flush_stale removed
+    std::size_t ipv6_in_fib = 0;        // IPv6 prefixes in the FIB
+    std::size_t removed_peers = 0;      // remove_peer of a present slot
+    std::size_t updates_sent = 0;       // UPDATEs take_updates returned
+};
+RibScriptResult run_rib_script(const std::uint8_t* data, std::size_t size);
+
 }  // namespace cgwd::fuzz

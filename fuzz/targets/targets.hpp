@@ -21,5 +21,6 @@ int fuzz_config_aws(const std::uint8_t* data, std::size_t size);
 int fuzz_config_toml(const std::uint8_t* data, std::size_t size);
 int fuzz_control(const std::uint8_t* data, std::size_t size);
 int fuzz_offload(const std::uint8_t* data, std::size_t size);
+int fuzz_rib(const std::uint8_t* data, std::size_t size);
 
 }  // namespace cgwd::fuzz
