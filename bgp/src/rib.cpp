@@ -250,14 +250,18 @@ void Rib::peer_up(PeerId peer, const SessionEstablished& established) {
     if (it == peers_.end()) return;
     settle();
     auto& p = it->second;
+    // Routes kept from before a graceful restart were decided with the old BGP identifier
+    // (tie-breaker 6): a new one decides them again.
+    const bool new_identifier = p.routes > 0 && p.router_id != established.peer_identifier;
     p.up = true;
     p.router_id = established.peer_identifier;
     p.capabilities = established.peer_capabilities;
     p.adj_out.clear();
     p.held_back.clear();
     p.over_limit_reported = false;
-    for (const auto& [prefix, entry] : loc_rib_) {
+    for (auto& [prefix, entry] : loc_rib_) {
         if (entry.nbest > 0) p.export_dirty.insert(prefix);
+        if (new_identifier && entry.find(peer) != nullptr) mark_dirty(prefix);
     }
 }
 

@@ -617,3 +617,27 @@ TEST_CASE("one prefix from three peers and locally: routes come and go, counts f
     CHECK(in[0].first == other);
     CHECK(in[0].second->next_hop() == addr("169.254.10.1"));
 }
+
+// RFC 4724 + RFC 4271 9.1.2.2 (f): routes kept stale over a peer's restart were decided with its
+// old BGP identifier; when it comes back with another one, they are decided again at once.
+TEST_CASE(
+    "graceful restart: a peer back with a new BGP identifier has its stale routes decided again",
+    "[bgp][rib][gr]") {
+    Rib rib({kLocalAs, 0x0a000001, 1});
+    const PeerId t1 = rib.add_peer(peer(kAwsAs, "169.254.10.1", "169.254.10.2"));
+    const PeerId t2 = rib.add_peer(peer(kAwsAs, "169.254.11.1", "169.254.11.2"));
+    up(rib, t1, 5);
+    up(rib, t2, 7);
+    const Prefix vpc = pfx("10.0.0.0/16");
+    REQUIRE(rib.apply_update(t1, announce({vpc}, "169.254.10.1")).accepted == 1);
+    REQUIRE(rib.apply_update(t2, announce({vpc}, "169.254.11.1")).accepted == 1);
+    CHECK(hops(rib.take_fib_changes(), vpc) == std::vector<std::string>{"169.254.10.1"});  // id 5
+
+    rib.peer_down_graceful(t1, {kIpv4Unicast});
+    CHECK(rib.take_fib_changes().empty());
+    up(rib, t1, 9);  // back, before re-announcing anything: now the higher identifier
+    CHECK(hops(rib.take_fib_changes(), vpc) == std::vector<std::string>{"169.254.11.1"});
+    const auto best = rib.best(vpc);
+    REQUIRE(best);
+    CHECK(best->paths.at(0)->peer == t2);
+}
