@@ -544,9 +544,7 @@ std::expected<AttributeWalk, SessionReset> decode_path_attributes(ByteView field
     return walk;
 }
 
-namespace {
-
-std::size_t path_length(const AsPath& path) {
+std::size_t as_path_length(const AsPath& path) {
     std::size_t n = 0;
     for (const auto& seg : path) {
         if (seg.type == AsPathSegment::Type::Sequence) n += seg.asns.size();
@@ -555,14 +553,19 @@ std::size_t path_length(const AsPath& path) {
     return n;
 }
 
-}  // namespace
+bool as_path_contains(const AsPath& path, std::uint32_t asn) {
+    for (const auto& seg : path) {
+        if (std::find(seg.asns.begin(), seg.asns.end(), asn) != seg.asns.end()) return true;
+    }
+    return false;
+}
 
 AsPath effective_as_path(const PathAttributes& attrs) {
     AsPath as_path = attrs.as_path.value_or(AsPath{});
     if (!attrs.as4_path) return as_path;
     if (attrs.aggregator && attrs.aggregator->asn != kAsTrans) return as_path;
-    const std::size_t n2 = path_length(as_path);
-    const std::size_t n4 = path_length(*attrs.as4_path);
+    const std::size_t n2 = as_path_length(as_path);
+    const std::size_t n4 = as_path_length(*attrs.as4_path);
     if (n2 < n4) return as_path;
     // Keep the leading (n2 - n4) ASes of AS_PATH, then append AS4_PATH.
     std::size_t keep = n2 - n4;

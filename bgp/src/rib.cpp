@@ -4,38 +4,8 @@
 #include <utility>
 
 #include "cgwd/bgp/rib.hpp"
-#include "rib_internal.hpp"
 
 namespace cgwd::bgp {
-
-namespace detail {
-
-std::size_t as_path_length(const AsPath& path) {
-    std::size_t n = 0;
-    for (const auto& seg : path) {
-        switch (seg.type) {
-            case AsPathSegment::Type::Sequence:
-                n += seg.asns.size();
-                break;
-            case AsPathSegment::Type::Set:
-                n += 1;
-                break;
-            case AsPathSegment::Type::ConfedSequence:
-            case AsPathSegment::Type::ConfedSet:
-                break;
-        }
-    }
-    return n;
-}
-
-bool as_path_contains(const AsPath& path, std::uint32_t asn) {
-    for (const auto& seg : path) {
-        if (std::find(seg.asns.begin(), seg.asns.end(), asn) != seg.asns.end()) return true;
-    }
-    return false;
-}
-
-}  // namespace detail
 
 namespace {
 
@@ -52,20 +22,6 @@ std::uint32_t neighbour_as(const Route& r, std::uint32_t local_as) {
         }
     }
     return local_as;
-}
-
-std::optional<IpAddress> mp_next_hop(const MpReach& mp) {
-    IpAddress a;
-    if (mp.next_hop.size() == 4) {
-        std::copy_n(mp.next_hop.begin(), 4, a.bytes.begin());
-        return a;
-    }
-    if (mp.next_hop.size() == 16 || mp.next_hop.size() == 32) {
-        a.afi = Afi::Ipv6;
-        std::copy_n(mp.next_hop.begin(), 16, a.bytes.begin());
-        return a;
-    }
-    return std::nullopt;
 }
 
 // A hash over the attributes that tell routes apart (interning compares in full).
@@ -109,8 +65,22 @@ void keep_min(std::vector<const Route*>& v, Key key) {
 
 }  // namespace
 
+std::optional<IpAddress> mp_reach_next_hop(const MpReach& mp) {
+    IpAddress a;
+    if (mp.next_hop.size() == 4) {
+        std::copy_n(mp.next_hop.begin(), 4, a.bytes.begin());
+        return a;
+    }
+    if (mp.next_hop.size() == 16 || mp.next_hop.size() == 32) {
+        a.afi = Afi::Ipv6;
+        std::copy_n(mp.next_hop.begin(), 16, a.bytes.begin());
+        return a;
+    }
+    return std::nullopt;
+}
+
 std::optional<IpAddress> Route::next_hop() const {
-    if (mp) return attributes->mp_reach ? mp_next_hop(*attributes->mp_reach) : std::nullopt;
+    if (mp) return attributes->mp_reach ? mp_reach_next_hop(*attributes->mp_reach) : std::nullopt;
     if (attributes->next_hop) return IpAddress::v4(*attributes->next_hop);
     return std::nullopt;
 }
@@ -374,7 +344,7 @@ detail::AttributesRef Rib::import_attributes(const PeerState& peer, const PathAt
     r.origin = a.origin;
     r.as_path = effective_as_path(a);
     // RFC 4271 section 9.1.2: a route carrying our own AS is not feasible.
-    if (detail::as_path_contains(*r.as_path, config_.local_as)) return {};
+    if (as_path_contains(*r.as_path, config_.local_as)) return {};
     r.next_hop = a.next_hop;
     r.med = a.med;
     r.atomic_aggregate = a.atomic_aggregate;
@@ -474,7 +444,7 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
             if (!process(prefix, nh4, false)) break;
         }
         if (update.attributes.mp_reach && !report.reset) {
-            const auto nh = mp_next_hop(*update.attributes.mp_reach);
+            const auto nh = mp_reach_next_hop(*update.attributes.mp_reach);
             for (const auto& prefix : update.attributes.mp_reach->nlri) {
                 if (!process(prefix, nh, true)) break;
             }
@@ -529,7 +499,7 @@ BestPaths Rib::decide(const std::vector<const Route*>& all) const {
         return ~r->attributes->local_pref.value_or(cfg.default_local_pref);
     });
     // 2. shortest AS_PATH
-    keep_min(v, [](const Route* r) { return detail::as_path_length(*r->attributes->as_path); });
+    keep_min(v, [](const Route* r) { return as_path_length(*r->attributes->as_path); });
     // 3. lowest ORIGIN
     keep_min(v, [](const Route* r) { return r->attributes->origin.value_or(Origin::Incomplete); });
     // 4. MED: drop a route when another one from the same neighbour AS has a lower MED.

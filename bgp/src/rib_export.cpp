@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "cgwd/bgp/rib.hpp"
-#include "rib_internal.hpp"
 
 namespace cgwd::bgp {
 
@@ -68,7 +67,7 @@ std::optional<PathAttributes> Rib::export_attributes(PeerId to, const PeerState&
     if (!peer.capabilities.supports(af)) return std::nullopt;
     const AsPath& path = *route.attributes->as_path;
     // Sender-side loop avoidance: the peer would drop it anyway (RFC 4271 section 9.1.2).
-    if (ebgp && detail::as_path_contains(path, peer.config.peer_as)) return std::nullopt;
+    if (ebgp && as_path_contains(path, peer.config.peer_as)) return std::nullopt;
 
     PathAttributes out;
     out.origin = route.attributes->origin.value_or(Origin::Incomplete);

@@ -215,36 +215,6 @@ PeerConfig peer_config(std::size_t slot, std::uint8_t config) {
     return c;
 }
 
-std::optional<IpAddress> mp_next_hop(const MpReach& mp) {
-    IpAddress a;
-    if (mp.next_hop.size() == 4) {
-        std::copy_n(mp.next_hop.begin(), 4, a.bytes.begin());
-        return a;
-    }
-    if (mp.next_hop.size() == 16 || mp.next_hop.size() == 32) {
-        a.afi = Afi::Ipv6;
-        std::copy_n(mp.next_hop.begin(), 16, a.bytes.begin());
-        return a;
-    }
-    return std::nullopt;
-}
-
-bool path_contains(const AsPath& path, std::uint32_t asn) {
-    for (const auto& seg : path) {
-        if (std::find(seg.asns.begin(), seg.asns.end(), asn) != seg.asns.end()) return true;
-    }
-    return false;
-}
-
-std::size_t path_length(const AsPath& path) {
-    std::size_t n = 0;
-    for (const auto& seg : path) {
-        if (seg.type == AsPathSegment::Type::Sequence) n += seg.asns.size();
-        if (seg.type == AsPathSegment::Type::Set) n += 1;
-    }
-    return n;
-}
-
 // RFC 4271 section 9.1.2.2 (c): the leftmost AS, or the local AS for a path without one.
 std::uint32_t neighbour_as(const PathAttributes& a) {
     for (const auto& seg : a.as_path.value_or(AsPath{})) {
@@ -593,7 +563,7 @@ class Harness {
         if (!u.treat_as_withdraw() && (!u.nlri.empty() || u.attributes.mp_reach)) {
             const PathAttributes& a = u.attributes;
             const bool rfc8212 = ebgp && !cfg.import_policy;
-            if (!rfc8212 && !path_contains(*a.as_path, kLocalAs)) {
+            if (!rfc8212 && !as_path_contains(*a.as_path, kLocalAs)) {
                 PathAttributes r;
                 r.origin = a.origin;
                 r.as_path = a.as_path;
@@ -644,7 +614,7 @@ class Harness {
                 if (!process(p, nh4, false)) break;
             }
             if (u.attributes.mp_reach && !reset) {
-                const auto nh = mp_next_hop(*u.attributes.mp_reach);
+                const auto nh = mp_reach_next_hop(*u.attributes.mp_reach);
                 for (const auto& p : u.attributes.mp_reach->nlri) {
                     if (!process(p, nh, true)) break;
                 }
@@ -767,7 +737,7 @@ class Harness {
         auto attrs = [](const Candidate& c) -> const PathAttributes& { return c.held->attributes; };
         keep_min(
             [&](const Candidate& c) { return ~attrs(c).local_pref.value_or(kDefaultLocalPref); });
-        keep_min([&](const Candidate& c) { return path_length(*attrs(c).as_path); });
+        keep_min([&](const Candidate& c) { return as_path_length(*attrs(c).as_path); });
         keep_min([&](const Candidate& c) { return attrs(c).origin.value_or(Origin::Incomplete); });
         const bool always_med = (config_ & 4u) != 0;
         std::vector<Candidate> kept;
@@ -858,7 +828,7 @@ class Harness {
             !cfg.export_policy->prefix_list->permits(p))
             return false;
         if (!s.caps.supports(family_of(p))) return false;
-        if (ebgp && a->as_path && path_contains(*a->as_path, kPeerAs[to])) return false;
+        if (ebgp && a->as_path && as_path_contains(*a->as_path, kPeerAs[to])) return false;
         if (p.afi == Afi::Ipv6 && !cfg.local_address_v6) return false;
         return true;
     }
@@ -903,7 +873,7 @@ class Harness {
             if (p.afi == Afi::Ipv4) {
                 check(a.next_hop == cfg.local_address.v4_host_order());
             } else {
-                check(a.mp_reach && mp_next_hop(*a.mp_reach) == cfg.local_address_v6);
+                check(a.mp_reach && mp_reach_next_hop(*a.mp_reach) == cfg.local_address_v6);
             }
             if (external(n)) check(a.as_path && neighbour_as(a) == kLocalAs);
         }

@@ -167,6 +167,12 @@ struct AttributeWalk {
 // the real values (RFC 6793 section 4.2.2) unless the caller set them.
 void encode_path_attributes(Writer& w, const PathAttributes& attrs, const UpdateContext& ctx);
 
+// AS_PATH length as RFC 4271 section 9.1.2.2 (a) and RFC 6793 count it: each AS of an
+// AS_SEQUENCE, one for an AS_SET, zero for confederation segments (RFC 5065).
+[[nodiscard]] std::size_t as_path_length(const AsPath& path);
+// Whether `asn` appears anywhere in the path (RFC 4271 section 9.1.2: loop detection).
+[[nodiscard]] bool as_path_contains(const AsPath& path, std::uint32_t asn);
+
 // RFC 6793 section 4.2.3: the AS path of a route received over a 2-octet AS session, merging
 // AS_PATH with AS4_PATH (AS_SEQUENCE counts each AS, AS_SET counts one, confederation segments
 // count zero). AS4_PATH is ignored when it is longer than AS_PATH or when an AGGREGATOR that is

@@ -118,6 +118,10 @@ struct Route {
     [[nodiscard]] std::optional<IpAddress> next_hop() const;
 };
 
+// MP_REACH_NLRI's next hop: 4 octets IPv4, 16 or 32 (global + link-local) IPv6, taking the
+// global address; none for another length.
+[[nodiscard]] std::optional<IpAddress> mp_reach_next_hop(const MpReach& mp);
+
 // One Loc-RIB entry.
 struct BestPaths {
     std::vector<const Route*> paths;  // best first; more than one only with multipath
