@@ -380,7 +380,7 @@ ImportReport Rib::apply_update(PeerId from, const Update& update) {
         if (remove(prefix)) ++report.withdrawn;
     }
 
-    // One attribute set for all of the UPDATE's routes (null: none is feasible).
+    // One attribute set for all of the UPDATE's routes (empty: none is feasible).
     detail::AttributesRef attrs;
     if (!update.treat_as_withdraw() && (!update.nlri.empty() || update.attributes.mp_reach)) {
         attrs = import_attributes(peer, update.attributes);
@@ -576,17 +576,11 @@ void Rib::settle() {
             // of this batch (a flap), and the last decision counts.
             const bool gone = entry.unused() && hops.empty();
             fib_pending_.emplace_back(prefix, fib_sets_.acquire(hops));
-            for (auto& [id, peer] : peers_) {
-                if (peer.up && export_relevant(id, peer, prefix, best_route)) {
-                    peer.export_dirty.insert(prefix);
-                }
-            }
             hint = gone ? loc_rib_.erase(e) : std::next(e);
-        } else {
-            for (auto& [id, peer] : peers_) {
-                if (peer.up && export_relevant(id, peer, prefix, nullptr)) {
-                    peer.export_dirty.insert(prefix);
-                }
+        }
+        for (auto& [id, peer] : peers_) {
+            if (peer.up && export_relevant(id, peer, prefix, best_route)) {
+                peer.export_dirty.insert(prefix);
             }
         }
     }

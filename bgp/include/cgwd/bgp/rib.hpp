@@ -239,8 +239,8 @@ class Rib {
     [[nodiscard]] std::optional<PathAttributes> export_attributes(PeerId to, const PeerState& peer,
                                                                   const Prefix& prefix,
                                                                   const Route& route) const;
-    // The attributes a route from `peer` is stored with, or nullptr when none of the UPDATE's
-    // routes is feasible (RFC 8212, AS loop); the prefix list is checked per prefix.
+    // The attributes a route from `peer` is stored with, or an empty reference when none of the
+    // UPDATE's routes is feasible (RFC 8212, AS loop); the prefix list is checked per prefix.
     [[nodiscard]] detail::AttributesRef import_attributes(const PeerState& peer,
                                                           const PathAttributes& a);
     [[nodiscard]] detail::AttributesRef intern(PathAttributes&& a);
