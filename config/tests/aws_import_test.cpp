@@ -312,3 +312,50 @@ TEST_CASE("IPv4 value types") {
     CHECK_FALSE(Ipv4Prefix::parse("10.0.0.0/33"));
     CHECK(Ipv4Prefix::parse("0.0.0.0/0")->mask() == 0);
 }
+
+TEST_CASE("IPv6 and either-family addresses and prefixes parse and print canonically") {
+    auto a = Ipv6Address::parse("2001:DB8:0:0:0::1");
+    REQUIRE(a);
+    CHECK(a->to_string() == "2001:db8::1");  // RFC 5952: lower case, longest zero run "::"
+    CHECK(a->bytes[0] == 0x20);
+    CHECK(a->bytes[15] == 1);
+    CHECK_FALSE(Ipv6Address::parse("2001:db8::1::2"));
+    CHECK_FALSE(Ipv6Address::parse("2001:db8::1 "));
+    CHECK_FALSE(Ipv6Address::parse("fe80::1%eth0"));  // no zone index
+    CHECK(Ipv6Address::parse("fe80::1")->is_link_local());
+    CHECK_FALSE(a->is_link_local());
+
+    bool host = false;
+    auto p = Ipv6Prefix::parse("2001:db8:1::2/125", &host);
+    REQUIRE(p);
+    CHECK(host);  // ::2 is a host of the /125
+    CHECK(p->to_string() == "2001:db8:1::/125");
+    CHECK(Ipv6Prefix::parse("2001:db8:1::9/125", &host)->to_string() == "2001:db8:1::8/125");
+    CHECK(host);
+    CHECK(p->contains(*Ipv6Address::parse("2001:db8:1::7")));
+    CHECK_FALSE(p->contains(*Ipv6Address::parse("2001:db8:1::8")));
+    CHECK(Ipv6Prefix::parse("2001:db8:ff::/41")->to_string() == "2001:db8:80::/41");
+    CHECK_FALSE(Ipv6Prefix::parse("2001:db8::/129"));
+    CHECK_FALSE(Ipv6Prefix::parse("2001:db8::/"));
+    CHECK_FALSE(Ipv6Prefix::parse("10.0.0.0/8"));
+
+    auto v4 = IpPrefix::parse("10.1.0.0/16");
+    auto v6 = IpPrefix::parse("2001:db8::/32");
+    REQUIRE(v4);
+    REQUIRE(v6);
+    CHECK_FALSE(v4->is_v6());
+    CHECK(v6->is_v6());
+    CHECK(*v4 == IpPrefix(*Ipv4Prefix::parse("10.1.0.0/16")));  // same as the IPv4 type's
+    CHECK(v4->v4()->to_string() == "10.1.0.0/16");
+    CHECK_FALSE(v4->v6());
+    CHECK(v6->v6()->to_string() == "2001:db8::/32");
+    CHECK(*v4 < *v6);  // IPv4 first
+    CHECK(v6->contains(*IpAddress::parse("2001:db8:ffff::1")));
+    CHECK_FALSE(v6->contains(*IpAddress::parse("10.1.2.3")));
+    CHECK(v4->contains(*IpAddress::parse("10.1.2.3")));
+    CHECK_FALSE(IpPrefix::parse("10.1.0.0/33"));
+    CHECK_FALSE(IpPrefix::parse("2001:db8::/200"));
+    CHECK(IpAddress::parse("169.254.11.2")->v4()->value == 0xa9fe0b02);
+    CHECK(IpAddress::parse("fd00::2")->to_string() == "fd00::2");
+    CHECK_FALSE(IpAddress::parse("fd00::2/64"));
+}
