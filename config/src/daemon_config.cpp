@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "aws_common.hpp"
 #include "cgwd/config/aws_import.hpp"
@@ -202,17 +203,21 @@ class Reader {
         }
         return out;
     }
-    std::vector<Ipv4Prefix> prefixes(const toml::table& t, std::string_view key,
-                                     const std::string& where) const {
-        std::vector<Ipv4Prefix> out;
+    // A list of prefixes of type P: Ipv4Prefix, or IpPrefix for either family.
+    template <typename P = Ipv4Prefix>
+    std::vector<P> prefixes(const toml::table& t, std::string_view key,
+                            const std::string& where) const {
+        std::vector<P> out;
         auto list = strings(t, key, where);
         auto a = t.get(key) ? t.get(key)->as_array() : nullptr;
         for (std::size_t i = 0; i < list.size(); ++i) {
             bool host_bits = false;
-            auto p = Ipv4Prefix::parse(list[i], &host_bits);
+            auto p = P::parse(list[i], &host_bits);
             if (!p)
                 fail_at(*a->get(i), where + " " + std::string(key),
-                        "not an IPv4 prefix: '" + list[i] + "'");
+                        std::string(std::is_same_v<P, Ipv4Prefix> ? "not an IPv4 prefix: '"
+                                                                  : "not a prefix: '") +
+                            list[i] + "'");
             if (host_bits)
                 fail_at(
                     *a->get(i), where + " " + std::string(key),
@@ -295,7 +300,7 @@ class Reader {
             if (!cfg.router_id)
                 fail_at(*t.get("router_id"), w + " router_id", "expected an IPv4 address");
         }
-        cfg.advertise = prefixes(t, "advertise", w);
+        cfg.advertise = prefixes<IpPrefix>(t, "advertise", w);
         if (auto v = integer(t, "ecmp_max_paths", w, 1, 64))
             cfg.ecmp_max_paths = static_cast<std::uint32_t>(*v);
     }
@@ -440,22 +445,38 @@ class Reader {
                     "interface name (with .vlan) longer than 15 characters");
         if (auto v = str(t, "local_address", w)) {
             auto slash = v->find('/');
-            auto addr = Ipv4Address::parse(v->substr(0, slash));
-            auto prefix = Ipv4Prefix::parse(*v);
-            if (!addr || !prefix || (prefix->length != 30 && prefix->length != 31))
+            auto addr = IpAddress::parse(v->substr(0, slash));
+            auto prefix = IpPrefix::parse(*v);
+            const bool length_ok =
+                prefix && (prefix->is_v6() ? prefix->length >= 64 && prefix->length <= 127
+                                           : prefix->length == 30 || prefix->length == 31);
+            if (!addr || !length_ok)
                 fail_at(*t.get("local_address"), w + " local_address",
-                        "expected an address with /30 or /31, like 169.254.100.2/30");
+                        "expected an address with /30 or /31, like 169.254.100.2/30, or an IPv6 "
+                        "address with /64 to /127, like 2001:db8:1::2/125");
+            if (const auto* a6 = addr->v6(); a6 && a6->is_link_local())
+                fail_at(*t.get("local_address"), w + " local_address",
+                        "a link-local address cannot be configured here; give the global one");
             d.local_address = addr;
             d.local_prefix_len = prefix->length;
         }
         auto neighbor = str(t, "neighbor", w);
         if (!neighbor) fail_at(t, w, "missing key 'neighbor'");
-        auto n = Ipv4Address::parse(*neighbor);
-        if (!n) fail_at(*t.get("neighbor"), w + " neighbor", "expected an IPv4 address");
+        auto n = IpAddress::parse(*neighbor);
+        if (!n) fail_at(*t.get("neighbor"), w + " neighbor", "expected an IPv4 or IPv6 address");
+        if (const auto* a6 = n->v6(); a6 && a6->is_link_local())
+            fail_at(*t.get("neighbor"), w + " neighbor",
+                    "a link-local neighbor is not supported; give the peer's global address");
         d.neighbor = *n;
+        if (d.local_address && d.local_address->is_v6() != d.neighbor.is_v6())
+            fail_at(*t.get("neighbor"), w + " neighbor",
+                    "local_address and neighbor must be of one family (one BGP session each for "
+                    "IPv4 and IPv6)");
         if (d.local_address &&
-            !Ipv4Prefix::of(*d.local_address, d.local_prefix_len).contains(d.neighbor))
+            !IpPrefix::of(*d.local_address, d.local_prefix_len).contains(d.neighbor))
             fail_at(*t.get("neighbor"), w + " neighbor", "not in the local_address subnet");
+        if (d.local_address && *d.local_address == d.neighbor)
+            fail_at(*t.get("neighbor"), w + " neighbor", "the same as local_address");
         d.neighbor_asn = static_cast<std::uint32_t>(
             integer(t, "neighbor_asn", w, 1, 4294967294ULL).value_or(64512));
         if (auto v = integer(t, "local_asn", w, 1, 4294967294ULL))
@@ -544,6 +565,16 @@ class Reader {
             if (!names.insert(d.name).second)
                 fail_at(*dxs->get(i), "[[direct_connect]] " + d.name,
                         "the name '" + d.name + "' is used twice");
+            for (std::size_t j = 0; j < i; ++j) {
+                const auto& e = cfg.direct_connect[j];
+                if (e.interface == d.interface && e.vlan == d.vlan && e.mtu != d.mtu)
+                    fail_at(*dxs->get(i), "[[direct_connect]] " + d.name,
+                            "shares its interface with " + e.name + " but not its mtu (" +
+                                std::to_string(d.mtu) + " and " + std::to_string(e.mtu) + ")");
+                if (e.neighbor == d.neighbor && e.interface == d.interface && e.vlan == d.vlan)
+                    fail_at(*dxs->get(i), "[[direct_connect]] " + d.name,
+                            "the same neighbor as " + e.name + " on the same interface");
+            }
             if (d.local_asn == 0) {
                 if (!cfg.asn)
                     fail_at(*dxs->get(i), "[[direct_connect]] " + d.name,

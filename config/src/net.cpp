@@ -79,8 +79,9 @@ Ipv6Prefix Ipv6Prefix::of(const Ipv6Address& address, std::uint8_t length) {
     p.length = length > 128 ? 128 : length;
     for (std::size_t i = 0; i < 16; ++i) {
         const int bits = static_cast<int>(p.length) - static_cast<int>(i) * 8;
-        const std::uint8_t mask =
-            bits >= 8 ? 0xff : bits <= 0 ? 0 : static_cast<std::uint8_t>(0xff << (8 - bits));
+        const std::uint8_t mask = bits >= 8   ? 0xff
+                                  : bits <= 0 ? 0
+                                              : static_cast<std::uint8_t>(0xff << (8 - bits));
         p.address.bytes[i] = address.bytes[i] & mask;
     }
     return p;

@@ -40,7 +40,8 @@ const std::vector<OptionDoc>& option_docs() {
          "Our ASN. Must match the customer gateway ASN in the AWS files when both are given."},
         {"bgp", "router_id", "string", "(an inside address)", "BGP identifier."},
         {"bgp", "advertise", "array of strings", "[]",
-         "On-premises prefixes announced to AWS, e.g. [\"10.10.0.0/16\"]."},
+         "On-premises prefixes announced to AWS, e.g. [\"10.10.0.0/16\"]. IPv6 prefixes "
+         "(\"2001:db8:10::/48\") go to IPv6 Direct Connect peers only."},
         {"bgp", "ecmp_max_paths", "integer", "8",
          "Most equal-cost next hops installed for one prefix."},
 
@@ -100,8 +101,13 @@ const std::vector<OptionDoc>& option_docs() {
         {"direct_connect", "vlan", "integer", "(none)",
          "802.1Q VLAN id: cgwd creates INTERFACE.VLAN and puts local_address on it."},
         {"direct_connect", "local_address", "string", "(none)",
-         "Our address with prefix length (/30 or /31), e.g. \"169.254.100.2/30\"."},
-        {"direct_connect", "neighbor", "string", "(required)", "The AWS router's address."},
+         "Our address with prefix length (/30 or /31), e.g. \"169.254.100.2/30\"; for an "
+         "IPv6 peer the /125 AWS assigned, e.g. \"2001:db8:1::2/125\" (added without duplicate "
+         "address detection)."},
+        {"direct_connect", "neighbor", "string", "(required)",
+         "The AWS router's address, IPv4 or IPv6 (global, not link-local). Each BGP session of "
+         "a virtual interface is one [[direct_connect]]: an IPv4 and an IPv6 peer on the same "
+         "interface and vlan share the VLAN interface (their mtu must agree)."},
         {"direct_connect", "neighbor_asn", "integer", "64512", "The AWS side's ASN."},
         {"direct_connect", "local_asn", "integer", "([bgp] asn)", "Our ASN on this session."},
         {"direct_connect", "md5_key", "string", "(required, or md5_key_file)",

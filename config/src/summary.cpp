@@ -6,7 +6,8 @@
 namespace cgwd::config {
 namespace {
 
-std::string join_prefixes(const std::vector<Ipv4Prefix>& list) {
+template <typename P>
+std::string join_prefixes(const std::vector<P>& list) {
     std::string out;
     for (const auto& p : list) out += (out.empty() ? "" : ", ") + p.to_string();
     return out.empty() ? "(none)" : out;

@@ -258,11 +258,11 @@ TEST_CASE("JSON errors name the JSON path") {
 
     // A number too large for a double is no syntax error to nlohmann::json but out_of_range
     // (406): refused like any bad file, not thrown out of the importer (config_aws_fuzz found it).
-    auto huge = import_aws("{\n  \"VpnConnections\": 333E3333333333333333333333333333333333}",
-                           "huge.json");
+    auto huge =
+        import_aws("{\n  \"VpnConnections\": 333E3333333333333333333333333333333333}", "huge.json");
     REQUIRE_FALSE(huge);
-    CHECK_THAT(huge.error().message, Catch::StartsWith("JSON is not usable") &&
-                                         Catch::Contains("number overflow"));
+    CHECK_THAT(huge.error().message,
+               Catch::StartsWith("JSON is not usable") && Catch::Contains("number overflow"));
 }
 
 TEST_CASE("XML inside JSON reports the JSON path and the XML line") {

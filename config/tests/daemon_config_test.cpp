@@ -370,3 +370,68 @@ TEST_CASE("max_prefixes_in: AWS's figures by default, actions and restart time b
                                          "/cgwd.toml:16:26: [[vpn]] prod max_prefixes_in_action: "
                                          "expected warn, drop or reset");
 }
+
+TEST_CASE("[[direct_connect]] IPv6 peers: one session per family on a shared VLAN") {
+    const std::string base = R"([bgp]
+asn = 65010
+advertise = ["10.10.0.0/16", "2001:db8:10::/48"]
+
+[[direct_connect]]
+name = "dx4"
+interface = "eth1"
+vlan = 101
+local_address = "169.254.100.2/30"
+neighbor = "169.254.100.1"
+md5_key = "Md5-Key-For-Tests"
+
+[[direct_connect]]
+name = "dx6"
+interface = "eth1"
+vlan = 101
+local_address = "2001:db8:1::2/125"
+neighbor = "2001:db8:1::1"
+md5_key = "Md5-Key-For-Six"
+)";
+    const LoadOptions no_perm{.check_permissions = false};
+    auto ok = parse_daemon_config(base, "c.toml", "/tmp", no_perm);
+    REQUIRE(ok);
+    REQUIRE(ok->direct_connect.size() == 2);
+    const auto& six = ok->direct_connect[1];
+    CHECK(six.neighbor.is_v6());
+    CHECK(six.neighbor.to_string() == "2001:db8:1::1");
+    CHECK(six.local_address->to_string() == "2001:db8:1::2");
+    CHECK(six.local_prefix_len == 125);
+    CHECK_FALSE(ok->direct_connect[0].neighbor.is_v6());
+    REQUIRE(ok->advertise.size() == 2);
+    CHECK(ok->advertise[1].is_v6());
+    CHECK(ok->advertise[1].to_string() == "2001:db8:10::/48");
+    const auto summary = config_summary(*ok);
+    CHECK_THAT(summary, Catch::Contains("2001:db8:1::2/125") &&
+                            Catch::Contains("neighbor 2001:db8:1::1") &&
+                            Catch::Contains("2001:db8:10::/48"));
+
+    // Each refusal names the key and its line.
+    auto refuse = [&](const std::string& from, const std::string& to, int line,
+                      const std::string& says) {
+        std::string text = base;
+        REQUIRE(text.find(from) != std::string::npos);
+        text.replace(text.find(from), from.size(), to);
+        auto e = parse_daemon_config(text, "c.toml", "/tmp", no_perm);
+        REQUIRE_FALSE(e);
+        CHECK(e.error().line == line);
+        CHECK_THAT(e.error().message, Catch::Contains(says));
+    };
+    refuse("neighbor = \"2001:db8:1::1\"", "neighbor = \"169.254.100.5\"", 18, "of one family");
+    refuse("neighbor = \"2001:db8:1::1\"", "neighbor = \"2001:db8:2::1\"", 18,
+
+           "not in the local_address subnet");
+    refuse("neighbor = \"2001:db8:1::1\"", "neighbor = \"fe80::1\"", 18, "link-local");
+    refuse("neighbor = \"2001:db8:1::1\"", "neighbor = \"2001:db8:1::2\"", 18,
+           "the same as local_address");
+    refuse("\"2001:db8:1::2/125\"", "\"2001:db8:1::2/48\"", 17, "/64 to /127");
+    refuse("\"2001:db8:1::2/125\"", "\"fe80::2/64\"", 17, "link-local");
+    refuse("\"2001:db8:10::/48\"", "\"2001:db8:10::1/48\"", 3, "has host bits set");
+    refuse("\"2001:db8:10::/48\"", "\"2001:db8:10::/129\"", 3, "not a prefix");
+    refuse("md5_key = \"Md5-Key-For-Six\"", "md5_key = \"Md5-Key-For-Six\"\nmtu = 9001", 13,
+           "shares its interface with dx4 but not its mtu");
+}

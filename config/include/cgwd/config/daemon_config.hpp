@@ -41,8 +41,8 @@ struct VpnEntry {
     std::vector<std::string> only_connections;  // empty: every connection in the file
     std::array<std::optional<Secret>, 2> psk_override;
     std::uint32_t local_preference = 100;
-    std::uint32_t max_prefixes_out = 0;  // 0: AWS's limit (100 to a VGW, 1000 to a TGW)
-    MaxPrefixesIn max_prefixes_in;       // limit 0: AWS's (1000 from a VGW, 5000 from a TGW)
+    std::uint32_t max_prefixes_out = 0;         // 0: AWS's limit (100 to a VGW, 1000 to a TGW)
+    MaxPrefixesIn max_prefixes_in;              // limit 0: AWS's (1000 from a VGW, 5000 from a TGW)
     std::uint16_t graceful_restart_time = 120;  // RFC 4724 helper mode; 0: off
     StaticTunnelMode static_mode = StaticTunnelMode::active_standby;
     std::vector<Ipv4Prefix> static_routes;  // AWS-side prefixes for static-routing connections
@@ -53,9 +53,11 @@ struct DirectConnectPeer {
     std::string name;
     std::string interface;              // parent (or the VLAN interface itself when vlan unset)
     std::optional<std::uint16_t> vlan;  // 802.1Q id: cgwd creates <interface>.<vlan>
-    std::optional<Ipv4Address> local_address;  // with local_prefix_len; nullopt: already configured
-    std::uint8_t local_prefix_len = 30;
-    Ipv4Address neighbor;
+    // One BGP session: IPv4 or IPv6, by the neighbor's address (AWS gives a virtual interface
+    // one IPv4 and one IPv6 peer; two [[direct_connect]] entries may share an interface/VLAN).
+    std::optional<IpAddress> local_address;  // with local_prefix_len; nullopt: already configured
+    std::uint8_t local_prefix_len = 30;      // /30 or /31; IPv6: /64-/127 (AWS assigns a /125)
+    IpAddress neighbor;                      // of the same family as local_address
     std::uint32_t neighbor_asn = 0;
     std::uint32_t local_asn = 0;
     Secret md5_key;
@@ -69,7 +71,7 @@ struct DirectConnectPeer {
     MaxPrefixesIn max_prefixes_in{1000};
     std::uint16_t graceful_restart_time = 0;  // RFC 4724 helper mode; off: DX fails over at once
     bool gtsm = false;                        // RFC 5082 (TTL 255 out, below 254 dropped)
-    std::vector<std::string> communities;  // "7224:7300" style, sent with our prefixes
+    std::vector<std::string> communities;     // "7224:7300" style, sent with our prefixes
     std::uint16_t mtu = 1500;
 };
 
@@ -82,7 +84,7 @@ struct DaemonConfig {
     std::uint32_t route_table = 254;     // main
     std::uint32_t route_protocol = 240;  // rtnetlink protocol number marking our routes
     std::uint32_t route_metric = 20;
-    std::string metrics_listen;  // "127.0.0.1:9469"; empty: off
+    std::string metrics_listen;      // "127.0.0.1:9469"; empty: off
     bool userspace_offloads = true;  // TUN TSO/checksum offload, UDP GSO/GRO (userspace mode)
     // [outside]
     std::string outside_interface = "auto";
@@ -91,7 +93,7 @@ struct DaemonConfig {
     // [bgp]
     std::optional<std::uint32_t> asn;  // our ASN; defaults to the AWS file's customer ASN
     std::optional<Ipv4Address> router_id;
-    std::vector<Ipv4Prefix> advertise;
+    std::vector<IpPrefix> advertise;  // IPv6 ones go to IPv6 peers only (Direct Connect)
     std::uint32_t ecmp_max_paths = 8;
     // [failover]
     bool prefer_direct_connect = true;
