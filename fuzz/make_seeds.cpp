@@ -22,8 +22,9 @@
 //   esp_decap_fuzz      packets our outbound EspSa encapsulated with the fixed keys, per
 //                       transform, including a replayed one
 //   netlink_fuzz        the kernel backend's own builders' NEWSA / NEWPOLICY / NEWLINK /
-//                       NEWADDR / NEWROUTE messages (same layout as the kernel's replies and
-//                       dumps), an XFRM_MSG_EXPIRE, and a multi-message dump with NLMSG_DONE
+//                       NEWADDR / NEWROUTE messages, IPv4 and IPv6 (same layout as the
+//                       kernel's replies and dumps), an XFRM_MSG_EXPIRE, and a multi-message
+//                       dump with NLMSG_DONE
 //   control_fuzz        framed requests for every control command
 //   offload_fuzz        TCP segments of one flow as TcpSegmenter cuts them from a TSO packet
 //                       (with the TSO packet itself), two interleaved flows, a flow broken by a
@@ -639,6 +640,16 @@ void netlink_seeds() {
     rtnl::RouteMessage ecmp = single;
     ecmp.hops = {{5, std::nullopt, 1}, {6, config::Ipv4Address{0xa9fe0b05}, 3}};
     msgs.emplace_back("rtm-newroute-ecmp", bytes_of(rtnl::build_route_replace(ecmp)));
+    // IPv6: a Direct Connect session's /125 (with IFA_FLAGS) and an ECMP route over two
+    // 16-byte gateways, one link-local.
+    const config::Ipv6Address v6 = *config::Ipv6Address::parse("2001:db8:100::1");
+    msgs.emplace_back("rtm-newaddr-v6", bytes_of(rtnl::build_address(5, v6, 125)));
+    rtnl::RouteMessage ecmp6 = single;
+    ecmp6.destination = *config::IpPrefix::parse("2001:db8:50::/48");
+    ecmp6.metric = 1024;
+    ecmp6.hops = {{5, *config::IpAddress::parse("fe80::1"), 1},
+                  {6, *config::IpAddress::parse("2001:db8:100::2"), 3}};
+    msgs.emplace_back("rtm-newroute-v6-ecmp", bytes_of(rtnl::build_route_replace(ecmp6)));
 
     // Request builders set NLM_F_REQUEST; the kernel's replies carry their own flags, which the
     // parsers ignore. Each message alone, then all of them as one dump ending in NLMSG_DONE.

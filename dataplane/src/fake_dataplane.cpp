@@ -114,6 +114,9 @@ std::expected<void, Error> FakeDataplane::add_route(const Route& route) {
     for (const auto& hop : route.next_hops) {
         if (!tunnels_.contains(hop.if_id)) return fail(Errc::not_found, "next hop tunnel");
         if (hop.weight == 0) return fail(Errc::invalid_argument, "next hop weight 0");
+        // As KernelRoutes: no next hop of the other family.
+        if (hop.gateway && hop.gateway->is_v6() != route.destination.is_v6())
+            return fail(Errc::invalid_argument, "next hop of the other family");
     }
     for (auto& r : routes_) {
         if (r.key() == route.key()) {

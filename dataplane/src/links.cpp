@@ -82,8 +82,9 @@ std::expected<std::uint32_t, Error> KernelLinks::create_vlan(const VlanSpec& spe
     if (spec.vlan_id < 1 || spec.vlan_id > 4094)
         return fail(Errc::invalid_argument, "VLAN id must be 1..4094");
     if (spec.mtu != 0 && spec.mtu < 68) return fail(Errc::invalid_argument, "MTU below 68");
-    if (spec.address && spec.prefix_length > 32)
-        return fail(Errc::invalid_argument, "prefix length above 32");
+    if (spec.address && spec.prefix_length > spec.address->max_length())
+        return fail(Errc::invalid_argument,
+                    spec.address->is_v6() ? "prefix length above 128" : "prefix length above 32");
     const std::string name = spec.name();
     if (name.size() >= IFNAMSIZ)
         return fail(Errc::invalid_argument, "VLAN interface name too long: " + name);

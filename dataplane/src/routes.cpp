@@ -16,9 +16,23 @@ namespace {
 // Acknowledgements are 36 bytes with NETLINK_CAP_ACK; a refusal may add extended-ack TLVs.
 constexpr std::size_t ack_buffer_size = 32768;
 
-using Key = std::tuple<std::uint32_t, std::uint8_t, std::uint32_t, std::uint32_t>;
+// The kernel's key of a route; IpPrefix orders by family first, so the family is part of it.
+using Key = std::tuple<config::IpPrefix, std::uint32_t, std::uint32_t>;
 Key key_of(const rtnl::RouteMessage& m) {
-    return {m.destination.address.value, m.destination.length, m.metric, m.table};
+    return {m.destination, m.metric, m.table};
+}
+
+// IPv6 stores metric 0 as IP6_RT_PRIO_USER (net/ipv6/route.c): ask for what it will report.
+constexpr std::uint32_t ipv6_default_metric = 1024;
+std::uint32_t kernel_metric(const config::IpPrefix& destination, std::uint32_t metric) {
+    return metric == 0 && destination.is_v6() ? ipv6_default_metric : metric;
+}
+
+std::optional<Error> check_destination(const config::IpPrefix& destination) {
+    if (destination.length > destination.address.max_length())
+        return Error{Errc::invalid_argument,
+                     destination.is_v6() ? "prefix length above 128" : "prefix length above 32", 0};
+    return std::nullopt;
 }
 
 // What the kernel reports back for what we sent: one hop goes as RTA_OIF, without a weight.
@@ -52,16 +66,21 @@ std::expected<KernelRoutes, Error> KernelRoutes::open() {
 std::expected<rtnl::RouteMessage, Error> KernelRoutes::resolve(const RouteSpec& route) const {
     if (route.hops.empty())
         return std::unexpected(Error{Errc::invalid_argument, "route without next hop", 0});
-    if (route.destination.length > 32)
-        return std::unexpected(Error{Errc::invalid_argument, "prefix length above 32", 0});
+    if (auto e = check_destination(route.destination)) return std::unexpected(std::move(*e));
     rtnl::RouteMessage m;
-    m.destination = config::Ipv4Prefix::of(route.destination.address, route.destination.length);
+    m.destination = config::IpPrefix::of(route.destination.address, route.destination.length);
     m.table = table_of(route.table);
-    m.metric = route.metric;
+    m.metric = kernel_metric(m.destination, route.metric);
     m.protocol = options_.protocol;
     for (const RouteHop& h : route.hops) {
         if (h.weight == 0)
             return std::unexpected(Error{Errc::invalid_argument, "next hop weight 0", 0});
+        if (h.gateway && h.gateway->is_v6() != m.destination.is_v6())
+            return std::unexpected(Error{Errc::invalid_argument,
+                                         "next hop " + h.gateway->to_string() +
+                                             " is not of the family of " +
+                                             m.destination.to_string(),
+                                         0});
         std::uint32_t ifindex = h.ifindex;
         if (ifindex == 0) {
             if (h.device.empty())
@@ -83,9 +102,10 @@ std::expected<void, Error> KernelRoutes::replace(const RouteSpec& route) {
     return socket_.request(msg, "replace route " + m->destination.to_string());
 }
 
-std::expected<void, Error> KernelRoutes::remove(config::Ipv4Prefix destination,
+std::expected<void, Error> KernelRoutes::remove(const config::IpPrefix& destination,
                                                 std::uint32_t metric, std::uint32_t table) {
-    auto msg = rtnl::build_route_delete(destination, table_of(table), metric, options_.protocol);
+    auto msg = rtnl::build_route_delete(destination, table_of(table),
+                                        kernel_metric(destination, metric), options_.protocol);
     auto r = socket_.request(msg, "delete route " + destination.to_string());
     // The kernel says ESRCH for a missing route: errno_error already maps it to not_found.
     return r;
@@ -101,15 +121,15 @@ RouteBatchOutcome KernelRoutes::apply(std::span<const RouteOp> ops) {
     for (std::size_t i = 0; i < ops.size(); ++i) {
         const RouteOp& op = ops[i];
         if (op.remove) {
-            if (op.route.destination.length > 32) {
-                out.errors[i] = Error{Errc::invalid_argument, "prefix length above 32", 0};
+            if (auto e = check_destination(op.route.destination)) {
+                out.errors[i] = std::move(*e);
                 continue;
             }
             rtnl::RouteMessage& m = resolved[i];
             m.destination =
-                config::Ipv4Prefix::of(op.route.destination.address, op.route.destination.length);
+                config::IpPrefix::of(op.route.destination.address, op.route.destination.length);
             m.table = table_of(op.route.table);
-            m.metric = op.route.metric;
+            m.metric = kernel_metric(m.destination, op.route.metric);
             m.protocol = options_.protocol;
         } else {
             auto m = resolve(op.route);

@@ -1,6 +1,7 @@
 #include "cgwd/dataplane/rtnl_messages.hpp"
 
 #include <arpa/inet.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -12,8 +13,31 @@ namespace cgwd::dataplane::rtnl {
 
 namespace {
 
-std::uint32_t be(config::Ipv4Address a) {
-    return htonl(a.value);
+int family_of(const config::IpAddress& a) {
+    return a.is_v6() ? AF_INET6 : AF_INET;
+}
+
+// The address in network order, 4 or 16 bytes.
+struct WireAddress {
+    std::uint8_t bytes[16] = {};
+    std::size_t size = 0;
+};
+WireAddress wire(const config::IpAddress& a) {
+    WireAddress w;
+    if (const auto* v4 = a.v4()) {
+        const std::uint32_t n = htonl(v4->value);
+        std::memcpy(w.bytes, &n, 4);
+        w.size = 4;
+    } else {
+        std::memcpy(w.bytes, a.v6()->bytes.data(), 16);
+        w.size = 16;
+    }
+    return w;
+}
+
+void put_address(nl::NlMessage& msg, std::uint16_t type, const config::IpAddress& a) {
+    const WireAddress w = wire(a);
+    msg.put(type, w.bytes, w.size);
 }
 
 std::string attr_string(const nlattr* a) {
@@ -23,11 +47,26 @@ std::string attr_string(const nlattr* a) {
     return std::string(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
-std::optional<config::Ipv4Address> attr_ipv4(const nlattr* a) {
-    if (mnl_attr_get_payload_len(a) != 4) return std::nullopt;
-    std::uint32_t v = 0;
-    std::memcpy(&v, mnl_attr_get_payload(a), 4);
-    return config::Ipv4Address{ntohl(v)};
+// An address attribute of `family` (AF_INET: 4 bytes, AF_INET6: 16); nullopt for any other size.
+std::optional<config::IpAddress> attr_address(const nlattr* a, int family) {
+    const auto p = nl::payload(a);
+    if (family == AF_INET && p.size() == 4) {
+        std::uint32_t v = 0;
+        std::memcpy(&v, p.data(), 4);
+        return config::IpAddress(config::Ipv4Address{ntohl(v)});
+    }
+    if (family == AF_INET6 && p.size() == 16) {
+        config::Ipv6Address v;
+        std::memcpy(v.bytes.data(), p.data(), 16);
+        return config::IpAddress(v);
+    }
+    return std::nullopt;
+}
+
+// The all-zero address of `family` (a default route has no RTA_DST).
+config::IpAddress zero_of(int family) {
+    if (family == AF_INET6) return config::Ipv6Address{};
+    return config::Ipv4Address{};
 }
 
 }  // namespace
@@ -136,52 +175,62 @@ std::optional<LinkInfo> parse_link(const nlmsghdr* nlh) {
     return link;
 }
 
-nl::NlMessage build_address(std::uint32_t ifindex, config::Ipv4Address local,
-                            std::uint8_t prefix_length) {
-    nl::NlMessage msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(ifaddrmsg));
+namespace {
+
+nl::NlMessage address_message(std::uint16_t type, std::uint16_t flags, std::uint32_t ifindex,
+                              const config::IpAddress& local, std::uint8_t prefix_length) {
+    nl::NlMessage msg(type, flags, sizeof(ifaddrmsg));
     auto* ifa = msg.header_as<ifaddrmsg>();
-    ifa->ifa_family = AF_INET;
+    ifa->ifa_family = static_cast<std::uint8_t>(family_of(local));
     ifa->ifa_prefixlen = prefix_length;
-    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;  // IPv6 derives the scope from the address itself
     ifa->ifa_index = ifindex;
-    const std::uint32_t a = be(local);
-    msg.put(IFA_LOCAL, &a, 4);
-    msg.put(IFA_ADDRESS, &a, 4);
+    put_address(msg, IFA_LOCAL, local);
+    put_address(msg, IFA_ADDRESS, local);
     return msg;
 }
 
-nl::NlMessage build_address_delete(std::uint32_t ifindex, config::Ipv4Address local,
-                                   std::uint8_t prefix_length) {
-    nl::NlMessage msg(RTM_DELADDR, 0, sizeof(ifaddrmsg));
-    auto* ifa = msg.header_as<ifaddrmsg>();
-    ifa->ifa_family = AF_INET;
-    ifa->ifa_prefixlen = prefix_length;
-    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-    ifa->ifa_index = ifindex;
-    const std::uint32_t a = be(local);
-    msg.put(IFA_LOCAL, &a, 4);
-    msg.put(IFA_ADDRESS, &a, 4);
+}  // namespace
+
+nl::NlMessage build_address(std::uint32_t ifindex, const config::IpAddress& local,
+                            std::uint8_t prefix_length) {
+    auto msg =
+        address_message(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, local, prefix_length);
+    if (local.is_v6()) {
+        // Without it the address stays "tentative" (unusable for bind()) until DAD has run.
+        msg.header_as<ifaddrmsg>()->ifa_flags = IFA_F_NODAD;
+        msg.put_u32(IFA_FLAGS, IFA_F_NODAD);
+    }
     return msg;
+}
+
+nl::NlMessage build_address_delete(std::uint32_t ifindex, const config::IpAddress& local,
+                                   std::uint8_t prefix_length) {
+    return address_message(RTM_DELADDR, 0, ifindex, local, prefix_length);
 }
 
 nl::NlMessage build_address_dump() {
     nl::NlMessage msg(RTM_GETADDR, NLM_F_DUMP, sizeof(ifaddrmsg));
-    msg.header_as<ifaddrmsg>()->ifa_family = AF_INET;
+    msg.header_as<ifaddrmsg>()->ifa_family = AF_UNSPEC;
     return msg;
 }
 
 std::optional<AddressInfo> parse_address(const nlmsghdr* nlh) {
     if (nlh->nlmsg_type != RTM_NEWADDR) return std::nullopt;
     const auto* ifa = nl::header_as<ifaddrmsg>(nlh);
-    if (ifa == nullptr || ifa->ifa_family != AF_INET || ifa->ifa_prefixlen > 32)
+    if (ifa == nullptr) return std::nullopt;
+    const int family = ifa->ifa_family;
+    if ((family != AF_INET || ifa->ifa_prefixlen > 32) &&
+        (family != AF_INET6 || ifa->ifa_prefixlen > 128))
         return std::nullopt;
     AddressInfo info;
     info.ifindex = ifa->ifa_index;
     info.prefix_length = ifa->ifa_prefixlen;
-    std::optional<config::Ipv4Address> local, address;
+    // IPv6 reports IFA_ADDRESS alone unless the address has a peer (then IFA_LOCAL is ours).
+    std::optional<config::IpAddress> local, address;
     nl::for_each_attr(nlh, sizeof(ifaddrmsg), [&](const nlattr* a) {
-        if (mnl_attr_get_type(a) == IFA_LOCAL) local = attr_ipv4(a);
-        if (mnl_attr_get_type(a) == IFA_ADDRESS) address = attr_ipv4(a);
+        if (mnl_attr_get_type(a) == IFA_LOCAL) local = attr_address(a, family);
+        if (mnl_attr_get_type(a) == IFA_ADDRESS) address = attr_address(a, family);
     });
     if (!local) local = address;
     if (!local) return std::nullopt;
@@ -191,19 +240,18 @@ std::optional<AddressInfo> parse_address(const nlmsghdr* nlh) {
 
 namespace {
 
-void fill_rtmsg(rtmsg& rtm, config::Ipv4Prefix destination, std::uint32_t table,
+void fill_rtmsg(rtmsg& rtm, const config::IpPrefix& destination, std::uint32_t table,
                 std::uint8_t protocol) {
-    rtm.rtm_family = AF_INET;
+    rtm.rtm_family = static_cast<std::uint8_t>(family_of(destination.address));
     rtm.rtm_dst_len = destination.length;
     rtm.rtm_table = static_cast<std::uint8_t>(table < 256 ? table : std::uint32_t{RT_TABLE_UNSPEC});
     rtm.rtm_protocol = protocol;
     rtm.rtm_type = RTN_UNICAST;
 }
 
-void put_destination(nl::NlMessage& msg, config::Ipv4Prefix destination, std::uint32_t table,
+void put_destination(nl::NlMessage& msg, const config::IpPrefix& destination, std::uint32_t table,
                      std::uint32_t metric) {
-    const std::uint32_t dst = be(destination.address);
-    msg.put(RTA_DST, &dst, 4);
+    put_address(msg, RTA_DST, destination.address);
     msg.put_u32(RTA_TABLE, table);
     msg.put_u32(RTA_PRIORITY, metric);
 }
@@ -216,24 +264,23 @@ nl::NlMessage build_route_replace(const RouteMessage& route) {
     fill_rtmsg(*rtm, route.destination, route.table, route.protocol);
     bool any_gateway = false;
     for (const auto& h : route.hops) any_gateway = any_gateway || h.gateway.has_value();
+    // (IPv6 ignores rtm_scope; IPv4 needs link scope for a route without a gateway.)
     rtm->rtm_scope = any_gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
     put_destination(msg, route.destination, route.table, route.metric);
 
     if (route.hops.size() == 1) {
         const ResolvedHop& h = route.hops.front();
         msg.put_u32(RTA_OIF, h.ifindex);
-        if (h.gateway) {
-            const std::uint32_t gw = be(*h.gateway);
-            msg.put(RTA_GATEWAY, &gw, 4);
-        }
+        if (h.gateway) put_address(msg, RTA_GATEWAY, *h.gateway);
         return msg;
     }
     // RTA_MULTIPATH: a packed sequence of rtnexthop, each followed by its own attributes.
     //   struct rtnexthop { u16 rtnh_len; u8 rtnh_flags; u8 rtnh_hops; int rtnh_ifindex; }
-    //   [RTA_GATEWAY (4 + 4 bytes)]
+    //   [RTA_GATEWAY (4 + 4 bytes for IPv4, 4 + 16 for IPv6)]
     std::vector<std::uint8_t> hops;
     for (const auto& h : route.hops) {
-        const std::size_t gw_len = h.gateway ? MNL_ALIGN(sizeof(nlattr) + 4) : 0;
+        const WireAddress gw = h.gateway ? wire(*h.gateway) : WireAddress{};
+        const std::size_t gw_len = h.gateway ? MNL_ALIGN(sizeof(nlattr) + gw.size) : 0;
         const std::size_t len = RTNH_ALIGN(sizeof(rtnexthop)) + gw_len;
         const std::size_t at = hops.size();
         hops.resize(at + len);
@@ -244,19 +291,18 @@ nl::NlMessage build_route_replace(const RouteMessage& route) {
         std::memcpy(hops.data() + at, &nh, sizeof nh);
         if (h.gateway) {
             nlattr a{};
-            a.nla_len = static_cast<std::uint16_t>(sizeof(nlattr) + 4);
+            a.nla_len = static_cast<std::uint16_t>(sizeof(nlattr) + gw.size);
             a.nla_type = RTA_GATEWAY;
-            const std::uint32_t gw = be(*h.gateway);
             std::uint8_t* p = hops.data() + at + RTNH_ALIGN(sizeof(rtnexthop));
             std::memcpy(p, &a, sizeof a);
-            std::memcpy(p + sizeof a, &gw, 4);
+            std::memcpy(p + sizeof a, gw.bytes, gw.size);
         }
     }
     msg.put(RTA_MULTIPATH, hops);
     return msg;
 }
 
-nl::NlMessage build_route_delete(config::Ipv4Prefix destination, std::uint32_t table,
+nl::NlMessage build_route_delete(const config::IpPrefix& destination, std::uint32_t table,
                                  std::uint32_t metric, std::uint8_t protocol) {
     nl::NlMessage msg(RTM_DELROUTE, 0, sizeof(rtmsg));
     auto* rtm = msg.header_as<rtmsg>();
@@ -268,26 +314,28 @@ nl::NlMessage build_route_delete(config::Ipv4Prefix destination, std::uint32_t t
 
 nl::NlMessage build_route_dump() {
     nl::NlMessage msg(RTM_GETROUTE, NLM_F_DUMP, sizeof(rtmsg));
-    msg.header_as<rtmsg>()->rtm_family = AF_INET;
+    msg.header_as<rtmsg>()->rtm_family = AF_UNSPEC;
     return msg;
 }
 
 std::optional<RouteMessage> parse_route(const nlmsghdr* nlh) {
     if (nlh->nlmsg_type != RTM_NEWROUTE) return std::nullopt;
     const auto* rtm = nl::header_as<rtmsg>(nlh);
-    if (rtm == nullptr || rtm->rtm_family != AF_INET || rtm->rtm_type != RTN_UNICAST)
+    if (rtm == nullptr || rtm->rtm_type != RTN_UNICAST) return std::nullopt;
+    const int family = rtm->rtm_family;
+    if ((family != AF_INET || rtm->rtm_dst_len > 32) &&
+        (family != AF_INET6 || rtm->rtm_dst_len > 128))
         return std::nullopt;
-    if (rtm->rtm_dst_len > 32) return std::nullopt;
     RouteMessage r;
     r.table = rtm->rtm_table;
     r.protocol = rtm->rtm_protocol;
-    config::Ipv4Address dst;
+    config::IpAddress dst = zero_of(family);
     ResolvedHop single;
     bool has_single = false;
     nl::for_each_attr(nlh, sizeof(rtmsg), [&](const nlattr* a) {
         switch (mnl_attr_get_type(a)) {
             case RTA_DST:
-                if (auto v = attr_ipv4(a)) dst = *v;
+                if (auto v = attr_address(a, family)) dst = *v;
                 break;
             case RTA_TABLE:
                 if (mnl_attr_get_payload_len(a) >= 4) r.table = mnl_attr_get_u32(a);
@@ -302,7 +350,7 @@ std::optional<RouteMessage> parse_route(const nlmsghdr* nlh) {
                 }
                 break;
             case RTA_GATEWAY:
-                single.gateway = attr_ipv4(a);
+                single.gateway = attr_address(a, family);
                 has_single = true;
                 break;
             case RTA_MULTIPATH: {
@@ -315,14 +363,14 @@ std::optional<RouteMessage> parse_route(const nlmsghdr* nlh) {
                     ResolvedHop h;
                     h.ifindex = static_cast<std::uint32_t>(nh.rtnh_ifindex);
                     // The kernel's weights are 1..256; ours 1..255: 256 reads as 255.
-                    h.weight = static_cast<std::uint8_t>(
-                        nh.rtnh_hops == 255 ? 255 : nh.rtnh_hops + 1);
+                    h.weight =
+                        static_cast<std::uint8_t>(nh.rtnh_hops == 255 ? 255 : nh.rtnh_hops + 1);
                     const std::size_t attrs = RTNH_ALIGN(sizeof(rtnexthop));
                     if (nh.rtnh_len > attrs)
                         nl::for_each_in(p.data() + at + attrs, nh.rtnh_len - attrs,
                                         [&](const nlattr* g) {
                                             if (mnl_attr_get_type(g) == RTA_GATEWAY)
-                                                h.gateway = attr_ipv4(g);
+                                                h.gateway = attr_address(g, family);
                                         });
                     r.hops.push_back(h);
                     at += RTNH_ALIGN(nh.rtnh_len);
@@ -333,7 +381,7 @@ std::optional<RouteMessage> parse_route(const nlmsghdr* nlh) {
                 break;
         }
     });
-    r.destination = config::Ipv4Prefix::of(dst, rtm->rtm_dst_len);
+    r.destination = config::IpPrefix::of(dst, rtm->rtm_dst_len);
     if (r.hops.empty() && has_single) r.hops.push_back(single);
     return r;
 }

@@ -189,6 +189,36 @@ TEST_CASE("FakeDataplane policies, tunnels, multipath routes and MSS clamp") {
     CHECK(dp.del_route(r.key()).error().code == Errc::not_found);
 }
 
+TEST_CASE("FakeDataplane IPv6 routes: keyed apart from IPv4, no next hop of the other family") {
+    FakeDataplane dp;
+    REQUIRE(dp.create_tunnel(tunnel(7, "cgwd1")));
+    Route v4;
+    v4.destination = *cfg::Ipv4Prefix::parse("10.200.0.0/16");
+    v4.next_hops = {NextHop{7, *cfg::IpAddress::parse("169.254.10.1"), 1, {}}};
+    Route v6;
+    v6.destination = *cfg::IpPrefix::parse("ac8::/16");  // the same bytes, the other family
+    v6.next_hops = {NextHop{7, *cfg::IpAddress::parse("2001:db8:99::2"), 1, {}},
+                    NextHop{7, *cfg::IpAddress::parse("fe80::1"), 2, {}}};
+    REQUIRE(dp.add_route(v4));
+    REQUIRE(dp.add_route(v6));
+    CHECK(dp.route_count() == 2);
+    CHECK(dp.find_route(v6.key())->next_hops.size() == 2);
+    CHECK_FALSE(v4.key() == v6.key());
+
+    Route cross = v6;
+    cross.next_hops[1].gateway = *cfg::IpAddress::parse("169.254.10.1");
+    CHECK(dp.add_route(cross).error().code == Errc::invalid_argument);
+    cross = v4;
+    cross.next_hops[0].gateway = *cfg::IpAddress::parse("2001:db8:99::2");
+    CHECK(dp.add_route(cross).error().code == Errc::invalid_argument);
+    CHECK(dp.find_route(v6.key())->next_hops == v6.next_hops);  // unchanged
+
+    REQUIRE(dp.del_route(v4.key()));
+    CHECK(dp.find_route(v6.key()) != nullptr);
+    REQUIRE(dp.del_route(v6.key()));
+    CHECK(dp.route_count() == 0);
+}
+
 TEST_CASE("FakeDataplane raises expiry events to the handler, which may delete the SA") {
     FakeDataplane dp;
     const SaConfig sa = gcm_sa(0x4000, Direction::inbound);

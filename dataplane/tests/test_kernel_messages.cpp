@@ -4,6 +4,7 @@
 // plugin use them (RFC 4106 ICV 128 bits; RFC 2404 / RFC 4868 truncation 96/128/192/256).
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/udp.h>
@@ -28,8 +29,12 @@
 #include "test_util.hpp"
 
 using namespace cgwd::dataplane;
+using cgwd::config::IpAddress;
+using cgwd::config::IpPrefix;
 using cgwd::config::Ipv4Address;
 using cgwd::config::Ipv4Prefix;
+using cgwd::config::Ipv6Address;
+using cgwd::config::Ipv6Prefix;
 namespace integ = cgwd::config::integ;
 namespace encr = cgwd::config::encr;
 using test::Bytes;
@@ -46,6 +51,17 @@ Ipv4Prefix pfx(const char* s) {
 }
 std::uint32_t be_ip(const char* s) {
     return htonl(ip(s).value);
+}
+Ipv6Address ip6(const char* s) {
+    return *Ipv6Address::parse(s);
+}
+Ipv6Prefix pfx6(const char* s) {
+    return *Ipv6Prefix::parse(s);
+}
+// The 16 network-order bytes of an IPv6 address, as an attribute payload holds them.
+Bytes b6(const char* s) {
+    const auto a = ip6(s);
+    return Bytes(a.bytes.begin(), a.bytes.end());
 }
 
 SaConfig gcm_sa() {
@@ -511,7 +527,8 @@ TEST_CASE("RTM_NEWROUTE: ECMP as RTA_MULTIPATH with weights and per-hop gateways
     // A hop the kernel reports with weight 256 (`ip route ... nexthop weight 256`, rtnh_hops
     // 255) reads as 255, not as 0 (uint8 overflow).
     auto bytes = std::vector<std::uint8_t>(msg.bytes().begin(), msg.bytes().end());
-    const auto found = std::search(bytes.begin(), bytes.end(), mp.payload.begin(), mp.payload.end());
+    const auto found =
+        std::search(bytes.begin(), bytes.end(), mp.payload.begin(), mp.payload.end());
     REQUIRE(found != bytes.end());
     const auto mp_at = static_cast<std::size_t>(found - bytes.begin());
     bytes[mp_at + 16 + 3] = 255;  // the second hop's rtnh_hops
@@ -539,9 +556,351 @@ TEST_CASE("RTM_DELROUTE restricted to our protocol, and the dump requests") {
     const Decoded r = decode(dump.bytes(), sizeof(rtmsg));
     CHECK(r.type == RTM_GETROUTE);
     CHECK(r.flags == (NLM_F_REQUEST | NLM_F_DUMP));
-    CHECK(r.header_as<rtmsg>().rtm_family == AF_INET);
+    CHECK(r.header_as<rtmsg>().rtm_family == AF_UNSPEC);  // IPv4 and IPv6 in one dump
+    CHECK(r.attrs.empty());
     CHECK(decode(xfrm::build_sa_dump().bytes(), 0).flags == (NLM_F_REQUEST | NLM_F_DUMP));
     CHECK(decode(xfrm::build_policy_dump().bytes(), 0).type == XFRM_MSG_GETPOLICY);
+}
+
+TEST_CASE("RTM_NEWROUTE IPv6: one hop, AF_INET6, 16-byte RTA_DST and RTA_GATEWAY") {
+    rtnl::RouteMessage r;
+    r.destination = pfx6("2001:db8:50::/48");
+    r.hops = {{5, ip6("2001:db8:99::2"), 1}};
+    r.table = 254;
+    r.metric = 1024;
+    r.protocol = 199;
+    auto msg = rtnl::build_route_replace(r);
+    const Decoded d = decode(msg.bytes(), sizeof(rtmsg));
+    CHECK(d.type == RTM_NEWROUTE);
+    CHECK(d.flags == (NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE));
+    const auto rtm = d.header_as<rtmsg>();
+    CHECK(rtm.rtm_family == AF_INET6);
+    CHECK(rtm.rtm_dst_len == 48);
+    CHECK(rtm.rtm_src_len == 0);
+    CHECK(rtm.rtm_table == RT_TABLE_MAIN);
+    CHECK(rtm.rtm_protocol == 199);
+    CHECK(rtm.rtm_type == RTN_UNICAST);
+    CHECK(d.types() ==
+          std::vector<std::uint16_t>{RTA_DST, RTA_TABLE, RTA_PRIORITY, RTA_OIF, RTA_GATEWAY});
+    CHECK(d.get(RTA_DST).payload == b6("2001:db8:50::"));
+    CHECK(u32_of(d.get(RTA_TABLE)) == 254);
+    CHECK(u32_of(d.get(RTA_PRIORITY)) == 1024);
+    CHECK(u32_of(d.get(RTA_OIF)) == 5);
+    CHECK(d.get(RTA_GATEWAY).payload == b6("2001:db8:99::2"));
+    CHECK(rtnl::parse_route(msg.nlh()) == r);
+
+    // A link-local gateway (a BGP next hop often is one) goes the same way, with its device.
+    r.hops = {{7, ip6("fe80::1"), 1}};
+    auto ll = rtnl::build_route_replace(r);
+    const Decoded l = decode(ll.bytes(), sizeof(rtmsg));
+    CHECK(l.get(RTA_GATEWAY).payload == b6("fe80::1"));
+    CHECK(u32_of(l.get(RTA_OIF)) == 7);
+    CHECK(rtnl::parse_route(ll.nlh()) == r);
+
+    // A device route: no RTA_GATEWAY.
+    rtnl::RouteMessage dev{pfx6("2001:db8:51::/64"), {{7, std::nullopt, 1}}, 254, 1024, 199};
+    auto dm = rtnl::build_route_replace(dev);
+    const Decoded dd = decode(dm.bytes(), sizeof(rtmsg));
+    CHECK(dd.header_as<rtmsg>().rtm_family == AF_INET6);
+    CHECK(dd.types() == std::vector<std::uint16_t>{RTA_DST, RTA_TABLE, RTA_PRIORITY, RTA_OIF});
+    CHECK(rtnl::parse_route(dm.nlh()) == dev);
+}
+
+TEST_CASE("RTM_NEWROUTE IPv6 ECMP: RTA_MULTIPATH, each rtnexthop with a 16-byte RTA_GATEWAY") {
+    rtnl::RouteMessage r;
+    r.destination = pfx6("::/0");
+    r.hops = {{5, ip6("2001:db8:99::2"), 1}, {6, ip6("2001:db8:99:1::2"), 3}};
+    r.table = 100;
+    r.metric = 1024;
+    r.protocol = 199;
+    auto msg = rtnl::build_route_replace(r);
+    const Decoded d = decode(msg.bytes(), sizeof(rtmsg));
+    const auto rtm = d.header_as<rtmsg>();
+    CHECK(rtm.rtm_family == AF_INET6);
+    CHECK(rtm.rtm_dst_len == 0);
+    CHECK(rtm.rtm_table == 100);
+    CHECK(rtm.rtm_scope == RT_SCOPE_UNIVERSE);
+    CHECK(d.types() == std::vector<std::uint16_t>{RTA_DST, RTA_TABLE, RTA_PRIORITY, RTA_MULTIPATH});
+    CHECK(d.get(RTA_DST).payload == Bytes(16, 0));  // ::, still 16 bytes
+    const Attr& mp = d.get(RTA_MULTIPATH);
+    // Two rtnexthop (8 bytes), each followed by RTA_GATEWAY (4 + 16 bytes): 28 bytes a hop.
+    REQUIRE(mp.payload.size() == 2 * 28);
+    struct Expect {
+        std::uint8_t hops;
+        int ifindex;
+        const char* gw;
+    };
+    const Expect expect[] = {{0, 5, "2001:db8:99::2"}, {2, 6, "2001:db8:99:1::2"}};
+    std::size_t at = 0;
+    for (const Expect& e : expect) {
+        rtnexthop nh{};
+        std::memcpy(&nh, mp.payload.data() + at, sizeof nh);
+        CHECK(nh.rtnh_len == 28);
+        CHECK(nh.rtnh_flags == 0);
+        CHECK(nh.rtnh_hops == e.hops);  // weight - 1
+        CHECK(nh.rtnh_ifindex == e.ifindex);
+        const auto attrs = walk(mp.payload.data() + at + 8, 20);
+        REQUIRE(attrs.size() == 1);
+        CHECK(attrs[0].type == RTA_GATEWAY);
+        CHECK(attrs[0].payload == b6(e.gw));
+        at += 28;
+    }
+    CHECK(rtnl::parse_route(msg.nlh()) == r);
+}
+
+TEST_CASE("RTM_DELROUTE IPv6: AF_INET6, 16-byte RTA_DST, restricted to our protocol") {
+    auto del = rtnl::build_route_delete(pfx6("2001:db8:50::/48"), 1000, 1024, 199);
+    const Decoded d = decode(del.bytes(), sizeof(rtmsg));
+    CHECK(d.type == RTM_DELROUTE);
+    CHECK(d.flags == NLM_F_REQUEST);
+    const auto rtm = d.header_as<rtmsg>();
+    CHECK(rtm.rtm_family == AF_INET6);
+    CHECK(rtm.rtm_dst_len == 48);
+    CHECK(rtm.rtm_protocol == 199);
+    CHECK(rtm.rtm_scope == RT_SCOPE_NOWHERE);
+    CHECK(rtm.rtm_table == RT_TABLE_UNSPEC);  // > 255: only in RTA_TABLE
+    CHECK(d.types() == std::vector<std::uint16_t>{RTA_DST, RTA_TABLE, RTA_PRIORITY});
+    CHECK(d.get(RTA_DST).payload == b6("2001:db8:50::"));
+    CHECK(u32_of(d.get(RTA_TABLE)) == 1000);
+    CHECK(u32_of(d.get(RTA_PRIORITY)) == 1024);
+}
+
+TEST_CASE("RTM_NEWADDR IPv6: AF_INET6, 16-byte IFA_LOCAL and IFA_ADDRESS, IFA_F_NODAD") {
+    auto addr = rtnl::build_address(12, ip6("2001:db8:100::1"), 125);
+    const Decoded a = decode(addr.bytes(), sizeof(ifaddrmsg));
+    CHECK(a.type == RTM_NEWADDR);
+    CHECK(a.flags == (NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL));
+    const auto ifa = a.header_as<ifaddrmsg>();
+    CHECK(ifa.ifa_family == AF_INET6);
+    CHECK(ifa.ifa_prefixlen == 125);
+    CHECK(ifa.ifa_index == 12);
+    CHECK(ifa.ifa_flags == IFA_F_NODAD);  // for kernels that do not read IFA_FLAGS
+    CHECK(a.types() == std::vector<std::uint16_t>{IFA_LOCAL, IFA_ADDRESS, IFA_FLAGS});
+    CHECK(a.get(IFA_LOCAL).payload == b6("2001:db8:100::1"));
+    CHECK(a.get(IFA_ADDRESS).payload == b6("2001:db8:100::1"));  // no peer
+    CHECK(u32_of(a.get(IFA_FLAGS)) == IFA_F_NODAD);
+    CHECK(rtnl::parse_address(addr.nlh()) == rtnl::AddressInfo{12, ip6("2001:db8:100::1"), 125});
+
+    // The delete names the same address, without flags.
+    auto del = rtnl::build_address_delete(12, ip6("2001:db8:100::1"), 125);
+    const Decoded d = decode(del.bytes(), sizeof(ifaddrmsg));
+    CHECK(d.type == RTM_DELADDR);
+    CHECK(d.flags == NLM_F_REQUEST);
+    CHECK(d.header_as<ifaddrmsg>().ifa_family == AF_INET6);
+    CHECK(d.header_as<ifaddrmsg>().ifa_prefixlen == 125);
+    CHECK(d.header_as<ifaddrmsg>().ifa_flags == 0);
+    CHECK(d.types() == std::vector<std::uint16_t>{IFA_LOCAL, IFA_ADDRESS});
+    CHECK(d.get(IFA_LOCAL).payload == b6("2001:db8:100::1"));
+
+    // IPv4 addresses keep their form: no flags (DAD is IPv6's).
+    auto v4 = rtnl::build_address(12, ip("169.254.10.2"), 30);
+    const Decoded f = decode(v4.bytes(), sizeof(ifaddrmsg));
+    CHECK(f.header_as<ifaddrmsg>().ifa_flags == 0);
+    CHECK(f.find(IFA_FLAGS) == nullptr);
+}
+
+namespace {
+
+// An RTM_NEWROUTE as the kernel dumps an IPv6 route (net/ipv6/route.c rt6_fill_node: RTA_TABLE,
+// RTA_DST unless ::/0, RTA_PRIORITY, the hop(s), RTA_CACHEINFO, RTA_PREF).
+struct KernelHop {
+    int ifindex;
+    std::uint8_t hops;  // weight - 1
+    Bytes gateway;      // empty: none
+};
+nl::NlMessage kernel_route(std::uint8_t family, std::uint8_t type, std::uint8_t table,
+                           const Bytes& dst, std::uint8_t dst_len,
+                           const std::vector<KernelHop>& hops) {
+    nl::NlMessage m(RTM_NEWROUTE, NLM_F_MULTI, sizeof(rtmsg));
+    auto* rtm = m.header_as<rtmsg>();
+    rtm->rtm_family = family;
+    rtm->rtm_dst_len = dst_len;
+    rtm->rtm_table = table;
+    rtm->rtm_protocol = 199;
+    rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+    rtm->rtm_type = type;
+    m.put_u32(RTA_TABLE, table);
+    if (!dst.empty()) m.put(RTA_DST, dst);
+    m.put_u32(RTA_PRIORITY, 1024);
+    if (hops.size() == 1) {
+        if (!hops[0].gateway.empty()) m.put(RTA_GATEWAY, hops[0].gateway);
+        m.put_u32(RTA_OIF, static_cast<std::uint32_t>(hops[0].ifindex));
+    } else if (!hops.empty()) {
+        Bytes mp;
+        for (const KernelHop& h : hops) {
+            const std::size_t gw = h.gateway.empty() ? 0 : MNL_ALIGN(4 + h.gateway.size());
+            rtnexthop nh{};
+            nh.rtnh_len = static_cast<unsigned short>(8 + gw);
+            nh.rtnh_hops = h.hops;
+            nh.rtnh_ifindex = h.ifindex;
+            const std::size_t at = mp.size();
+            mp.resize(at + 8 + gw);
+            std::memcpy(mp.data() + at, &nh, 8);
+            if (gw != 0) {
+                nlattr a{static_cast<std::uint16_t>(4 + h.gateway.size()), RTA_GATEWAY};
+                std::memcpy(mp.data() + at + 8, &a, 4);
+                std::memcpy(mp.data() + at + 12, h.gateway.data(), h.gateway.size());
+            }
+        }
+        m.put(RTA_MULTIPATH, mp);
+    }
+    const std::uint8_t cacheinfo[32] = {};
+    m.put(RTA_CACHEINFO, cacheinfo, sizeof cacheinfo);
+    m.put_u8(RTA_PREF, 0);
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("parse_route and parse_address: IPv6 entries as the kernel dumps them") {
+    // ECMP over two gateways, one of them link-local, weights 1 and 3.
+    auto ecmp = kernel_route(AF_INET6, RTN_UNICAST, RT_TABLE_MAIN, b6("2001:db8:50::"), 48,
+                             {{5, 0, b6("fe80::1")}, {6, 2, b6("2001:db8:99:1::2")}});
+    auto r = rtnl::parse_route(ecmp.nlh());
+    REQUIRE(r.has_value());
+    CHECK(*r == rtnl::RouteMessage{pfx6("2001:db8:50::/48"),
+                                   {{5, ip6("fe80::1"), 1}, {6, ip6("2001:db8:99:1::2"), 3}},
+                                   254,
+                                   1024,
+                                   199});
+    CHECK(r->destination.is_v6());
+
+    // The IPv6 default route has no RTA_DST: it is ::/0, not 0.0.0.0/0.
+    auto def =
+        kernel_route(AF_INET6, RTN_UNICAST, RT_TABLE_MAIN, {}, 0, {{5, 0, b6("2001:db8:99::2")}});
+    r = rtnl::parse_route(def.nlh());
+    REQUIRE(r.has_value());
+    CHECK(r->destination == IpPrefix(pfx6("::/0")));
+    CHECK(r->destination != IpPrefix(pfx("0.0.0.0/0")));
+    CHECK(r->hops == std::vector<rtnl::ResolvedHop>{{5, ip6("2001:db8:99::2"), 1}});
+
+    // A gateway of the wrong size for the family reads as none (either way round).
+    auto odd = kernel_route(AF_INET6, RTN_UNICAST, RT_TABLE_MAIN, b6("2001:db8:52::"), 64,
+                            {{5, 0, Bytes{10, 0, 0, 1}}});
+    r = rtnl::parse_route(odd.nlh());
+    REQUIRE(r.has_value());
+    CHECK(r->hops == std::vector<rtnl::ResolvedHop>{{5, std::nullopt, 1}});
+    auto odd4 = kernel_route(AF_INET, RTN_UNICAST, RT_TABLE_MAIN, Bytes{10, 1, 0, 0}, 16,
+                             {{5, 0, b6("2001:db8:99::2")}});
+    r = rtnl::parse_route(odd4.nlh());
+    REQUIRE(r.has_value());
+    CHECK(r->destination == IpPrefix(pfx("10.1.0.0/16")));
+    CHECK(r->hops == std::vector<rtnl::ResolvedHop>{{5, std::nullopt, 1}});
+
+    // Skipped: the kernel's local, multicast and unreachable IPv6 entries, IPv6 multicast
+    // routing (RTNL_FAMILY_IP6MR), a prefix length above 128.
+    CHECK_FALSE(rtnl::parse_route(kernel_route(AF_INET6, RTN_LOCAL, RT_TABLE_LOCAL,
+                                               b6("2001:db8:99::1"), 128, {{5, 0, {}}})
+                                      .nlh())
+                    .has_value());
+    CHECK_FALSE(rtnl::parse_route(kernel_route(AF_INET6, RTN_MULTICAST, RT_TABLE_LOCAL,
+                                               b6("ff00::"), 8, {{5, 0, {}}})
+                                      .nlh())
+                    .has_value());
+    CHECK_FALSE(rtnl::parse_route(kernel_route(AF_INET6, RTN_UNREACHABLE, RT_TABLE_MAIN,
+                                               b6("2001:db8:53::"), 48, {{1, 0, {}}})
+                                      .nlh())
+                    .has_value());
+    CHECK_FALSE(rtnl::parse_route(kernel_route(RTNL_FAMILY_IP6MR, RTN_UNICAST, RT_TABLE_MAIN,
+                                               b6("ff0e::"), 16, {{5, 0, {}}})
+                                      .nlh())
+                    .has_value());
+    CHECK_FALSE(rtnl::parse_route(kernel_route(AF_INET6, RTN_UNICAST, RT_TABLE_MAIN,
+                                               b6("2001:db8::"), 129, {{5, 0, {}}})
+                                      .nlh())
+                    .has_value());
+    CHECK(rtnl::parse_route(kernel_route(AF_INET6, RTN_UNICAST, RT_TABLE_MAIN, b6("2001:db8::1"),
+                                         128, {{5, 0, {}}})
+                                .nlh())
+              .has_value());
+
+    // An IPv6 address as inet6_fill_ifaddr reports it: IFA_ADDRESS alone (no peer), flags
+    // in IFA_FLAGS, lifetimes in IFA_CACHEINFO.
+    auto entry = [](std::uint8_t family, std::uint8_t len, const Bytes& local,
+                    const Bytes& address) {
+        nl::NlMessage m(RTM_NEWADDR, NLM_F_MULTI, sizeof(ifaddrmsg));
+        auto* ifa = m.header_as<ifaddrmsg>();
+        ifa->ifa_family = family;
+        ifa->ifa_prefixlen = len;
+        ifa->ifa_flags = IFA_F_PERMANENT | IFA_F_NODAD;
+        ifa->ifa_index = 7;
+        if (!address.empty()) m.put(IFA_ADDRESS, address);
+        if (!local.empty()) m.put(IFA_LOCAL, local);
+        const std::uint8_t cacheinfo[16] = {};
+        m.put(IFA_CACHEINFO, cacheinfo, sizeof cacheinfo);
+        m.put_u32(IFA_FLAGS, IFA_F_PERMANENT | IFA_F_NODAD);
+        return m;
+    };
+    auto a = rtnl::parse_address(entry(AF_INET6, 125, {}, b6("2001:db8:100::1")).nlh());
+    CHECK(a == rtnl::AddressInfo{7, ip6("2001:db8:100::1"), 125});
+    // With a peer, IFA_LOCAL is ours and IFA_ADDRESS the peer's.
+    a = rtnl::parse_address(
+        entry(AF_INET6, 128, b6("2001:db8:100::1"), b6("2001:db8:100::2")).nlh());
+    CHECK(a == rtnl::AddressInfo{7, ip6("2001:db8:100::1"), 128});
+    // The kernel's link-local address is listed too.
+    a = rtnl::parse_address(entry(AF_INET6, 64, {}, b6("fe80::1")).nlh());
+    CHECK(a == rtnl::AddressInfo{7, ip6("fe80::1"), 64});
+    CHECK_FALSE(rtnl::parse_address(entry(AF_INET6, 129, {}, b6("2001:db8::1")).nlh()));
+    CHECK_FALSE(rtnl::parse_address(entry(AF_INET6, 64, {}, Bytes{10, 0, 0, 1}).nlh()));
+    CHECK_FALSE(rtnl::parse_address(entry(AF_PACKET, 0, {}, b6("2001:db8::1")).nlh()));
+    CHECK(rtnl::parse_address(entry(AF_INET, 24, {}, Bytes{10, 0, 0, 1}).nlh()) ==
+          rtnl::AddressInfo{7, ip("10.0.0.1"), 24});
+}
+
+TEST_CASE("Routes refuse a next hop of the other family, IPv6 metric 0 is the kernel's 1024") {
+    auto routes = KernelRoutes::open(KernelRoutes::Options{300, 199});
+    REQUIRE(routes.has_value());
+    RouteSpec v6;
+    v6.destination = pfx6("2001:db8:50::/48");
+    v6.hops = {RouteHop{42, "", ip6("2001:db8:99::2"), 1}, RouteHop{43, "", ip6("fe80::1"), 2}};
+    auto m = routes->resolve(v6);
+    REQUIRE(m.has_value());
+    CHECK(m->destination == IpPrefix(pfx6("2001:db8:50::/48")));
+    CHECK(m->metric == 1024);  // what the kernel stores and reports for 0
+    CHECK(m->hops[1] == rtnl::ResolvedHop{43, ip6("fe80::1"), 2});
+    v6.metric = 7;
+    CHECK(routes->resolve(v6)->metric == 7);
+
+    // Cross-family next hops: refused, whichever way round.
+    v6.hops[1].gateway = ip("10.0.0.1");
+    auto bad = routes->resolve(v6);
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error().code == Errc::invalid_argument);
+    RouteSpec v4;
+    v4.destination = pfx("10.9.0.0/24");
+    v4.hops = {RouteHop{42, "", ip6("2001:db8:99::2"), 1}};
+    CHECK(routes->resolve(v4).error().code == Errc::invalid_argument);
+    v4.hops[0].gateway = ip("10.0.0.1");
+    CHECK(routes->resolve(v4)->metric == 0);  // IPv4 keeps metric 0
+
+    // Prefix lengths are checked per family.
+    RouteSpec long6;
+    long6.destination.address = ip6("2001:db8::");
+    long6.destination.length = 129;
+    long6.hops = {RouteHop{42, "", std::nullopt, 1}};
+    CHECK(routes->resolve(long6).error().code == Errc::invalid_argument);
+    long6.destination.length = 128;
+    CHECK(routes->resolve(long6).has_value());
+
+    // In a batch they fail alone, before any netlink.
+    std::vector<RouteOp> ops(2);
+    ops[0].route = v6;
+    ops[1].remove = true;
+    ops[1].route.destination.address = ip6("2001:db8::");
+    ops[1].route.destination.length = 129;
+    const RouteBatchOutcome out = routes->apply(ops);
+    CHECK(out.sends == 0);
+    CHECK(out.failures == 2);
+    CHECK(out.errors[0]->code == Errc::invalid_argument);
+    CHECK(out.errors[1]->code == Errc::invalid_argument);
+
+    // The Dataplane backends: the kernel one through KernelRoutes, the fake as well.
+    auto dp = KernelDataplane::create({});
+    REQUIRE(dp.has_value());
+    Route r;
+    r.destination = pfx6("2001:db8:50::/48");
+    r.next_hops = {NextHop{0, ip("10.0.0.1"), 1, "lo"}};
+    CHECK((*dp)->add_route(r).error().code == Errc::invalid_argument);
 }
 
 TEST_CASE("KernelRoutes resolves device names and checks hops before any netlink") {

@@ -5,11 +5,13 @@
 // sends it). KernelLinks runs against a scripted transport that plays a small kernel.
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstring>
@@ -26,7 +28,9 @@
 #include "test_util.hpp"
 
 using namespace cgwd::dataplane;
+using cgwd::config::IpAddress;
 using cgwd::config::Ipv4Address;
+using cgwd::config::Ipv6Address;
 using test::Bytes;
 using namespace test::nl;
 
@@ -34,6 +38,21 @@ namespace {
 
 Ipv4Address ip(const char* s) {
     return *Ipv4Address::parse(s);
+}
+Ipv6Address ip6(const char* s) {
+    return *Ipv6Address::parse(s);
+}
+
+// IFA_LOCAL of an address request, 4 or 16 bytes after its family.
+IpAddress local_of(const Decoded& d) {
+    const Bytes& b = d.get(IFA_LOCAL).payload;
+    if (d.header_as<ifaddrmsg>().ifa_family == AF_INET6) {
+        REQUIRE(b.size() == 16);
+        Ipv6Address a;
+        std::copy(b.begin(), b.end(), a.bytes.begin());
+        return a;
+    }
+    return Ipv4Address{ntohl(u32_of(d.get(IFA_LOCAL)))};
 }
 
 // --- a scripted kernel behind KernelLinks ---
@@ -116,15 +135,16 @@ class FakeTransport final : public LinkTransport {
             }
             case RTM_NEWADDR: {
                 const auto ifa = d.header_as<ifaddrmsg>();
-                k_.addrs.push_back({ifa.ifa_index, Ipv4Address{ntohl(u32_of(d.get(IFA_LOCAL)))},
-                                    ifa.ifa_prefixlen});
+                const rtnl::AddressInfo a{ifa.ifa_index, local_of(d), ifa.ifa_prefixlen};
+                if (std::find(k_.addrs.begin(), k_.addrs.end(), a) != k_.addrs.end())
+                    return nl::errno_error(EEXIST, what);
+                k_.addrs.push_back(a);
                 return {};
             }
             case RTM_DELADDR: {
                 const auto ifa = d.header_as<ifaddrmsg>();
-                std::erase(k_.addrs, rtnl::AddressInfo{ifa.ifa_index,
-                                                       Ipv4Address{ntohl(u32_of(d.get(IFA_LOCAL)))},
-                                                       ifa.ifa_prefixlen});
+                std::erase(k_.addrs,
+                           rtnl::AddressInfo{ifa.ifa_index, local_of(d), ifa.ifa_prefixlen});
                 return {};
             }
             default:
@@ -247,7 +267,7 @@ TEST_CASE("RTM_GETLINK by name, RTM_DELADDR, the address dump and its decoding")
     const Decoded dd = decode(dump.bytes(), sizeof(ifaddrmsg));
     CHECK(dd.type == RTM_GETADDR);
     CHECK(dd.flags == (NLM_F_REQUEST | NLM_F_DUMP));
-    CHECK(dd.header_as<ifaddrmsg>().ifa_family == AF_INET);
+    CHECK(dd.header_as<ifaddrmsg>().ifa_family == AF_UNSPEC);  // IPv4 and IPv6
     CHECK(dd.attrs.empty());
 
     // An RTM_NEWADDR entry decodes back; other message types do not.
@@ -368,6 +388,64 @@ TEST_CASE("KernelLinks on an existing VLAN: adds only what is missing, refuses o
     CHECK(links.create_vlan(spec).error().code == Errc::not_found);
 }
 
+TEST_CASE("KernelLinks dual stack: a second call adds the IPv6 /125 next to the IPv4 address") {
+    FakeKernel k = kernel_with_parent();
+    KernelLinks links(std::make_unique<FakeTransport>(k));
+    REQUIRE(links.create_vlan(dx_spec()).value_or(0) == 20);
+    // The IPv6 BGP session of the same virtual interface: same VLAN, its own address.
+    VlanSpec v6 = dx_spec();
+    v6.address = ip6("2001:db8:100::1");
+    v6.prefix_length = 125;
+    k.sent.clear();
+    REQUIRE(links.create_vlan(v6).value_or(0) == 20);
+    std::vector<std::uint16_t> types;
+    for (const auto& d : k.sent) types.push_back(d.type);
+    // parent, existing VLAN, its addresses, the IPv6 address; it is up already.
+    CHECK(types == std::vector<std::uint16_t>{RTM_GETLINK, RTM_GETLINK, RTM_GETADDR, RTM_NEWADDR});
+    const Decoded& add = k.sent[3];
+    CHECK(add.header_as<ifaddrmsg>().ifa_family == AF_INET6);
+    CHECK(add.header_as<ifaddrmsg>().ifa_prefixlen == 125);
+    CHECK(add.header_as<ifaddrmsg>().ifa_index == 20);
+    CHECK(u32_of(add.get(IFA_FLAGS)) == IFA_F_NODAD);
+    CHECK(k.addrs == std::vector<rtnl::AddressInfo>{{20, ip("192.0.2.1"), 30},
+                                                    {20, ip6("2001:db8:100::1"), 125}});
+    CHECK(k.links.size() == 2);
+    auto listed = links.addresses(20);
+    REQUIRE(listed.has_value());
+    CHECK(*listed == k.addrs);
+
+    // Either call again: nothing added (each finds its own address among both families).
+    for (const VlanSpec& again : {dx_spec(), v6}) {
+        k.sent.clear();
+        REQUIRE(links.create_vlan(again).value_or(0) == 20);
+        CHECK(k.sent.back().type == RTM_GETADDR);
+        CHECK(k.addrs.size() == 2);
+    }
+
+    // The IPv6 step fails on the existing VLAN: only the address this call added goes again,
+    // the IPv4 one and the interface stay.
+    k.addrs.pop_back();
+    k.links["eth1.100"].up = false;
+    k.fail_type = RTM_NEWLINK;  // the up step
+    auto r = links.create_vlan(v6);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(k.sent.back().type == RTM_DELADDR);
+    CHECK(k.sent.back().header_as<ifaddrmsg>().ifa_family == AF_INET6);
+    CHECK(k.addrs == std::vector<rtnl::AddressInfo>{{20, ip("192.0.2.1"), 30}});
+    CHECK(k.links.contains("eth1.100"));
+
+    // A new VLAN made by the IPv6 session first: the same three steps.
+    VlanSpec first = v6;
+    first.vlan_id = 200;
+    k.sent.clear();
+    REQUIRE(links.create_vlan(first).has_value());
+    types.clear();
+    for (const auto& d : k.sent) types.push_back(d.type);
+    CHECK(types == std::vector<std::uint16_t>{RTM_GETLINK, RTM_GETLINK, RTM_NEWLINK, RTM_GETLINK,
+                                              RTM_NEWADDR, RTM_NEWLINK});
+    CHECK(k.links["eth1.200"].up);
+}
+
 TEST_CASE("KernelLinks checks its arguments before any netlink") {
     FakeKernel k = kernel_with_parent();
     KernelLinks links(std::make_unique<FakeTransport>(k));
@@ -384,6 +462,9 @@ TEST_CASE("KernelLinks checks its arguments before any netlink") {
     CHECK(links.create_vlan(spec).error().code == Errc::invalid_argument);
     spec = dx_spec();
     spec.prefix_length = 33;
+    CHECK(links.create_vlan(spec).error().code == Errc::invalid_argument);
+    spec.address = ip6("2001:db8:100::1");  // 33 is fine for IPv6, 129 is not
+    spec.prefix_length = 129;
     CHECK(links.create_vlan(spec).error().code == Errc::invalid_argument);
     spec = dx_spec();
     spec.mtu = 60;

@@ -344,13 +344,13 @@ void batch_in_kernel(int receive_buffer, bool expect_resync) {
         if (i != 10 && i != 150) want.insert(host(i).address.value);
     std::set<std::uint32_t> got;
     for (const auto& r : *listed) {
-        need(r.destination.length == 32 && r.table == 254 && r.hops.size() == 1 &&
-                 r.hops[0].ifindex == lo,
+        need(r.destination.address.v4() && r.destination.length == 32 && r.table == 254 &&
+                 r.hops.size() == 1 && r.hops[0].ifindex == lo,
              "a route in the wrong shape: " + r.destination.to_string());
         const bool gw = r.destination == host(20);
         need(r.hops[0].gateway == (gw ? std::optional(ip("127.0.0.2")) : std::nullopt),
              "hop of " + r.destination.to_string());
-        got.insert(r.destination.address.value);
+        got.insert(r.destination.address.v4()->value);
     }
     need(got == want, "table has " + std::to_string(got.size()) + " routes, want 298");
 

@@ -19,21 +19,22 @@
 //   delsa spi=S dst=A      query spi=S dst=A     (query prints bytes= packets= ...)
 //   policy dir=in|out|fwd src=P dst=P tsrc=A tdst=A [reqid=R] if_id=I [priority=N]
 //   delpolicy dir=.. src=P dst=P if_id=I
-//   route dst=P [metric=M] [table=T] hop=SPEC [hop=SPEC...]
+//   route dst=P [metric=M] [table=T] hop=SPEC [hop=SPEC...]     (P and gw: IPv4 or IPv6)
 //      SPEC: if_id,... or dev:NAME,... then optional ,gw=A ,w=N
 //   delroute dst=P [metric=M] [table=T]
-//   routes                                       our routes (KernelRoutes::list)
+//   routes                                       our routes, both families (KernelRoutes::list)
 //   bulkroutes count=N dev=NAME [base=172.16.0.0] [len=32] [op=add|del] [mode=batch|single]
 //      [metric=M] [table=T] [gw=A]  N routes base, base+1<<(32-len), ... via dev: one apply_routes
 //                               (batch) or N add_route/del_route calls (single); prints
 //                               failures= resynced= repaired= ms=
-//   flushroutes                                  KernelRoutes::flush_protocol
+//   flushroutes                                  KernelRoutes::flush_protocol (both families)
 //   mss if_id=I mss=M
 //   clamp dev=NAME mss=M                         NftMssClamp on any device (hosts without XFRM
 //                                                interfaces); removed by cleanup
 //   ifclamp dev=NAME mss=M                       KernelDataplane::set_interface_mss_clamp
 //   dxclamp dev=NAME mss=M                       standalone NftMssClamp::set_interface_clamp
-//   vlan parent=IF id=N [mtu=1500] [addr=A/P]    KernelLinks::create_vlan, prints ifindex=
+//   vlan parent=IF id=N [mtu=1500] [addr=A/P]    KernelLinks::create_vlan (A IPv4 or IPv6),
+//                                                prints ifindex=
 //   delvlan name=NAME                            KernelLinks::delete_vlan
 //   ifindex name=NAME                            KernelLinks::ifindex_of
 //   expiry count=N timeout=S                     waits for N expiry events, prints them
@@ -105,6 +106,17 @@ cfg::Ipv4Address addr(const std::string& s) {
 }
 cfg::Ipv4Prefix prefix(const std::string& s) {
     auto p = cfg::Ipv4Prefix::parse(s);
+    if (!p) throw Failure{"bad prefix " + s};
+    return *p;
+}
+// Either family (routes, gateways, VLAN addresses).
+cfg::IpAddress any_addr(const std::string& s) {
+    auto a = cfg::IpAddress::parse(s);
+    if (!a) throw Failure{"bad address " + s};
+    return *a;
+}
+cfg::IpPrefix any_prefix(const std::string& s) {
+    auto p = cfg::IpPrefix::parse(s);
     if (!p) throw Failure{"bad prefix " + s};
     return *p;
 }
@@ -190,7 +202,7 @@ dp::NextHop hop(const std::string& spec) {
             }
             first = false;
         } else if (part.starts_with("gw=")) {
-            h.gateway = addr(part.substr(3));
+            h.gateway = any_addr(part.substr(3));
         } else if (part.starts_with("w=")) {
             h.weight = static_cast<std::uint8_t>(number(part.substr(2)));
         } else {
@@ -319,16 +331,16 @@ int main(int argc, char** argv) {
                                          static_cast<std::uint32_t>(number(word(w, "if_id")))}));
             } else if (cmd == "route") {
                 dp::Route r;
-                r.destination = prefix(word(w, "dst"));
+                r.destination = any_prefix(word(w, "dst"));
                 r.metric = num_as<std::uint32_t>(w, "metric", 0);
                 r.table = num_as<std::uint32_t>(w, "table", 0);
                 if (!w.contains("hop")) throw Failure{"missing hop="};
                 for (const auto& h : w.at("hop")) r.next_hops.push_back(hop(h));
                 check(plane->add_route(r));
             } else if (cmd == "delroute") {
-                check(
-                    plane->del_route({prefix(word(w, "dst")), num_as<std::uint32_t>(w, "metric", 0),
-                                      num_as<std::uint32_t>(w, "table", 0)}));
+                check(plane->del_route({any_prefix(word(w, "dst")),
+                                        num_as<std::uint32_t>(w, "metric", 0),
+                                        num_as<std::uint32_t>(w, "table", 0)}));
             } else if (cmd == "bulkroutes") {
                 const std::size_t count = num(w, "count", 0);
                 const std::string dev = word(w, "dev");
@@ -415,7 +427,7 @@ int main(int argc, char** argv) {
                     if (auto a = maybe(w, "addr")) {
                         const auto slash = a->find('/');
                         if (slash == std::string::npos) throw Failure{"addr=A/P"};
-                        spec.address = addr(a->substr(0, slash));
+                        spec.address = any_addr(a->substr(0, slash));
                         spec.prefix_length =
                             static_cast<std::uint8_t>(number(a->substr(slash + 1)));
                     }

@@ -9,10 +9,11 @@
 // as the kernel's receive buffer is. Every message the walk yields goes through every parser,
 // because the message type numbers of NETLINK_XFRM and NETLINK_ROUTE overlap (XFRM_MSG_NEWSA
 // and RTM_NEWLINK are both 16) and each parser must reject what is not its own.
-// Checks: prefixes the parsers return are valid (length <= 32, no host bits); the walk never
-// yields a message that overruns the buffer, and yields every message 8-byte aligned (a
-// message after one of length 4 mod 8 sits on a 4-byte boundary in the kernel's buffer, and
-// the XFRM headers hold 64-bit fields).
+// Checks: prefixes the parsers return are valid (length <= 32 for IPv4, <= 128 for IPv6, no
+// host bits), route gateways are of the route's family; the walk never yields a message that
+// overruns the buffer, and yields every message 8-byte aligned (a message after one of length
+// 4 mod 8 sits on a 4-byte boundary in the kernel's buffer, and the XFRM headers hold 64-bit
+// fields).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -36,6 +37,11 @@ void check_prefix(const cgwd::config::Ipv4Prefix& p) {
     check(p.length <= 32 && (p.address.value & ~p.mask()) == 0);
 }
 
+void check_prefix(const cgwd::config::IpPrefix& p) {
+    check(p.length <= p.address.max_length() &&
+          cgwd::config::IpPrefix::of(p.address, p.length) == p);
+}
+
 void parse_all(const nlmsghdr* nlh) {
     if (auto sa = xfrm::parse_sa(nlh)) (void)sa->key;
     if (auto p = xfrm::parse_policy(nlh)) {
@@ -44,8 +50,12 @@ void parse_all(const nlmsghdr* nlh) {
     }
     if (auto e = xfrm::parse_expire(nlh)) (void)e->cause;
     if (auto l = rtnl::parse_link(nlh)) check(l->kind == "xfrm" || l->xfrm_if_id == 0);
-    if (auto a = rtnl::parse_address(nlh)) check(a->prefix_length <= 32);
-    if (auto r = rtnl::parse_route(nlh)) check_prefix(r->destination);
+    if (auto a = rtnl::parse_address(nlh)) check(a->prefix_length <= a->local.max_length());
+    if (auto r = rtnl::parse_route(nlh)) {
+        check_prefix(r->destination);
+        for (const auto& h : r->hops)
+            check(!h.gateway || h.gateway->is_v6() == r->destination.is_v6());
+    }
 }
 
 }  // namespace

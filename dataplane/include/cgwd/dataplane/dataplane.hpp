@@ -3,11 +3,11 @@
 //
 // Objects: ESP SAs (RFC 4303, tunnel mode, optional RFC 3948 UDP encapsulation), security
 // policies (RFC 4301 SPD entries bound to a tunnel by if_id), route-based tunnel interfaces
-// with an MTU, IPv4 routes with multipath next hops (a hop leaves by a tunnel, named by its
-// if_id, or by any device named in NextHop::interface; one at a time or as a batch,
-// apply_routes), and a TCP MSS clamp per tunnel. SA lifetime expiries (RFC 4301 section
-// 4.4.2.1: soft -> rekey, hard -> delete) come back as ExpiryEvents through the handler set
-// with set_expiry_handler().
+// with an MTU, IPv4 and IPv6 routes with multipath next hops (a hop leaves by a tunnel, named by
+// its if_id, or by any device named in NextHop::interface, via a gateway of the destination's
+// family or none; one at a time or as a batch, apply_routes), and a TCP MSS clamp per tunnel.
+// SA lifetime expiries (RFC 4301 section 4.4.2.1: soft -> rekey, hard -> delete) come back as
+// ExpiryEvents through the handler set with set_expiry_handler().
 //
 // Key layout (what the IKE engine derives, RFC 7296 section 2.17):
 //   AES-GCM-16 (RFC 4106 section 8.1): enc_key = AES key (16/32 bytes) followed by the 4-byte
@@ -143,22 +143,23 @@ struct TunnelInterface {
 };
 
 struct NextHop {
-    std::uint32_t if_id = 0;                     // tunnel the traffic leaves by
-    std::optional<config::Ipv4Address> gateway;  // nullopt: directly over the tunnel
-    std::uint8_t weight = 1;                     // ECMP weight (1..255)
-    std::string interface;                       // a device by name (TUN, DX VLAN) instead of if_id
+    std::uint32_t if_id = 0;                   // tunnel the traffic leaves by
+    std::optional<config::IpAddress> gateway;  // nullopt: directly over the tunnel; else of the
+                                               // destination's family (invalid_argument if not)
+    std::uint8_t weight = 1;                   // ECMP weight (1..255)
+    std::string interface;                     // a device by name (TUN, DX VLAN) instead of if_id
     friend bool operator==(const NextHop&, const NextHop&) = default;
 };
 
 struct RouteKey {
-    config::Ipv4Prefix destination;
+    config::IpPrefix destination;  // IPv4 or IPv6
     std::uint32_t metric = 0;
     std::uint32_t table = 0;  // 0: the main table
     friend bool operator==(const RouteKey&, const RouteKey&) = default;
 };
 
 struct Route {
-    config::Ipv4Prefix destination;
+    config::IpPrefix destination;
     std::vector<NextHop> next_hops;  // one or more (multipath)
     std::uint32_t metric = 0;
     std::uint32_t table = 0;

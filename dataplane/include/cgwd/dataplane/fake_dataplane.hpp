@@ -2,8 +2,9 @@
 //
 // It keeps the SAs, policies, tunnels, routes and MSS clamps it was given, enforces the same
 // existence rules a kernel backend would (add of an existing key -> already_exists, delete of a
-// missing one -> not_found, SAs go through validate()), records every call in order, lets a
-// test inject the next failure, set the counters query_sa reports, and raise expiry events.
+// missing one -> not_found, SAs go through validate(), a route's gateway of the other family
+// than its destination -> invalid_argument), records every call in order, lets a test inject
+// the next failure, set the counters query_sa reports, and raise expiry events.
 #pragma once
 
 #include <cstdint>

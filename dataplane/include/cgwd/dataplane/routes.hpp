@@ -1,10 +1,20 @@
-// KernelRoutes: the daemon's IPv4 routes in the Linux FIB over rtnetlink, for both dataplane
-// modes (kernel XFRM interfaces, userspace TUN devices) and for Direct Connect VLANs.
+// KernelRoutes: the daemon's IPv4 and IPv6 routes in the Linux FIB over rtnetlink, for both
+// dataplane modes (kernel XFRM interfaces, userspace TUN devices) and for Direct Connect VLANs.
 //
 // A route is a destination prefix with one or more next hops (device by ifindex or name, plus
 // an optional gateway and an ECMP weight); several hops become one RTA_MULTIPATH route. It is
 // added or replaced as a whole (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE), keyed like the
-// kernel keys it: destination, metric (RTA_PRIORITY) and table.
+// kernel keys it: destination (its family included: 10.200.0.0/16 and ac8::/16 have the same
+// bytes and are different routes), metric (RTA_PRIORITY) and table.
+// Families: a route's family is its destination's; a gateway of the other family is refused
+// (invalid_argument; no IPv4 routes via IPv6 next hops). IPv6 metric 0 is stored by the kernel
+// as 1024 (IP6_RT_PRIO_USER, what `ip -6 route` shows): KernelRoutes sends and keys an IPv6
+// route of metric 0 as 1024 too, so list() and the resync see the route they asked for, and a
+// delete with metric 0 removes that route and not whichever of our metrics comes first (the
+// kernel treats a delete's metric 0 as "any").
+// IPv6 ECMP: every hop needs a gateway; the kernel refuses device-only hops in an IPv6
+// RTA_MULTIPATH (EINVAL, "Device only routes can not be added for IPv6 using the multipath
+// API"). BGP next hops always are gateways, link-local ones included.
 //
 // Ownership: every route is installed with route protocol `Options::protocol` (default 199,
 // `default_protocol`, unassigned in iproute2's rt_protos and by BIRD/FRR/strongSwan; shown by
@@ -46,15 +56,15 @@ namespace cgwd::dataplane {
 inline constexpr std::uint8_t default_route_protocol = 199;
 
 struct RouteHop {
-    std::uint32_t ifindex = 0;  // the device, by index ...
-    std::string device;         // ... or by name (used when ifindex is 0)
-    std::optional<config::Ipv4Address> gateway;
-    std::uint8_t weight = 1;  // ECMP weight 1..255
+    std::uint32_t ifindex = 0;                 // the device, by index ...
+    std::string device;                        // ... or by name (used when ifindex is 0)
+    std::optional<config::IpAddress> gateway;  // the destination's family
+    std::uint8_t weight = 1;                   // ECMP weight 1..255
     friend bool operator==(const RouteHop&, const RouteHop&) = default;
 };
 
 struct RouteSpec {
-    config::Ipv4Prefix destination;
+    config::IpPrefix destination;
     std::vector<RouteHop> hops;
     std::uint32_t metric = 0;
     std::uint32_t table = 0;  // 0: Options::table
@@ -96,7 +106,7 @@ class KernelRoutes {
     // Adds or replaces the route with the same destination, metric and table.
     [[nodiscard]] std::expected<void, Error> replace(const RouteSpec& route);
     // Deletes our route (not_found when there is none).
-    [[nodiscard]] std::expected<void, Error> remove(config::Ipv4Prefix destination,
+    [[nodiscard]] std::expected<void, Error> remove(const config::IpPrefix& destination,
                                                     std::uint32_t metric = 0,
                                                     std::uint32_t table = 0);
     // Applies the changes in order, batched (see the header comment). A change whose hops do
@@ -104,9 +114,9 @@ class KernelRoutes {
     // a missing route to delete, as remove() does). An error of the socket itself (send,
     // receive other than ENOBUFS, the resync's dump) fails every change not yet acknowledged.
     [[nodiscard]] RouteBatchOutcome apply(std::span<const RouteOp> ops);
-    // Removes every route of our protocol in every table; returns how many.
+    // Removes every route of our protocol in every table, both families; returns how many.
     [[nodiscard]] std::expected<std::size_t, Error> flush_protocol();
-    // Our routes (every table), as the kernel reports them (hops by ifindex).
+    // Our routes (every table, IPv4 then IPv6), as the kernel reports them (hops by ifindex).
     [[nodiscard]] std::expected<std::vector<rtnl::RouteMessage>, Error> list();
 
     // The message replace() sends (hops resolved; for tests).

@@ -1,9 +1,12 @@
-// rtnetlink messages (Linux <linux/rtnetlink.h>, <linux/if_link.h>) of the kernel backend:
-// XFRM interfaces (RTM_NEWLINK kind "xfrm" with IFLA_XFRM_IF_ID / IFLA_XFRM_LINK), 802.1Q VLAN
-// interfaces (kind "vlan": IFLA_LINK = parent, IFLA_VLAN_ID nested in IFLA_INFO_DATA), interface
-// addresses (RTM_NEWADDR / RTM_DELADDR / dump), link lookup by name (RTM_GETLINK), link up, and
-// IPv4 routes with one or more next hops (RTM_NEWROUTE with RTA_MULTIPATH / rtnexthop for ECMP,
-// rtnh_hops = weight - 1). Built without I/O; dumps decoded back into plain structs.
+// rtnetlink messages (Linux <linux/rtnetlink.h>, <linux/if_link.h>, <linux/if_addr.h>) of the
+// kernel backend: XFRM interfaces (RTM_NEWLINK kind "xfrm" with IFLA_XFRM_IF_ID /
+// IFLA_XFRM_LINK), 802.1Q VLAN interfaces (kind "vlan": IFLA_LINK = parent, IFLA_VLAN_ID nested
+// in IFLA_INFO_DATA), interface addresses of either family (RTM_NEWADDR / RTM_DELADDR / dump),
+// link lookup by name (RTM_GETLINK), link up, and IPv4 and IPv6 routes with one or more next
+// hops (RTM_NEWROUTE with RTA_MULTIPATH / rtnexthop for ECMP, rtnh_hops = weight - 1). The
+// family of a route message is its destination's (AF_INET: 4-byte RTA_DST / RTA_GATEWAY,
+// AF_INET6: 16-byte ones, per hop inside RTA_MULTIPATH as well). Built without I/O; dumps
+// decoded back into plain structs.
 #pragma once
 
 #include <cstdint>
@@ -54,34 +57,38 @@ struct LinkInfo {
 std::optional<LinkInfo> parse_link(const nlmsghdr* nlh);
 
 // --- addresses ---
-// RTM_NEWADDR: `local`/prefix_length on `ifindex` (IFA_LOCAL and IFA_ADDRESS both local, so the
-// kernel adds the connected prefix route).
-nl::NlMessage build_address(std::uint32_t ifindex, config::Ipv4Address local,
+// RTM_NEWADDR: `local`/prefix_length on `ifindex`, family AF_INET or AF_INET6 after `local`
+// (IFA_LOCAL and IFA_ADDRESS both local: no peer address, and the kernel adds the connected
+// prefix route). IPv6 addresses also carry IFA_F_NODAD, in ifa_flags and in IFA_FLAGS (u32,
+// read instead of ifa_flags when present): usable at once, never "tentative", so a BGP session
+// can bind to it without waiting ~1 s for duplicate address detection. They are addresses AWS
+// assigns on a point-to-point link, where DAD would only delay.
+nl::NlMessage build_address(std::uint32_t ifindex, const config::IpAddress& local,
                             std::uint8_t prefix_length);
-// RTM_DELADDR of the same address (same attributes as build_address).
-nl::NlMessage build_address_delete(std::uint32_t ifindex, config::Ipv4Address local,
+// RTM_DELADDR of the same address (IFA_LOCAL and IFA_ADDRESS, no flags).
+nl::NlMessage build_address_delete(std::uint32_t ifindex, const config::IpAddress& local,
                                    std::uint8_t prefix_length);
-nl::NlMessage build_address_dump();  // every IPv4 address
+nl::NlMessage build_address_dump();  // every address of every family (AF_UNSPEC)
 
 struct AddressInfo {
     std::uint32_t ifindex = 0;
-    config::Ipv4Address local;  // IFA_LOCAL (IFA_ADDRESS when there is no IFA_LOCAL)
+    config::IpAddress local;  // IFA_LOCAL (IFA_ADDRESS when there is no IFA_LOCAL)
     std::uint8_t prefix_length = 0;
     friend bool operator==(const AddressInfo&, const AddressInfo&) = default;
 };
-// Decodes an RTM_NEWADDR dump entry (IPv4 only).
+// Decodes an RTM_NEWADDR dump entry of an IPv4 or IPv6 address (others: nullopt).
 std::optional<AddressInfo> parse_address(const nlmsghdr* nlh);
 
 // --- routes ---
 struct ResolvedHop {
     std::uint32_t ifindex = 0;
-    std::optional<config::Ipv4Address> gateway;
-    std::uint8_t weight = 1;  // 1..255 (a kernel weight of 256 decodes as 255)
+    std::optional<config::IpAddress> gateway;  // of the route's family
+    std::uint8_t weight = 1;                   // 1..255 (a kernel weight of 256 decodes as 255)
     friend bool operator==(const ResolvedHop&, const ResolvedHop&) = default;
 };
 
 struct RouteMessage {
-    config::Ipv4Prefix destination;
+    config::IpPrefix destination;   // its family is the message's
     std::vector<ResolvedHop> hops;  // one: RTA_OIF/RTA_GATEWAY; several: RTA_MULTIPATH
     std::uint32_t table = 254;      // RT_TABLE_MAIN
     std::uint32_t metric = 0;       // RTA_PRIORITY
@@ -91,10 +98,14 @@ struct RouteMessage {
 // RTM_NEWROUTE with NLM_F_CREATE | NLM_F_REPLACE (add or replace).
 nl::NlMessage build_route_replace(const RouteMessage& route);
 // RTM_DELROUTE of destination/metric/table, restricted to `protocol` (the kernel matches it).
-nl::NlMessage build_route_delete(config::Ipv4Prefix destination, std::uint32_t table,
+nl::NlMessage build_route_delete(const config::IpPrefix& destination, std::uint32_t table,
                                  std::uint32_t metric, std::uint8_t protocol);
-nl::NlMessage build_route_dump();  // all IPv4 routes of all tables
-// Decodes an RTM_NEWROUTE dump entry (IPv4 unicast only).
+// All routes of all tables, IPv4 and IPv6 in one dump (AF_UNSPEC: the kernel runs each
+// family's dump in turn; parse_route skips the other families' entries, e.g. multicast).
+nl::NlMessage build_route_dump();
+// Decodes an RTM_NEWROUTE dump entry: IPv4 and IPv6 unicast routes (RTN_UNICAST) only, so the
+// kernel's local, broadcast, anycast, multicast and unreachable entries are skipped. A
+// gateway (RTA_GATEWAY, per hop as well) of the wrong size for the family reads as none.
 std::optional<RouteMessage> parse_route(const nlmsghdr* nlh);
 
 }  // namespace cgwd::dataplane::rtnl
