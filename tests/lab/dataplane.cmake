@@ -40,12 +40,13 @@ foreach(suite gcm cbc)
   set_tests_properties("${name}" PROPERTIES LABELS lab TIMEOUT 180)
 endforeach()
 
-# Kernel backend on a kernel without ESP: KernelRoutes, XFRM policies, the nft MSS table,
-# cleanup_leftovers and shutdown (kernel_dp in a private namespace).
-add_test(NAME "lab: dataplane kernel backend routes, XFRM policies, nft MSS table, cleanup"
+# Kernel backend on a kernel without ESP: KernelRoutes (IPv4, then IPv6 ECMP next to IPv4 and
+# a flush of both), XFRM policies, the nft MSS table, cleanup_leftovers and shutdown (kernel_dp
+# in a private namespace).
+set(name "lab: dataplane kernel backend routes IPv4 and IPv6, XFRM policies, nft MSS table, cleanup")
+add_test(NAME "${name}"
          COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/kernel_host.sh $<TARGET_FILE:kernel_dp>)
-set_tests_properties("lab: dataplane kernel backend routes, XFRM policies, nft MSS table, cleanup"
-                     PROPERTIES LABELS lab TIMEOUT 120)
+set_tests_properties("${name}" PROPERTIES LABELS lab TIMEOUT 120)
 
 # Batched route installation (KernelDataplane::apply_routes): 20,000 routes in one call, exact
 # table, deleted; the same with a tiny route-socket receive buffer forcing ENOBUFS and the resync;
@@ -61,11 +62,12 @@ add_test(NAME "lab: dataplane interface MSS clamp by name, KernelDataplane and s
          COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/dx_links.sh $<TARGET_FILE:kernel_dp> clamp)
 set_tests_properties("lab: dataplane interface MSS clamp by name, KernelDataplane and standalone"
                      PROPERTIES LABELS lab TIMEOUT 120)
-# KernelLinks' 802.1Q VLAN (create, idempotent re-create, conflict, clamp, delete) needs
+# KernelLinks' 802.1Q VLAN (create, idempotent re-create, an IPv6 /125 added by a second call
+# next to the IPv4 address and never tentative, conflict, clamp, delete) needs
 # CONFIG_VLAN_8021Q, which this machine's kernel lacks: it runs in the kernel lab (qemu, Debian's
 # kernel), once per CI run from the normal tree, like the other kernel-lab tests.
 if(NOT CMAKE_BUILD_TYPE STREQUAL "Asan")
-  set(name "kernel: dataplane Direct Connect VLAN 100 on a veth, idempotent, MSS clamp, delete")
+  set(name "kernel: dataplane Direct Connect VLAN 100 on a veth, IPv4 + IPv6 /125, idempotent, MSS clamp, delete")
   add_test(NAME "${name}"
            COMMAND ${CMAKE_SOURCE_DIR}/tests/kernel/klab --timeout 300
                    ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/dx_links.sh $<TARGET_FILE:kernel_dp> vlan

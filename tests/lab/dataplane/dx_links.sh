@@ -5,9 +5,12 @@
 #          and a standalone NftMssClamp::set_interface_clamp) on a veth: rules in forward,
 #          output and input with iifname/oifname, MSS 1379, removed with 0, table gone at the end.
 #   vlan   KernelLinks: VLAN 100 on a veth parent with 192.0.2.1/30 and MTU 1500, checked with
-#          `ip -d -j link` / `ip -j addr`; an idempotent re-create; a conflicting re-create
-#          refused; the interface MSS clamp on the VLAN; delete; nothing left. Needs a kernel
-#          with 802.1Q (CONFIG_VLAN_8021Q): run through tests/kernel/klab where the host lacks it.
+#          `ip -d -j link` / `ip -j addr`; an idempotent re-create; a second call for the same
+#          VLAN adding the IPv6 address 2001:db8:100::1/125 next to the IPv4 one (a Direct
+#          Connect virtual interface's two BGP sessions), never "tentative"; VLAN 101 made by
+#          the IPv6 call first; a conflicting re-create refused; the interface MSS clamp on the
+#          VLAN; delete; nothing left. Needs a kernel with 802.1Q (CONFIG_VLAN_8021Q): run
+#          through tests/kernel/klab where the host lacks it.
 #   dx_links.sh KERNEL_DP clamp|vlan
 set -euo pipefail
 tool=$1 mode=$2
@@ -119,25 +122,41 @@ if ! ip -n "$ns" link add link dxp name probe.9 type vlan id 9 2>"$tmp/probe.err
     fail "this kernel cannot create 802.1Q VLAN interfaces ($(cat "$tmp/probe.err")); run this mode through tests/kernel/klab"
 fi
 ip -n "$ns" link del probe.9
-# check_vlan: dxp.100 is VLAN 100 on dxp, MTU 1500, up, with exactly 192.0.2.1/30.
+# check_vlan ID V4 [V6]: dxp.ID is VLAN ID on dxp, MTU 1500, up, with exactly the IPv4 address
+# V4 (A/P; "-": none) and the global IPv6 address V6 (A/P; none when not given), which is not
+# tentative (usable at once: IFA_F_NODAD).
 check_vlan() {
-    local link addr
-    link=$(ip -n "$ns" -d -j link show dxp.100) || fail "no dxp.100"
-    addr=$(ip -n "$ns" -j addr show dev dxp.100)
-    LINK=$link ADDR=$addr python3 - <<'PY' || fail "dxp.100: $(ip -n "$ns" -d addr show dxp.100)"
+    local name=dxp.$1 link addr
+    link=$(ip -n "$ns" -d -j link show "$name") || fail "no $name"
+    addr=$(ip -n "$ns" -j addr show dev "$name")
+    LINK=$link ADDR=$addr ID=$1 V4=$2 V6=${3:-} python3 - <<'PY' || fail "$name: $(ip -n "$ns" -d addr show "$name")"
 import json, os
 l = json.loads(os.environ["LINK"])[0]
 a = json.loads(os.environ["ADDR"])[0]
 info = l["linkinfo"]
 assert info["info_kind"] == "vlan", info
-assert info["info_data"]["id"] == 100, info
+assert info["info_data"]["id"] == int(os.environ["ID"]), info
 assert info["info_data"]["protocol"] == "802.1Q", info
 assert l["link"] == "dxp", l
 assert l["mtu"] == 1500, l
 assert "UP" in l["flags"], l
+def want(s):
+    if s in ("", "-"):
+        return []
+    address, length = s.split("/")
+    return [(address, int(length))]
 v4 = [(x["local"], x["prefixlen"]) for x in a["addr_info"] if x["family"] == "inet"]
-assert v4 == [("192.0.2.1", 30)], v4
+assert v4 == want(os.environ["V4"]), v4
+v6 = [x for x in a["addr_info"] if x["family"] == "inet6" and x["scope"] == "global"]
+assert [(x["local"], x["prefixlen"]) for x in v6] == want(os.environ["V6"]), v6
+for x in v6:
+    assert not x.get("tentative") and not x.get("dadfailed") and x.get("nodad"), x
 PY
+    # The same in iproute2's words (the link-local address may still be in DAD: global only).
+    if ip -n "$ns" -6 addr show dev "$name" scope global | grep -q tentative; then
+        fail "tentative IPv6 address on $name: $(ip -n "$ns" -6 addr show dev "$name")"
+    fi
+    return 0
 }
 ip -n "$ns" link set dxp mtu 9000
 ip -n "$ns" link set dxq mtu 9000
@@ -147,18 +166,38 @@ grep -q "^ok vlan ifindex=" "$log" || fail "no ifindex: $(cat "$log")"
 ifindex=$(sed -n 's/^ok vlan ifindex=//p' "$log" | head -1)
 [ "$ifindex" = "$(ip -n "$ns" -j link show dxp.100 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])')" ] \
     || fail "ifindex $ifindex is not dxp.100's"
-check_vlan
+check_vlan 100 192.0.2.1/30
 step "ifindex name=dxp.100"
 grep -q "^ok ifindex ifindex=$ifindex\$" "$log" || fail "ifindex_of: $(cat "$log")"
 # Idempotent: the same request again gives the same interface, one address.
 step "vlan parent=dxp id=100 mtu=1500 addr=192.0.2.1/30"
 [ "$(grep -c "^ok vlan ifindex=$ifindex\$" "$log")" = 2 ] || fail "re-create: $(cat "$log")"
-check_vlan
-# Down and without its address: the re-create restores both.
+check_vlan 100 192.0.2.1/30
+# The IPv6 BGP session of the same virtual interface: the same VLAN, its /125 added next to
+# the IPv4 address, usable at once.
+step "vlan parent=dxp id=100 mtu=1500 addr=2001:db8:100::1/125"
+[ "$(grep -c "^ok vlan ifindex=$ifindex\$" "$log")" = 3 ] || fail "IPv6 call: $(cat "$log")"
+check_vlan 100 192.0.2.1/30 2001:db8:100::1/125
+# Both calls again: nothing added, nothing lost.
+step "vlan parent=dxp id=100 mtu=1500 addr=192.0.2.1/30" \
+    "vlan parent=dxp id=100 mtu=1500 addr=2001:db8:100::1/125"
+[ "$(grep -c "^ok vlan ifindex=$ifindex\$" "$log")" = 5 ] || fail "re-create both: $(cat "$log")"
+check_vlan 100 192.0.2.1/30 2001:db8:100::1/125
+# Down and without its addresses: the re-creates restore them.
 ip -n "$ns" addr flush dev dxp.100
 ip -n "$ns" link set dxp.100 down
 step "vlan parent=dxp id=100 mtu=1500 addr=192.0.2.1/30"
-check_vlan
+check_vlan 100 192.0.2.1/30
+step "vlan parent=dxp id=100 mtu=1500 addr=2001:db8:100::1/125"
+check_vlan 100 192.0.2.1/30 2001:db8:100::1/125
+# A VLAN whose IPv6 session comes first: the address goes on while the new interface is still
+# down, and is not tentative once it is up either.
+step "vlan parent=dxp id=101 mtu=1500 addr=2001:db8:101::1/125"
+check_vlan 101 - 2001:db8:101::1/125
+step "vlan parent=dxp id=101 mtu=1500 addr=192.0.2.5/30"
+check_vlan 101 192.0.2.5/30 2001:db8:101::1/125
+step "delvlan name=dxp.101"
+ip -n "$ns" link show dxp.101 >/dev/null 2>&1 && fail "dxp.101 still there after delete"
 # The Direct Connect interface clamped to the VPN's MSS.
 step "ifclamp dev=dxp.100 mss=1379"
 nft_check dxp.100 1379

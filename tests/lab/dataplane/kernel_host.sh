@@ -5,8 +5,10 @@
 #   XFRM policies with if_id                                          -> ip -j xfrm policy
 #   the nft MSS table `inet cgwd`                                     -> nft -j list table
 # then a "crash" leaves everything behind and a new instance's cleanup_leftovers() removes it
-# all while a foreign route (proto static) and a foreign policy (if_id 5) survive; finally an
-# instance that ends normally (destructor = shutdown) leaves nothing.
+# all while a foreign route (proto static) and a foreign policy (if_id 5) survive; an instance
+# that ends normally (destructor = shutdown) leaves nothing. Last, IPv6 next to IPv4: an IPv6
+# ECMP route via both links (gateways, weights, metric 1024) -> ip -6 -j route, replaced by one
+# hop, a device route, a delete, and flushroutes removing our IPv4 and IPv6 routes and no other.
 #   kernel_host.sh KERNEL_DP
 set -euo pipefail
 tool=$1
@@ -150,4 +152,65 @@ echo "$out" | grep -q "10.60.0.0/24 table $table" || fail "routes listing: $out"
 py 'len(r) == 0' || fail "shutdown left routes: $(routes_json)"
 [ "$(policy_count "$ifid")" = 0 ] || fail "shutdown left policies"
 ip -n "$ns" route show table "$table" | grep -q "10.77.0.0/24" || fail "foreign route gone"
+
+# --- phase 5: IPv6 routes next to IPv4 ones ---
+ip -n "$ns" addr add 2001:db8:99::1/64 dev va nodad
+ip -n "$ns" addr add 2001:db8:99:1::1/64 dev vb nodad
+ip -n "$ns" -6 route add 2001:db8:77::/48 via 2001:db8:99::2 dev va table "$table" proto static
+routes6_json() { ip -n "$ns" -6 -j route show table "$table" proto "$proto"; }
+# py6 EXPR: EXPR with r = our IPv6 routes (route(dst) as in py).
+py6() {
+    ROUTES=$(routes6_json) python3 -c '
+import json, os, sys
+r = json.loads(os.environ["ROUTES"] or "[]")
+def route(dst):
+    m = [x for x in r if x["dst"] == dst]
+    return m[0] if m else None
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$1"
+}
+rm -f "$tmp/in" && mkfifo "$tmp/in"
+in_ns "$tool" --table "$table" --protocol "$proto" <"$tmp/in" >"$tmp/e.log" 2>&1 &
+pid=$!
+exec 3>"$tmp/in"
+cat >&3 <<EOF
+route dst=2001:db8:50::/48 hop=dev:va,gw=2001:db8:99::2,w=1 hop=dev:vb,gw=2001:db8:99:1::2,w=3
+route dst=10.53.0.0/24 hop=dev:va,gw=10.99.0.2
+routes
+touch file=$tmp/ready5
+wait file=$tmp/go5 timeout=60
+EOF
+wait_file "$tmp/ready5"
+py6 'len(r) == 1 and route("2001:db8:50::/48")["metric"] == 1024 and [(h["dev"], h["gateway"], h["weight"]) for h in route("2001:db8:50::/48")["nexthops"]] == [("va", "2001:db8:99::2", 1), ("vb", "2001:db8:99:1::2", 3)]' \
+    || fail "IPv6 ECMP route: $(routes6_json)"
+py 'len(r) == 1 and route("10.53.0.0/24")["gateway"] == "10.99.0.2"' || fail "IPv4 route next to it: $(routes_json)"
+grep -Eq "^  2001:db8:50::/48 table $table metric 1024 \[ifindex [0-9]+ via 2001:db8:99::2 weight 1\] \[ifindex [0-9]+ via 2001:db8:99:1::2 weight 3\]$" "$tmp/e.log" \
+    || fail "routes listing (KernelRoutes::list) without the IPv6 route: $(cat "$tmp/e.log")"
+cat >&3 <<EOF
+route dst=2001:db8:50::/48 hop=dev:vb,gw=2001:db8:99:1::5
+route dst=2001:db8:51::/64 hop=dev:va,gw=2001:db8:99::2
+delroute dst=2001:db8:51::/64
+route dst=2001:db8:52::/64 hop=dev:va
+touch file=$tmp/ready6
+wait file=$tmp/go6 timeout=60
+EOF
+touch "$tmp/go5"
+wait_file "$tmp/ready6"
+py6 'len(r) == 2 and route("2001:db8:50::/48")["gateway"] == "2001:db8:99:1::5" and route("2001:db8:50::/48")["dev"] == "vb" and "nexthops" not in route("2001:db8:50::/48")' \
+    || fail "IPv6 ECMP replaced by one hop: $(routes6_json)"
+py6 'route("2001:db8:51::/64") is None and route("2001:db8:52::/64")["dev"] == "va" and "gateway" not in route("2001:db8:52::/64")' \
+    || fail "IPv6 delete / device route: $(routes6_json)"
+cat >&3 <<EOF
+flushroutes
+crash
+EOF
+exec 3>&-
+touch "$tmp/go6"
+wait "$pid" || fail "kernel_dp (IPv6 phase) exit status: $(cat "$tmp/e.log")"
+pid=""
+grep -q "^ok flushroutes removed=3$" "$tmp/e.log" || fail "flushroutes: $(cat "$tmp/e.log")"
+py6 'len(r) == 0' || fail "flushroutes left IPv6 routes: $(routes6_json)"
+py 'len(r) == 0' || fail "flushroutes left IPv4 routes: $(routes_json)"
+ip -n "$ns" -6 route show table "$table" | grep -q "2001:db8:77::/48 via 2001:db8:99::2 dev va proto static" \
+    || fail "flushroutes removed a foreign IPv6 route: $(ip -n "$ns" -6 route show table "$table")"
+ip -n "$ns" route show table "$table" | grep -q "10.77.0.0/24" || fail "foreign IPv4 route gone"
 echo "kernel backend host lab passed"
