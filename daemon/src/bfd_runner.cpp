@@ -24,8 +24,28 @@ constexpr std::uint16_t kSourcePortMin = 49152;  // RFC 5881 section 4
 constexpr std::uint16_t kSourcePortMax = 65535;
 constexpr int kTtl = 255;  // RFC 5881 section 5
 
-udp::endpoint endpoint_of(config::Ipv4Address a, std::uint16_t port) {
-    return udp::endpoint(asio::ip::address_v4(a.value), port);
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78  // <linux/in6.h>, Linux 4.15; glibc's <netinet/in.h> lacks it
+#endif
+
+udp::endpoint endpoint_of(const config::IpAddress& a, std::uint16_t port) {
+    if (const auto* v4 = a.v4()) return udp::endpoint(asio::ip::address_v4(v4->value), port);
+    return udp::endpoint(asio::ip::address_v6(a.v6()->bytes), port);
+}
+
+// The sender of a datagram as a config address; nullopt for another family.
+std::optional<config::IpAddress> address_of(const sockaddr_storage& from) {
+    if (from.ss_family == AF_INET) {
+        const auto& sin = reinterpret_cast<const sockaddr_in&>(from);
+        return config::IpAddress(config::Ipv4Address{ntohl(sin.sin_addr.s_addr)});
+    }
+    if (from.ss_family == AF_INET6) {
+        const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(from);
+        config::Ipv6Address a;
+        std::memcpy(a.bytes.data(), &sin6.sin6_addr, 16);
+        return config::IpAddress(a);
+    }
+    return std::nullopt;
 }
 
 [[noreturn]] void fail(const BfdRunnerOptions& o, const std::string& what, const std::string& why) {
@@ -80,23 +100,46 @@ BfdRunner::BfdRunner(asio::io_context& io, BfdRunnerOptions options)
     if (options_.name.empty()) options_.name = options_.peer.to_string();
     boost::system::error_code ec;
 
-    // Receive socket: local address, port 3784, TTL of each datagram delivered.
-    rx_.open(udp::v4(), ec);
+    if (options_.local.is_v6() != options_.peer.is_v6())
+        fail(options_, "addresses", "the local and the peer address are of different families");
+    const bool v6 = options_.local.is_v6();
+    const auto family = v6 ? udp::v6() : udp::v4();
+    // The same socket options for either family: IPv6 has its own names (RFC 5881 section 5
+    // speaks of the Hop Limit there).
+    auto set_options = [&](udp::socket& s, bool receive) {
+        if (v6) {
+            set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, 1, options_, "IPV6_V6ONLY");
+            set_int_option(s, IPPROTO_IPV6, IPV6_FREEBIND, 1, options_, "IPV6_FREEBIND");
+            if (receive)
+                set_int_option(s, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, options_,
+                               "IPV6_RECVHOPLIMIT");
+            else
+                set_int_option(s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, kTtl, options_,
+                               "IPV6_UNICAST_HOPS");
+        } else {
+            set_int_option(s, IPPROTO_IP, IP_FREEBIND, 1, options_, "IP_FREEBIND");
+            if (receive)
+                set_int_option(s, IPPROTO_IP, IP_RECVTTL, 1, options_, "IP_RECVTTL");
+            else
+                set_int_option(s, IPPROTO_IP, IP_TTL, kTtl, options_, "IP_TTL");
+        }
+    };
+
+    // Receive socket: local address, port 3784, TTL (hop limit) of each datagram delivered.
+    rx_.open(family, ec);
     if (ec) fail(options_, "receive socket", ec.message());
     rx_.set_option(udp::socket::reuse_address(true), ec);
     if (ec) fail(options_, "SO_REUSEADDR", ec.message());
-    set_int_option(rx_, IPPROTO_IP, IP_FREEBIND, 1, options_, "IP_FREEBIND");
-    set_int_option(rx_, IPPROTO_IP, IP_RECVTTL, 1, options_, "IP_RECVTTL");
+    set_options(rx_, true);
     rx_.bind(endpoint_of(options_.local, options_.listen_port), ec);
     if (ec) fail(options_, "bind UDP port " + std::to_string(options_.listen_port), ec.message());
     rx_.non_blocking(true, ec);
     if (ec) fail(options_, "non-blocking receive socket", ec.message());
 
     // Send socket: local address, a source port in 49152-65535, TTL 255.
-    tx_.open(udp::v4(), ec);
+    tx_.open(family, ec);
     if (ec) fail(options_, "send socket", ec.message());
-    set_int_option(tx_, IPPROTO_IP, IP_FREEBIND, 1, options_, "IP_FREEBIND");
-    set_int_option(tx_, IPPROTO_IP, IP_TTL, kTtl, options_, "IP_TTL");
+    set_options(tx_, false);
     if (options_.source_port != 0) {
         tx_.bind(endpoint_of(options_.local, options_.source_port), ec);
     } else {
@@ -175,13 +218,14 @@ void BfdRunner::wait_readable() {
                    });
 }
 
-// Reads every queued datagram: recvmsg() on the native handle for the IP_TTL control message.
+// Reads every queued datagram: recvmsg() on the native handle for the IP_TTL (IPv6:
+// IPV6_HOPLIMIT) control message.
 void BfdRunner::drain() {
     auto log = logger("bgp");
     for (;;) {
         std::uint8_t buf[512];
         alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-        sockaddr_in from{};
+        sockaddr_storage from{};
         iovec iov{buf, sizeof buf};
         msghdr msg{};
         msg.msg_name = &from;
@@ -197,20 +241,21 @@ void BfdRunner::drain() {
         }
         int ttl = -1;
         for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL)
+            if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+                (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT))
                 std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
         }
-        const config::Ipv4Address source{ntohl(from.sin_addr.s_addr)};
-        if (from.sin_family != AF_INET || source != options_.peer) {
+        const auto source = address_of(from);
+        const std::string source_text = source ? source->to_string() : "?";
+        if (!source || *source != options_.peer) {
             ++dropped_not_peer_;
-            log->debug("{}: BFD packet from {} dropped: not the peer", options_.name,
-                       source.to_string());
+            log->debug("{}: BFD packet from {} dropped: not the peer", options_.name, source_text);
             continue;
         }
         if (ttl != kTtl) {
             ++dropped_ttl_;
             log->debug("{}: BFD packet from {} dropped: TTL {} (RFC 5881 section 5)", options_.name,
-                       source.to_string(), ttl);
+                       source_text, ttl);
             continue;
         }
         ++packets_in_;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -279,6 +280,23 @@ std::optional<config::Ipv4Address> address_of(const std::string& name) {
     return std::nullopt;
 }
 
+// The first global (not link-local) IPv6 address of interface `name`; nullopt if none.
+std::optional<config::Ipv6Address> ipv6_address_of(const std::string& name) {
+    std::optional<config::Ipv6Address> out;
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return out;
+    for (auto* i = list; i && !out; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6 || name != i->ifa_name) continue;
+        sockaddr_in6 sin6{};
+        std::memcpy(&sin6, i->ifa_addr, sizeof sin6);
+        config::Ipv6Address a;
+        std::memcpy(a.bytes.data(), &sin6.sin6_addr, 16);
+        if (!a.is_link_local()) out = a;
+    }
+    ::freeifaddrs(list);
+    return out;
+}
+
 // "7224:7300" -> the RFC 1997 community value; nullopt when malformed.
 std::optional<std::uint32_t> parse_community(const std::string& text) {
     auto colon = text.find(':');
@@ -483,7 +501,9 @@ void Daemon::start_direct_connect(const config::DirectConnectPeer& d) {
                 ->error("direct connect {}: creating {}: {}", d.name, ifname, made.error().message);
             return;
         }
-        dx_vlans_.push_back(ifname);
+        // An IPv4 and an IPv6 peer may share the VLAN: it is removed once at stop.
+        if (std::find(dx_vlans_.begin(), dx_vlans_.end(), ifname) == dx_vlans_.end())
+            dx_vlans_.push_back(ifname);
         logger("dataplane")
             ->info("direct connect {}: {} (VLAN {} on {}) mtu {}", d.name, ifname, *d.vlan,
                    d.interface, d.mtu);
@@ -508,10 +528,15 @@ void Daemon::start_direct_connect(const config::DirectConnectPeer& d) {
                        ifname);
         }
     }
-    auto ours = d.local_address ? std::optional(*d.local_address) : address_of(ifname);
+    std::optional<config::IpAddress> ours = d.local_address;
+    if (!ours && d.neighbor.is_v6()) {
+        if (auto a = ipv6_address_of(ifname)) ours = *a;
+    } else if (!ours) {
+        if (auto a = address_of(ifname)) ours = *a;
+    }
     if (!ours) {
-        logger("bgp")->error("direct connect {}: {} has no IPv4 address; set local_address", d.name,
-                             ifname);
+        logger("bgp")->error("direct connect {}: {} has no {} address; set local_address", d.name,
+                             ifname, d.neighbor.is_v6() ? "global IPv6" : "IPv4");
         return;
     }
     BgpPeerPlan bp;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/write.hpp>
 
 #include "cgwd/bgp/gtsm.hpp"
@@ -17,18 +18,41 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-bgp::Prefix to_bgp(const config::Ipv4Prefix& p) {
-    return bgp::Prefix::v4(p.address.value, p.length);
+bgp::Prefix to_bgp(const config::IpPrefix& p) {
+    if (const auto* a = p.address.v4()) return bgp::Prefix::v4(a->value, p.length);
+    return bgp::Prefix::v6(p.address.v6()->bytes, p.length);
 }
 
-config::Ipv4Prefix to_config(const bgp::Prefix& p) {
+config::IpPrefix to_config(const bgp::Prefix& p) {
+    if (p.afi == bgp::Afi::Ipv6) {
+        config::Ipv6Address a;
+        a.bytes = p.address;
+        return config::Ipv6Prefix::of(a, p.length);
+    }
     std::uint32_t a = 0;
     for (int i = 0; i < 4; ++i) a = (a << 8) | p.address[static_cast<std::size_t>(i)];
     return config::Ipv4Prefix::of(config::Ipv4Address{a}, p.length);
 }
 
-tcp::endpoint endpoint_of(config::Ipv4Address a, std::uint16_t port) {
-    return tcp::endpoint(asio::ip::address_v4(a.value), port);
+bgp::IpAddress to_bgp(const config::IpAddress& a) {
+    if (const auto* v4 = a.v4()) return bgp::IpAddress::v4(v4->value);
+    return bgp::IpAddress::v6(a.v6()->bytes);
+}
+
+config::IpAddress to_config(const bgp::IpAddress& a) {
+    if (a.afi == bgp::Afi::Ipv4) return config::Ipv4Address{a.v4_host_order()};
+    config::Ipv6Address v6;
+    v6.bytes = a.bytes;
+    return v6;
+}
+
+asio::ip::address asio_address(const config::IpAddress& a) {
+    if (const auto* v4 = a.v4()) return asio::ip::address_v4(v4->value);
+    return asio::ip::address_v6(a.v6()->bytes);
+}
+
+tcp::endpoint endpoint_of(const config::IpAddress& a, std::uint16_t port) {
+    return tcp::endpoint(asio_address(a), port);
 }
 
 std::uint32_t router_id(const config::DaemonConfig& cfg) {
@@ -148,6 +172,9 @@ class BgpPeerRunner {
         c.bgp_identifier = rid;
         c.hold_time = p.hold_time;
         c.connect_retry = std::chrono::seconds(5);
+        // One family per session, the one of its addresses (AWS's sessions: IPv4 over the
+        // tunnels, IPv4 and IPv6 each on their own Direct Connect peering).
+        c.families = {p.peer_address.is_v6() ? bgp::kIpv6Unicast : bgp::kIpv4Unicast};
         // RFC 4271 section 8.1.1 peer oscillation damping: the session restarts by itself 1 s
         // after a failure, 2, 4, ... up to 120 s after failures in a row; a session that stayed
         // Established for 60 s (or twice the hold time, when longer) starts the count again.
@@ -283,7 +310,9 @@ class BgpPeerRunner {
 
     void listen() {
         boost::system::error_code ec;
-        acceptor_.open(tcp::v4(), ec);
+        const auto family = plan_.local_address.is_v6() ? tcp::v6() : tcp::v4();
+        acceptor_.open(family, ec);
+        if (!ec && plan_.local_address.is_v6()) acceptor_.set_option(asio::ip::v6_only(true), ec);
         if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
         if (!ec) acceptor_.bind(endpoint_of(plan_.local_address, plan_.port), ec);
         if (!ec && !apply_md5(acceptor_.native_handle())) {
@@ -310,8 +339,7 @@ class BgpPeerRunner {
             boost::system::error_code rec;
             auto remote = s.remote_endpoint(rec);
             auto st = session_.state();
-            const bool from_peer =
-                !rec && remote.address() == asio::ip::address_v4(plan_.peer_address.value);
+            const bool from_peer = !rec && remote.address() == asio_address(plan_.peer_address);
             if (from_peer && enabled_ && st == bgp::SessionState::Idle &&
                 session_.on_tcp_connected(Clock::now(), bgp::ConnectionDirection::Incoming) ==
                     bgp::ConnectionSlot::Refused) {
@@ -329,8 +357,7 @@ class BgpPeerRunner {
                 session_.on_tcp_connected(Clock::now(), bgp::ConnectionDirection::Incoming);
                 pump();
             } else if (from_peer && enabled_ && !second_ &&
-                       (st == bgp::SessionState::OpenSent ||
-                        st == bgp::SessionState::OpenConfirm ||
+                       (st == bgp::SessionState::OpenSent || st == bgp::SessionState::OpenConfirm ||
                         st == bgp::SessionState::Established)) {
                 // A second connection from the peer while ours is up: the session resolves the
                 // collision (or refuses it in Established with CEASE 6/7), see resolve_collisions.
@@ -350,7 +377,7 @@ class BgpPeerRunner {
         close_socket();
         auto s = std::make_shared<tcp::socket>(io_);
         boost::system::error_code ec;
-        s->open(tcp::v4(), ec);
+        s->open(plan_.local_address.is_v6() ? tcp::v6() : tcp::v4(), ec);
         if (!ec) s->bind(endpoint_of(plan_.local_address, 0), ec);
         if (!ec && !apply_md5(s->native_handle())) ec = asio::error::access_denied;
         if (!ec && !apply_gtsm(s->native_handle())) ec = asio::error::access_denied;
@@ -387,7 +414,7 @@ class BgpPeerRunner {
         if (!plan_.md5) return true;
         auto key = plan_.md5->reveal();
         auto r = bgp::set_tcp_md5(
-            fd, bgp::IpAddress::v4(plan_.peer_address.value),
+            fd, to_bgp(plan_.peer_address),
             std::span(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()));
         if (!r) logger("bgp")->error("{}: TCP-MD5: {}", plan_.key, r.error());
         return r.has_value();
@@ -398,15 +425,16 @@ class BgpPeerRunner {
     void read(std::shared_ptr<tcp::socket> s,
               std::shared_ptr<std::array<std::uint8_t, 65536>> buf = nullptr) {
         if (!buf) buf = std::make_shared<std::array<std::uint8_t, 65536>>();
-        s->async_read_some(asio::buffer(*buf), [this, s, buf](boost::system::error_code ec,
-                                                               std::size_t n) {
-            if (s != socket_ && s != second_) return;
-            const auto slot = s == socket_ ? bgp::ConnectionSlot::First : bgp::ConnectionSlot::Second;
-            if (ec) return slot == bgp::ConnectionSlot::First ? tcp_closed() : second_closed();
-            session_.on_bytes(bgp::ByteView(buf->data(), n), Clock::now(), slot);
-            pump();
-            if ((s == socket_ || s == second_) && s->is_open()) read(s, buf);
-        });
+        s->async_read_some(
+            asio::buffer(*buf), [this, s, buf](boost::system::error_code ec, std::size_t n) {
+                if (s != socket_ && s != second_) return;
+                const auto slot =
+                    s == socket_ ? bgp::ConnectionSlot::First : bgp::ConnectionSlot::Second;
+                if (ec) return slot == bgp::ConnectionSlot::First ? tcp_closed() : second_closed();
+                session_.on_bytes(bgp::ByteView(buf->data(), n), Clock::now(), slot);
+                pump();
+                if ((s == socket_ || s == second_) && s->is_open()) read(s, buf);
+            });
     }
 
     void tcp_closed() {
@@ -471,8 +499,12 @@ Routing::~Routing() = default;
 void Routing::add_peer(const BgpPeerPlan& plan) {
     bgp::PeerConfig pc;
     pc.peer_as = plan.peer_as;
-    pc.address = bgp::IpAddress::v4(plan.peer_address.value);
-    pc.local_address = bgp::IpAddress::v4(plan.local_address.value);
+    pc.address = to_bgp(plan.peer_address);
+    // Our address as the next hop of what we advertise: NEXT_HOP (IPv4) or in MP_REACH_NLRI.
+    if (plan.local_address.is_v6())
+        pc.local_address_v6 = to_bgp(plan.local_address);
+    else
+        pc.local_address = to_bgp(plan.local_address);
     bgp::ImportPolicy import;
     import.local_pref = plan.local_preference;
     import.max_prefix =
@@ -480,7 +512,10 @@ void Routing::add_peer(const BgpPeerPlan& plan) {
     pc.import_policy = import;
     bgp::ExportPolicy exp;
     bgp::PrefixListPolicy pl;
-    for (const auto& p : cfg_.advertise) pl.entries.push_back({true, to_bgp(p), {}, {}});
+    // The [bgp] advertise prefixes of the session's family only (an IPv4 session never
+    // carries IPv6 NLRI, whatever else the peer can do).
+    for (const auto& p : cfg_.advertise)
+        if (p.is_v6() == plan.peer_address.is_v6()) pl.entries.push_back({true, to_bgp(p), {}, {}});
     exp.prefix_list = pl;
     exp.max_prefix_out = plan.max_prefixes_out;
     exp.communities = plan.communities;
@@ -535,13 +570,12 @@ void Routing::shutdown(const std::string& why) {
         logger("bgp")->info("stopping: {} routes removed", removals.size());
 }
 
-// What flush_fib has put in the kernel: the RIB's FIB as last taken, IPv4 only (IPv6 inside the
-// tunnels is not installed yet). The RIB keeps it; Routing keeps no copy (memory per route).
+// What flush_fib has put in the kernel: the RIB's FIB as last taken (IPv4 and IPv6). The RIB
+// keeps it; Routing keeps no copy (memory per route).
 template <typename F>
 void Routing::for_each_installed(F&& f) const {
-    rib_.for_each_fib([&](const bgp::Prefix& prefix, std::span<const bgp::NextHop> hops) {
-        if (prefix.afi == bgp::Afi::Ipv4) f(prefix, hops);
-    });
+    rib_.for_each_fib(
+        [&](const bgp::Prefix& prefix, std::span<const bgp::NextHop> hops) { f(prefix, hops); });
 }
 
 std::size_t Routing::fib_size() const {
@@ -614,7 +648,7 @@ void Routing::flush_fib() {
     // and events follow each change's own result.
     struct Pending {
         bgp::Prefix prefix;
-        config::Ipv4Prefix dst;
+        config::IpPrefix dst;
         std::vector<bgp::NextHop> next_hops;  // empty: withdrawn
         std::string via;
         bool replaced = false;  // it had other next hops before
@@ -622,7 +656,6 @@ void Routing::flush_fib() {
     std::vector<Pending> pending;
     std::vector<dataplane::RouteChange> changes;
     for (const auto& change : rib_.take_fib_changes()) {
-        if (change.prefix.afi != bgp::Afi::Ipv4) continue;  // IPv6 inside the tunnel: not yet
         auto dst = to_config(change.prefix);
         if (change.next_hops.empty()) {
             changes.push_back(
@@ -638,7 +671,7 @@ void Routing::flush_fib() {
             dataplane::NextHop hop;
             hop.if_id = it->second.if_id;
             hop.interface = it->second.interface;
-            hop.gateway = config::Ipv4Address{nh.address.v4_host_order()};
+            hop.gateway = to_config(nh.address);
             route.next_hops.push_back(hop);
             via += " " + nh.address.to_string();
         }

@@ -299,3 +299,118 @@ TEST_CASE("bfd runner: a socket that cannot be bound is an error naming it", "[d
     o.listen_port = free_port();
     CHECK_THROWS_WITH([&] { BfdRunner second(io, o); }(), Catch::Contains("bind source port"));
 }
+
+namespace {
+
+const config::Ipv6Address kLoop6 = *config::Ipv6Address::parse("::1");
+
+// Receives one datagram on `s` within 3 s: its bytes, sender and hop limit (IPV6_HOPLIMIT).
+struct Received6 {
+    bgp::Bytes bytes;
+    sockaddr_in6 from{};
+    int hop_limit = -1;
+};
+Received6 receive6(udp::socket& s) {
+    pollfd pfd{s.native_handle(), POLLIN, 0};
+    REQUIRE(::poll(&pfd, 1, 3000) == 1);
+    Received6 r;
+    std::uint8_t buf[512];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_name = &r.from;
+    msg.msg_namelen = sizeof r.from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(s.native_handle(), &msg, 0);
+    REQUIRE(n > 0);
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c))
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)
+            std::memcpy(&r.hop_limit, CMSG_DATA(c), sizeof r.hop_limit);
+    r.bytes.assign(buf, buf + n);
+    return r;
+}
+
+}  // namespace
+
+// IPv6 (a Direct Connect virtual interface's IPv6 BGP peer): loopback has one IPv6 address, so
+// both runners use ::1 and are told apart by their ports.
+TEST_CASE("bfd runner: over IPv6, Control packets carry hop limit 255 and a session comes Up",
+          "[daemon][bfd]") {
+    asio::io_context io;
+    const auto port_a = free_port();
+    auto port_b = free_port();
+    while (port_b == port_a) port_b = free_port();
+    // First a stand-in peer reading what A sends.
+    {
+        udp::socket peer(io);
+        peer.open(udp::v6());
+        const int one = 1;
+        REQUIRE(::setsockopt(peer.native_handle(), IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one,
+                             sizeof one) == 0);
+        peer.bind(udp::endpoint(asio::ip::address_v6::loopback(), port_b));
+        auto o = options(config::Ipv4Address{}, config::Ipv4Address{}, port_a);
+        o.local = kLoop6;
+        o.peer = kLoop6;
+        o.peer_port = port_b;
+        BfdRunner a(io, o);
+        a.start();
+        const auto r = receive6(peer);
+        CHECK(r.hop_limit == 255);  // RFC 5881 section 5
+        CHECK(ntohs(r.from.sin6_port) == a.source_port());
+        CHECK(ntohs(r.from.sin6_port) >= 49152);
+        CHECK(std::memcmp(&r.from.sin6_addr, kLoop6.bytes.data(), 16) == 0);
+        auto c = bgp::decode_bfd_control(r.bytes);
+        REQUIRE(c);
+        CHECK(c->my_discriminator == a.local_discriminator());
+        CHECK(a.status()["local_address"] == "::1");
+
+        // From the peer's address but not with hop limit 255: dropped before the session.
+        udp::socket routed(io, udp::endpoint(asio::ip::address_v6::loopback(), 0));
+        const int hops = 64;
+        REQUIRE(::setsockopt(routed.native_handle(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops,
+                             sizeof hops) == 0);
+        routed.send_to(asio::buffer(down_packet(0x77)),
+                       udp::endpoint(asio::ip::address_v6::loopback(), port_a));
+        REQUIRE(run_until(
+            io, [&] { return a.status()["dropped_ttl"] == 1; }, 3s));
+        CHECK(a.status()["packets_in"] == 0);
+    }
+
+    // Two runners: Up with the configured timers, then B silent is a path failure.
+    auto oa = options(config::Ipv4Address{}, config::Ipv4Address{}, port_a);
+    oa.local = oa.peer = kLoop6;
+    oa.peer_port = port_b;
+    auto ob = oa;
+    ob.listen_port = port_b;
+    ob.peer_port = port_a;
+    auto a = std::make_unique<BfdRunner>(io, oa);
+    auto b = std::make_unique<BfdRunner>(io, ob);
+    std::optional<Down> a_down;
+    a->on_down([&](bool pf, const std::string& d) { a_down = Down{pf, d, Clock::now()}; });
+    a->start();
+    b->start();
+    REQUIRE(run_until(
+        io,
+        [&] {
+            return a->up() && b->up() && a->status()["detect_time_ms"] == 900 &&
+                   b->status()["detect_time_ms"] == 900;
+        },
+        5s));
+    CHECK(a->status()["remote_discriminator"] == b->local_discriminator());
+    CHECK(a->status()["dropped_not_peer"] == 0);
+    b.reset();
+    REQUIRE(run_until(
+        io, [&] { return a_down.has_value(); }, 5s));
+    CHECK(a_down->path_failure);
+    CHECK(a_down->diagnostic == "control-detection-time-expired");
+}
+
+TEST_CASE("bfd runner: the two addresses must be of one family", "[daemon][bfd]") {
+    asio::io_context io;
+    auto o = options(kA, kB, free_port());
+    o.peer = kLoop6;
+    CHECK_THROWS_WITH([&] { BfdRunner r(io, o); }(), Catch::Contains("different families"));
+}

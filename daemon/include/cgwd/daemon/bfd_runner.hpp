@@ -1,15 +1,16 @@
-// One single-hop BFD session at run time (RFC 5880 asynchronous mode over UDP/IPv4, RFC 5881):
-// the Boost.Asio adapter around the sans-I/O bgp::BfdSession, driven by received datagrams and
-// one steady_timer set from next_deadline().
+// One single-hop BFD session at run time (RFC 5880 asynchronous mode over UDP on IPv4 or
+// IPv6, RFC 5881): the Boost.Asio adapter around the sans-I/O bgp::BfdSession, driven by
+// received datagrams and one steady_timer set from next_deadline().
 //
-// Sockets (RFC 5881 sections 4 and 5):
+// Sockets (RFC 5881 sections 4 and 5), of the addresses' family:
 // - Receive: UDP port 3784 bound to the local address (not the wildcard) with SO_REUSEADDR, so
-//   one runner per local address can coexist on the host; IP_FREEBIND, because a tunnel's inside
-//   address may appear after the runner starts. IP_RECVTTL delivers each datagram's TTL:
-//   anything not sent with TTL 255 (the GTSM check of section 5) or not from the peer's address
-//   is dropped and counted before it reaches the session.
+//   one runner per local address can coexist on the host; IP_FREEBIND (IPV6_FREEBIND), because
+//   a tunnel's inside address may appear after the runner starts. IP_RECVTTL
+//   (IPV6_RECVHOPLIMIT) delivers each datagram's TTL or hop limit: anything not sent with 255
+//   (the GTSM check of section 5) or not from the peer's address is dropped and counted before
+//   it reaches the session.
 // - Send: a second socket bound to the local address and a source port picked at random from
-//   49152-65535 (section 4), IP_TTL 255, to peer:3784.
+//   49152-65535 (section 4), IP_TTL (IPV6_UNICAST_HOPS) 255, to peer:3784.
 // Ports are options so tests can run several pairs on loopback.
 //
 // stop() is BFD AdminDown (diagnostic 7): the session keeps telling the peer so at the slow
@@ -34,9 +35,9 @@
 namespace cgwd::daemon {
 
 struct BfdRunnerOptions {
-    std::string name;  // for logs, e.g. the tunnel key; the peer address when empty
-    config::Ipv4Address local;
-    config::Ipv4Address peer;
+    std::string name;         // for logs, e.g. the tunnel key; the peer address when empty
+    config::IpAddress local;  // both of one family: the session runs over IPv4 or over IPv6
+    config::IpAddress peer;
     std::uint32_t desired_min_tx_ms = 300;
     std::uint32_t required_min_rx_ms = 300;
     std::uint8_t detect_mult = 3;

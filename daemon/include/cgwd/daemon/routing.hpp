@@ -12,6 +12,11 @@
 //
 // Sessions connect actively and also accept AWS's connection on the inside address: whichever
 // TCP connection comes first is used (AWS opens the session from its side too).
+//
+// Direct Connect peers are sessions of the same kind over the virtual interface, each IPv4 or
+// IPv6 (AWS gives a virtual interface one of each): an IPv6 session carries IPv6 unicast only,
+// is sent the IPv6 advertise prefixes with our address as the MP_REACH_NLRI next hop, and its
+// routes are installed as IPv6 routes via the peer's address.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -37,8 +42,10 @@ struct BgpPeerPlan {
     bool direct_connect = false;
     std::uint32_t local_as = 0;
     std::uint32_t peer_as = 0;
-    config::Ipv4Address local_address;  // our inside address
-    config::Ipv4Address peer_address;   // AWS inside address
+    // Our address and AWS's: a tunnel's inside addresses, or a Direct Connect peer's, IPv4 or
+    // IPv6 (both of one family). An IPv6 session carries IPv6 unicast only, an IPv4 one IPv4.
+    config::IpAddress local_address;
+    config::IpAddress peer_address;
     std::uint16_t hold_time = 30;
     std::uint32_t local_preference = 100;
     std::uint32_t max_prefixes_out = 100;
@@ -113,7 +120,7 @@ class Routing {
     };
     std::map<bgp::PeerId, Via> via_;
     std::uint64_t fib_errors_ = 0;
-    bool stopping_ = false;  // shutdown(): RIB changes are no longer applied
+    bool stopping_ = false;          // shutdown(): RIB changes are no longer applied
     std::uint64_t fib_resyncs_ = 0;  // route batches whose acknowledgements were lost (ENOBUFS)
     std::uint64_t route_changes_ = 0;
     EventSink event_;

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# A dual-stack Direct Connect virtual interface, cgwd against BIRD 2 (this kernel, namespaces):
+# as AWS does, one IPv4 and one IPv6 BGP session on the same interface, each with its own MD5
+# key and BFD (300 ms x 3): two [[direct_connect]] entries sharing the interface dx0 (a veth:
+# this host's kernel has no 802.1Q; the VLAN interface with both addresses is tested by
+# tests/lab/dataplane/dx_links.sh vlan in the kernel lab). cgw has 169.254.105.2/30 and
+# 2001:db8:105::2/125 (the IPv6 entry gives no local_address: cgwd finds the global address on
+# the interface), BIRD .1 / ::1.
+#   1. both sessions Established; BIRD's IPv4 and IPv6 prefixes installed by cgwd (proto 240)
+#      through dx0 via BIRD's addresses; both BFD sessions Up at both ends
+#   2. BIRD learned 10.10.0.0/16 over IPv4 only and 2001:db8:10::/48 over IPv6 only, with
+#      cgwd's address of that session as next hop; the IPv6 session's segments carry TCP-MD5
+#   3. IPv6 cut silently (nftables in BIRD's namespace drops IPv6 on dx0): cgwd's IPv6 BFD
+#      goes down and the IPv6 route is withdrawn in under 1 s (the time is printed); the IPv4
+#      session, its BFD and its route stay
+#   4. IPv6 back: BFD, BGP and the route return
+#   5. SIGTERM: both routes are gone
+#   dual_stack.sh CGWD_DIR [mode]   (mode is a label only)
+set -euo pipefail
+. "$(dirname "$(readlink -f "$0")")/dx_lab.sh"
+mode=${2:-dual-stack}
+command -v tcpdump >/dev/null || { echo "FAIL: tcpdump is not installed" >&2; exit 1; }
+command -v nft >/dev/null || { echo "FAIL: nft is not installed" >&2; exit 1; }
+dx_lab_setup "$1" dx:105
+vif=dx0
+ip -n $ns_dxr addr add 169.254.105.1/30 dev $vif
+ip -n $ns_dxr addr add 2001:db8:105::1/125 dev $vif nodad
+ip -n $ns_cgw addr add 169.254.105.2/30 dev $vif
+ip -n $ns_cgw addr add 2001:db8:105::2/125 dev $vif nodad
+
+key4="v4-$RANDOM$RANDOM" key6="v6-$RANDOM$RANDOM"
+cat >"$tmp/bird.conf" <<EOF
+router id 169.254.105.1;
+log "$tmp/bird.log" all;
+protocol device { scan time 1; }
+protocol static aws4 { ipv4; route 10.105.0.0/16 blackhole; }
+protocol static aws6 { ipv6; route 2001:db8:f105::/48 blackhole; }
+protocol bfd { interface "$vif" { interval 300 ms; multiplier 3; }; }
+protocol bgp dx4 {
+    local 169.254.105.1 as 64512;
+    neighbor 169.254.105.2 as 65010;
+    password "$key4";
+    bfd on;
+    hold time 9; keepalive time 3;
+    connect retry time 1;
+    error wait time 1, 5;  # BIRD waits 60 s after an error (BFD down) by default
+    ipv4 { import all; export where proto = "aws4"; };
+}
+protocol bgp dx6 {
+    local 2001:db8:105::1 as 64512;
+    neighbor 2001:db8:105::2 as 65010;
+    password "$key6";
+    bfd on;
+    hold time 9; keepalive time 3;
+    connect retry time 1;
+    error wait time 1, 5;  # BIRD waits 60 s after an error (BFD down) by default
+    ipv6 { import all; export where proto = "aws6"; };
+}
+EOF
+dx_start_bird
+{
+    dx_toml_head
+    echo 'advertise = ["10.10.0.0/16", "2001:db8:10::/48"]'
+    for fam in 4 6; do
+        if [ $fam = 4 ]; then local='local_address = "169.254.105.2/30"' peer=169.254.105.1 key=$key4
+        else local="" peer=2001:db8:105::1 key=$key6; fi
+        cat <<EOF
+[[direct_connect]]
+name = "dx$fam"
+interface = "$vif"
+$local
+neighbor = "$peer"
+neighbor_asn = 64512
+md5_key = "$key"
+hold_time = 9
+keepalive = 3
+EOF
+    done
+} >"$tmp/cgwd.toml"
+ip netns exec $ns_dxr tcpdump -i $vif -n -v -c 6 -w "$tmp/bgp6.pcap" 'ip6 and tcp port 179' \
+    >/dev/null 2>&1 &
+dumper=$!
+sleep 0.5
+dx_start_cgwd
+
+route4() { ip -n $ns_cgw -4 route show proto 240 | grep -c "^10\.105\.0\.0/16 via 169\.254\.105\.1 dev $vif" || true; }
+route6() { ip -n $ns_cgw -6 route show proto 240 | grep -c "^2001:db8:f105::/48 via 2001:db8:105::1 dev $vif" || true; }
+both_up() { [ "$(route4)" = 1 ] && [ "$(route6)" = 1 ]; }
+wait_for 30 both_up || fail "the routes of both sessions were not installed: $(ip -n $ns_cgw route show proto 240; ip -n $ns_cgw -6 route show proto 240)"
+[ "$(bird_state dx4)" = Established ] || fail "BIRD's IPv4 session is $(bird_state dx4)"
+[ "$(bird_state dx6)" = Established ] || fail "BIRD's IPv6 session is $(bird_state dx6)"
+bfd_up() { birdc show bfd sessions | grep -E "^$1 " | grep -q " Up "; }
+wait_for 10 bfd_up 2001:db8:105::2 || fail "BIRD's IPv6 BFD session is not Up: $(birdc show bfd sessions)"
+wait_for 10 bfd_up 169.254.105.2 || fail "BIRD's IPv4 BFD session is not Up"
+dx_status() {
+    cgwctl status --json | python3 -c '
+import json, sys
+peer, path = sys.argv[1], sys.argv[2].split(".")
+for d in json.load(sys.stdin).get("direct_connect", []):
+    if d.get("name") == peer:
+        for k in path:
+            d = d.get(k, {}) if isinstance(d, dict) else {}
+        print(d if d != {} else "")' "$1" "$2"
+}
+[ "$(dx_status dx6 neighbor)" = 2001:db8:105::1 ] || fail "status shows neighbor '$(dx_status dx6 neighbor)'"
+[ "$(dx_status dx6 bfd)" = up ] || fail "cgwd's IPv6 BFD is '$(dx_status dx6 bfd)'"
+[ "$(dx_status dx6 bfd_detail.local_address)" = 2001:db8:105::2 ] || fail "cgwd's IPv6 BFD runs from '$(dx_status dx6 bfd_detail.local_address)'"
+echo "1: both sessions Established, both routes installed through $vif, both BFD sessions Up, cgwd's IPv6 address found on $vif"
+
+# 2: what BIRD learned, by family.
+learned4=$(birdc show route protocol dx4 | grep -c "10\.10\.0\.0/16" || true)
+learned6=$(birdc show route protocol dx6 all | grep -c "2001:db8:10::/48" || true)
+wrong4=$(birdc show route protocol dx4 | grep -c "2001:" || true)
+wrong6=$(birdc show route protocol dx6 | grep -c "10\.10\." || true)
+[ "$learned4" = 1 ] && [ "$wrong4" = 0 ] || fail "BIRD over IPv4: $(birdc show route protocol dx4)"
+[ "$learned6" = 1 ] && [ "$wrong6" = 0 ] || fail "BIRD over IPv6: $(birdc show route protocol dx6)"
+birdc show route protocol dx6 all | grep -q "BGP.next_hop: 2001:db8:105::2" ||
+    fail "IPv6 next hop: $(birdc show route protocol dx6 all)"
+sleep 1
+kill $dumper 2>/dev/null || true
+wait $dumper 2>/dev/null || true
+segs=$(tcpdump -r "$tmp/bgp6.pcap" -n -v 2>/dev/null | grep -c "2001:db8:105::2.* >\|> 2001:db8:105::2" || true)
+md5=$(tcpdump -r "$tmp/bgp6.pcap" -n -v 2>/dev/null | grep -c "md5" || true)
+[ "$segs" -gt 0 ] && [ "$md5" -ge "$segs" ] ||
+    fail "IPv6 BGP segments: $segs, with TCP-MD5: $md5"
+echo "2: BIRD learned 10.10.0.0/16 over IPv4 and 2001:db8:10::/48 over IPv6 (next hop 2001:db8:105::2), $md5/$segs IPv6 segments signed"
+
+# 3: IPv6 cut silently.
+ip netns exec $ns_dxr nft -f - <<EOF
+table inet cut {
+    chain in { type filter hook input priority 0; meta nfproto ipv6 iifname "$vif" drop; }
+    chain out { type filter hook output priority 0; meta nfproto ipv6 oifname "$vif" drop; }
+}
+EOF
+cut_at=$(date +%s%N)
+# Polled every 50 ms (wait_for's 0.2 s would blur the figure).
+while [ "$(route6)" != 0 ]; do
+    [ $(( $(date +%s%N) - cut_at )) -lt 10000000000 ] || fail "the IPv6 route stayed after the cut"
+    sleep 0.05
+done
+ms=$(( ($(date +%s%N) - cut_at) / 1000000 ))
+[ "$ms" -lt 1000 ] || fail "the IPv6 route went $ms ms after the cut (BFD 300 ms x 3)"
+grep -q "dx:dx6: BFD down" "$tmp/cgwd.log" || fail "cgwd did not log its IPv6 BFD going down"
+[ "$(route4)" = 1 ] || fail "the IPv4 route went too"
+[ "$(dx_status dx4 bfd)" = up ] || fail "the IPv4 BFD session went down too"
+[ "$(bird_state dx4)" = Established ] || fail "BIRD's IPv4 session went down too"
+echo "3: IPv6 cut: IPv6 route withdrawn $ms ms after the cut (BFD), IPv4 session and route untouched"
+
+# 4: IPv6 back.
+ip netns exec $ns_dxr nft delete table inet cut
+wait_for 30 both_up || fail "the IPv6 route did not come back"
+[ "$(dx_status dx6 bfd)" = up ] || fail "cgwd's IPv6 BFD did not come back"
+echo "4: IPv6 back: BFD, BGP and the route returned"
+
+# 5: SIGTERM removes both routes.
+stop_pid "$cgwd_pid"
+cgwd_pid=""
+[ "$(route4)" = 0 ] && [ "$(route6)" = 0 ] || fail "routes left after stop"
+grep -q -- "$key6\|$key4" "$tmp/cgwd.log" && fail "an MD5 key is in cgwd's log"
+echo "5: stopped: no route left, no key in the log"
+echo "PASS ($mode)"
