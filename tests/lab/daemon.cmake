@@ -21,4 +21,13 @@ foreach(mode higher lower)
     cgwd_dx_lab_test(collision.sh ${mode} "BGP connection collision, router id")
 endforeach()
 # A dual-stack virtual interface: an IPv4 and an IPv6 session on one VLAN, MD5 and BFD on each.
-cgwd_dx_lab_test(dual_stack.sh ipv4+ipv6 "IPv4 and IPv6 Direct Connect peers, BFD each,")
+cgwd_dx_lab_test(dual_stack.sh veth "IPv4 and IPv6 Direct Connect peers, BFD each,")
+# The same on a VLAN cgwd creates (both addresses on it): 802.1Q needs the kernel lab.
+if(NOT CMAKE_BUILD_TYPE STREQUAL "Asan")
+  set(name "kernel: cgwd IPv4 and IPv6 Direct Connect peers on one VLAN it creates, with BIRD 2")
+  add_test(NAME "${name}"
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/kernel/klab --timeout 300
+                   ${CMAKE_SOURCE_DIR}/tests/lab/daemon/dual_stack.sh $<TARGET_FILE_DIR:cgwd> vlan
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties("${name}" PROPERTIES LABELS kernel TIMEOUT 600)
+endif()
