@@ -17,7 +17,9 @@
 #      whose emulated CPU makes each poll slow; the time is printed); the IPv4 session, its BFD
 #      and its route stay
 #   4. IPv6 back: BFD, BGP and the route return
-#   5. SIGTERM: both routes are gone (and in mode vlan the VLAN interface)
+#   5. BIRD's IPv6 session given another key: never Established again, cgw's kernel counts MD5
+#      failures (TcpExtTCPMD5Failure); IPv4 untouched
+#   6. SIGTERM: both routes are gone (and in mode vlan the VLAN interface)
 #   dual_stack.sh CGWD_DIR veth|vlan
 set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/dx_lab.sh"
@@ -180,7 +182,24 @@ wait_for 30 both_up || fail "the IPv6 route did not come back"
 [ "$(dx_status dx6 bfd)" = up ] || fail "cgwd's IPv6 BFD did not come back"
 echo "4: IPv6 back: BFD, BGP and the route returned"
 
-# 5: SIGTERM removes both routes.
+# 5: BIRD's IPv6 session with another key: never up again, the kernel in cgw's namespace counts
+# the segments whose signature fails (IPv6 MD5 really is checked), IPv4 untouched.
+md5_failures() {
+    ip netns exec $ns_cgw nstat -az TcpExtTCPMD5Failure | awk '/TcpExtTCPMD5Failure/ { print $2 }'
+}
+failures_before=$(md5_failures)
+sed -i "s/password \"$key6\"/password \"wrong-$key6\"/" "$tmp/bird.conf"
+birdc configure >/dev/null || fail "birdc configure"
+birdc restart dx6 >/dev/null || fail "birdc restart dx6"
+sleep 6
+[ "$(route6)" = 0 ] || fail "the IPv6 route is installed although BIRD's key is wrong"
+[ "$(bird_state dx6)" != Established ] || fail "BIRD's IPv6 session came up with a wrong key"
+failed=$(( $(md5_failures) - failures_before ))
+[ "$failed" -gt 0 ] || fail "no TcpExtTCPMD5Failure counted in cgw's namespace"
+[ "$(route4)" = 1 ] && [ "$(bird_state dx4)" = Established ] || fail "the IPv4 session suffered"
+echo "5: a wrong IPv6 key: no session in 6 s, $failed segments refused by the kernel's MD5 check"
+
+# 6: SIGTERM removes both routes.
 stop_pid "$cgwd_pid"
 cgwd_pid=""
 [ "$(route4)" = 0 ] && [ "$(route6)" = 0 ] || fail "routes left after stop"
@@ -189,5 +208,5 @@ if [ "$mode" = vlan ]; then
     ip -n $ns_cgw link show $vif >/dev/null 2>&1 && fail "$vif left after stop"
     grep -q "^<3>" "$tmp/cgwd.log" && fail "errors in cgwd's log"
 fi
-echo "5: stopped: no route left, no key in the log"
+echo "6: stopped: no route left, no key in the log"
 echo "PASS ($mode)"
