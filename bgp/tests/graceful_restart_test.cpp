@@ -134,7 +134,7 @@ TEST_CASE("graceful restart: End-of-RIB sent for each negotiated family, recogni
     CHECK(only<StaleRoutesExpired>(events).empty());  // nothing stale: no restart happened
 }
 
-TEST_CASE("graceful restart: TCP reset keeps routes stale; after the restart End-of-RIB flushes",
+TEST_CASE("graceful restart: TCP reset keeps routes stale - after the restart End-of-RIB flushes",
           "[bgp][session][gr]") {
     Session s(helper_config());
     establish(s, t0, peer_gr(60, false, true, true));
@@ -295,7 +295,7 @@ TEST_CASE(
     }
 }
 
-TEST_CASE("rib: stale routes stay in the FIB; re-announced ones survive the flush",
+TEST_CASE("rib: stale routes stay in the FIB - re-announced ones survive the flush",
           "[bgp][rib][gr]") {
     Rib rib({65000, 0x0a000001, 1, false, 100});
     PeerConfig pc;

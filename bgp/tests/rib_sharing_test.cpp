@@ -264,7 +264,7 @@ TEST_CASE("export: not back to the source peer, but its withdrawal still goes ou
     CHECK(rib.take_updates(a).updates.empty());
 }
 
-TEST_CASE("FIB: a flap within one batch yields nothing; removal is reported once",
+TEST_CASE("FIB: a flap within one batch yields nothing - removal is reported once",
           "[bgp][rib][fib]") {
     Rib rib({kLocalAs, 0x0a000001, 1});
     const PeerId a = rib.add_peer(peer(kAwsAs, "169.254.10.1", "169.254.10.2"));

@@ -256,7 +256,7 @@ TEST_CASE("ECMP: different neighbour AS or cap of one gives one next hop", "[bgp
     }
 }
 
-TEST_CASE("peer down withdraws everything it sent; batches coalesce", "[bgp][rib][withdraw]") {
+TEST_CASE("peer down withdraws everything it sent - batches coalesce", "[bgp][rib][withdraw]") {
     Rib rib({kLocalAs, 1, 4, false, 100});
     const PeerId t1 = rib.add_peer(peer(kAwsAs, "169.254.10.1", "169.254.10.2"));
     const PeerId t2 = rib.add_peer(peer(kAwsAs, "169.254.11.1", "169.254.11.2"));

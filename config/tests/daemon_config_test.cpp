@@ -308,7 +308,7 @@ TEST_CASE("every option is documented once") {
     }
 }
 
-TEST_CASE("[[vpn]] DPD tuning reaches every tunnel; AWS's values stay beside it") {
+TEST_CASE("[[vpn]] DPD tuning reaches every tunnel - AWS's values stay beside it") {
     TempDir dir;
     dir.copy_fixture("vgw-bgp.xml");
     auto plain = load_daemon_config(dir.write("cgwd.toml", kMinimal, 0644));

@@ -230,7 +230,7 @@ TEST_CASE("[debug] wireshark_keys: the runner writes its IKE SA and both ESP SAs
     fs::remove_all(dir);
 }
 
-TEST_CASE("reload restarts the changed connection only; the other's interfaces and SAs stay") {
+TEST_CASE("reload restarts the changed connection only - the other's interfaces and SAs stay") {
     char tmpl[] = "/tmp/cgwd-wiring-XXXXXX";
     const std::string dir = ::mkdtemp(tmpl);
     fs::copy_file(kFixtures + "two-connections.json", dir + "/aws.json");
@@ -248,10 +248,18 @@ TEST_CASE("reload restarts the changed connection only; the other's interfaces a
     auto cfg = config::load_daemon_config(dir + "/cgwd.toml");
     REQUIRE(cfg);
     boost::asio::io_context io;
+    // The daemon owns its dataplane and destroys it in stop(): the fake reports what it still
+    // held at that moment (reading it after stop() would be a use after free).
+    struct RecordingFake : dataplane::FakeDataplane {
+        std::optional<std::size_t>* tunnels_at_end;
+        explicit RecordingFake(std::optional<std::size_t>* out) : tunnels_at_end(out) {}
+        ~RecordingFake() override { *tunnels_at_end = tunnel_count(); }
+    };
+    std::optional<std::size_t> tunnels_at_end;
     dataplane::FakeDataplane* fake = nullptr;
     daemon::DaemonOptions opts;
     opts.make_dataplane = [&] {
-        auto f = std::make_unique<dataplane::FakeDataplane>();
+        auto f = std::make_unique<RecordingFake>(&tunnels_at_end);
         fake = f.get();
         return f;
     };
@@ -282,6 +290,8 @@ TEST_CASE("reload restarts the changed connection only; the other's interfaces a
             CHECK(del->if_id != b_if);
     }
     d.stop();
-    CHECK(fake->tunnel_count() == 0);
+    fake = nullptr;  // destroyed by stop()
+    REQUIRE(tunnels_at_end);
+    CHECK(*tunnels_at_end == 0);
     fs::remove_all(dir);
 }

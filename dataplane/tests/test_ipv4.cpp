@@ -258,7 +258,7 @@ TEST_CASE("Fragmentation: fragments fit the MTU and reassemble to the original")
     CHECK(r.payload == Bytes(original.begin() + 20, original.end()));
 }
 
-TEST_CASE("Fragmentation: DF set refuses unless clear_df; small packets pass unchanged") {
+TEST_CASE("Fragmentation: DF set refuses unless clear_df - small packets pass unchanged") {
     const Bytes df = big_packet(1500, true);
     auto refused = ipv4::Fragmenter::create(df, 1436, false);
     REQUIRE_FALSE(refused);
@@ -285,7 +285,7 @@ TEST_CASE("Fragmentation: DF set refuses unless clear_df; small packets pass unc
           ipv4::Ipv4Error::mtu_too_small);
 }
 
-TEST_CASE("Fragmentation: only copied options are repeated; refragmenting keeps offsets") {
+TEST_CASE("Fragmentation: only copied options are repeated - refragmenting keeps offsets") {
     // Option 0x94 (Router Alert, copied) and 0x07 (Record Route, not copied), then EOL.
     const Bytes options =
         hex("94040000"

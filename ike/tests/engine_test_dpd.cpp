@@ -105,7 +105,7 @@ TEST_CASE("dpd: a request from the peer postpones the check", "[engine][dpd]") {
     CHECK(decoded(link.sent_i[2]).header.response);
 }
 
-TEST_CASE("dpd: the peer is dead after dpd_retries retransmissions; restart re-initiates",
+TEST_CASE("dpd: the peer is dead after dpd_retries retransmissions - restart re-initiates",
           "[engine][dpd]") {
     Pair p;
     p.link.drop_from_r = [](std::size_t n, const Bytes&) { return n >= 2; };  // peer gone
@@ -252,7 +252,7 @@ TEST_CASE("info: the status snapshot after a handshake", "[engine][info]") {
     CHECK_FALSE(z.child);
 }
 
-TEST_CASE("dpd: ESP from the peer postpones the check; silence brings it back", "[engine][dpd]") {
+TEST_CASE("dpd: ESP from the peer postpones the check - silence brings it back", "[engine][dpd]") {
     Quiet q(77);
     IkeSa& i = q.i;
     Link& link = q.link;

@@ -60,7 +60,8 @@ using Call = std::variant<call::AddSa, call::UpdateSa, call::DelSa, call::QueryS
                           call::DelPolicy, call::CreateTunnel, call::DeleteTunnel, call::AddRoute,
                           call::DelRoute, call::SetMssClamp>;
 
-class FakeDataplane final : public Dataplane {
+// Not final: a test may subclass it to see what it holds when its owner destroys it.
+class FakeDataplane : public Dataplane {
   public:
     std::expected<void, Error> add_sa(const SaConfig& sa) override;
     std::expected<void, Error> update_sa(const SaConfig& sa) override;
