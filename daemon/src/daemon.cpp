@@ -116,9 +116,14 @@ TunnelRuntime not_started() {
 }  // namespace
 
 std::string ReloadPlan::summary() const {
-    return "reloaded: " + std::to_string(unchanged.size()) + " unchanged, " +
-           std::to_string(changed.size()) + " changed, " + std::to_string(added.size()) +
-           " added, " + std::to_string(removed.size()) + " removed";
+    std::string s = "reloaded: " + std::to_string(unchanged.size()) + " unchanged, " +
+                    std::to_string(changed.size()) + " changed, " + std::to_string(added.size()) +
+                    " added, " + std::to_string(removed.size()) + " removed";
+    if (!not_applied.empty()) {
+        s += "; changed but not applied until cgwd restarts:";
+        for (const auto& what : not_applied) s += " " + what;
+    }
+    return s;
 }
 
 ReloadPlan plan_reload(const config::DaemonConfig& old_cfg, const config::DaemonConfig& new_cfg) {
@@ -139,6 +144,18 @@ ReloadPlan plan_reload(const config::DaemonConfig& old_cfg, const config::Daemon
     }
     for (const auto& [id, c] : before)
         if (!after.count(id)) p.removed.push_back(id);
+    // Reload restarts VPN connections only; the routing and Direct Connect settings are read
+    // once at start. Say so rather than pretend they took effect.
+    if (old_cfg.asn != new_cfg.asn || old_cfg.router_id != new_cfg.router_id ||
+        old_cfg.advertise != new_cfg.advertise || old_cfg.ecmp_max_paths != new_cfg.ecmp_max_paths)
+        p.not_applied.push_back("[bgp]");
+    if (old_cfg.direct_connect != new_cfg.direct_connect)
+        p.not_applied.push_back("[[direct_connect]]");
+    if (old_cfg.route_table != new_cfg.route_table ||
+        old_cfg.route_protocol != new_cfg.route_protocol ||
+        old_cfg.route_metric != new_cfg.route_metric)
+        p.not_applied.push_back("[daemon] routes");
+    if (old_cfg.dataplane != new_cfg.dataplane) p.not_applied.push_back("[daemon] dataplane");
     return p;
 }
 
@@ -779,6 +796,17 @@ Response Daemon::reload() {
         for (const auto& id : plan.removed) stop_connection(id, "connection removed from config");
         for (const auto& id : plan.changed) stop_connection(id, "configuration changed");
     }
+    // What a reload does not apply keeps its running value (Routing reads these from cfg_), so
+    // the daemon stays as the summary says until a restart.
+    fresh->asn = cfg_.asn;
+    fresh->router_id = cfg_.router_id;
+    fresh->advertise = cfg_.advertise;
+    fresh->ecmp_max_paths = cfg_.ecmp_max_paths;
+    fresh->direct_connect = cfg_.direct_connect;
+    fresh->route_table = cfg_.route_table;
+    fresh->route_protocol = cfg_.route_protocol;
+    fresh->route_metric = cfg_.route_metric;
+    fresh->dataplane = cfg_.dataplane;
     cfg_ = std::move(*fresh);
     if (started_ && options_.engines) {
         std::set<std::string> start(plan.changed.begin(), plan.changed.end());
@@ -788,13 +816,17 @@ Response Daemon::reload() {
                 if (start.count(v.connections[i].id)) start_connection(v, v.connections[i], i);
     }
     set_log_level("all", cfg_.log_level);
-    logger("config")->info("{}", plan.summary());
+    if (plan.not_applied.empty())
+        logger("config")->info("{}", plan.summary());
+    else
+        logger("config")->warn("{}", plan.summary());
     events_.add("daemon", plan.summary());
     notify_status();
     json args{{"unchanged", plan.unchanged},
               {"changed", plan.changed},
               {"added", plan.added},
-              {"removed", plan.removed}};
+              {"removed", plan.removed},
+              {"not_applied", plan.not_applied}};
     return {ResultCode::success, plan.summary(), args};
 }
 

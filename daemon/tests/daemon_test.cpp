@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <boost/asio/io_context.hpp>
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -87,47 +87,59 @@ TEST_CASE("cgwctl status: golden text and JSON for a fixed state") {
 // (CGWD_UPDATE_GOLDEN=1 rewrites them; review the diff).
 TEST_CASE("cgwctl status: golden text and JSON for a busy state (SAs, DPD, BGP, DX, routes)") {
     Lab lab;
-    auto cfg = load(lab.write_toml(
-        "vgw-bgp.xml",
-        "[[direct_connect]]\nname = \"dx1\"\ninterface = \"eth1\"\nvlan = 101\n"
-        "local_address = \"169.254.100.2/30\"\nneighbor = \"169.254.100.1\"\n"
-        "md5_key = \"Dx-Md5-Key-77\"\n"));
-    const json ike{{"spi_i", "8a1f00c2d93e4b71"}, {"spi_r", "51c0ffee00ab12cd"},
+    auto cfg =
+        load(lab.write_toml("vgw-bgp.xml",
+                            "[[direct_connect]]\nname = \"dx1\"\ninterface = \"eth1\"\nvlan = 101\n"
+                            "local_address = \"169.254.100.2/30\"\nneighbor = \"169.254.100.1\"\n"
+                            "md5_key = \"Dx-Md5-Key-77\"\n"));
+    const json ike{{"spi_i", "8a1f00c2d93e4b71"},
+                   {"spi_r", "51c0ffee00ab12cd"},
                    {"algorithms", "AES-GCM-16-256/PRF-HMAC-SHA2-256/ECP-384"},
-                   {"initiator", true},        {"udp_encapsulation", false},
-                   {"age_s", 754},             {"ike_rekeys", 0},
-                   {"child_rekeys", 1},        {"next_rekey_s", 27123},
-                   {"next_child_rekey_s", 2712}, {"last_dpd_s", 4}};
-    const json child{{"spi_in", "c1a2b3c4"},     {"spi_out", "0d0e0f10"},
-                     {"algorithms", "AES-GCM-16-256"}, {"age_s", 120},
-                     {"bytes_in", 1234567},      {"packets_in", 2049},
-                     {"replay_drops", 2},        {"integrity_failures", 0},
-                     {"bytes_out", 98765},       {"packets_out", 1999}};
+                   {"initiator", true},
+                   {"udp_encapsulation", false},
+                   {"age_s", 754},
+                   {"ike_rekeys", 0},
+                   {"child_rekeys", 1},
+                   {"next_rekey_s", 27123},
+                   {"next_child_rekey_s", 2712},
+                   {"last_dpd_s", 4}};
+    const json child{
+        {"spi_in", "c1a2b3c4"}, {"spi_out", "0d0e0f10"},   {"algorithms", "AES-GCM-16-256"},
+        {"age_s", 120},         {"bytes_in", 1234567},     {"packets_in", 2049},
+        {"replay_drops", 2},    {"integrity_failures", 0}, {"bytes_out", 98765},
+        {"packets_out", 1999}};
     daemon::TunnelRuntime t1{"up", "established"};  // not shown: it only repeats "up"
-    t1.extra = {{"interface", "cgwd1"}, {"nat_detected", false}, {"local_outside", "198.51.100.10"},
-                {"ike", ike}, {"child_sas", json::array({child})}, {"child_sa_installs", 2},
+    t1.extra = {{"interface", "cgwd1"},
+                {"nat_detected", false},
+                {"local_outside", "198.51.100.10"},
+                {"ike", ike},
+                {"child_sas", json::array({child})},
+                {"child_sa_installs", 2},
                 {"last_rekey_s", 120}};
-    t1.bgp = {{"local_asn", 65010},     {"remote_asn", 64512},        {"state", "Established"},
-              {"flaps", 0},            {"uptime_s", 750},             {"prefixes_received", 1},
-              {"prefixes_advertised", 1}, {"prefixes_installed", 0}, {"max_prefixes_in", 1000},
-              {"graceful_restart_time", 120}};
+    t1.bgp = {{"local_asn", 65010},       {"remote_asn", 64512},
+              {"state", "Established"},   {"flaps", 0},
+              {"uptime_s", 750},          {"prefixes_received", 1},
+              {"prefixes_advertised", 1}, {"prefixes_installed", 0},
+              {"max_prefixes_in", 1000},  {"graceful_restart_time", 120}};
     daemon::TunnelRuntime t2{"connecting", "IKE_SA_INIT sent, no answer yet"};
-    t2.extra = {{"interface", "cgwd2"}, {"nat_detected", false}, {"child_sas", json::array()},
+    t2.extra = {{"interface", "cgwd2"},
+                {"nat_detected", false},
+                {"child_sas", json::array()},
                 {"child_sa_installs", 0}};
     const json routes = json::array(
         {{{"prefix", "10.0.0.0/16"},
           {"path", "direct connect"},
           {"via", json::array({{{"next_hop", "169.254.100.1"}, {"tunnel", "dx:dx1"}}})}}});
     auto doc = daemon::status_json(
-        cfg, {{"vpn-0a1b2c3d4e5f60718/1", t1}, {"vpn-0a1b2c3d4e5f60718/2", t2}}, "kernel",
-        routes);
+        cfg, {{"vpn-0a1b2c3d4e5f60718/1", t1}, {"vpn-0a1b2c3d4e5f60718/2", t2}}, "kernel", routes);
     doc["config_file"] = "/etc/cgwd/cgwd.toml";  // not the test's temporary directory
     doc["fib"] = {{"installed", 1}, {"errors", 0}, {"resyncs", 0}};
     auto& dx = doc["direct_connect"][0];
-    dx["bgp"] = {{"local_asn", 65010},     {"remote_asn", 64512},        {"state", "Established"},
-                 {"flaps", 0},            {"uptime_s", 740},             {"prefixes_received", 1},
-                 {"prefixes_advertised", 1}, {"prefixes_installed", 1}, {"max_prefixes_in", 1000},
-                 {"graceful_restart_time", 0}};
+    dx["bgp"] = {{"local_asn", 65010},       {"remote_asn", 64512},
+                 {"state", "Established"},   {"flaps", 0},
+                 {"uptime_s", 740},          {"prefixes_received", 1},
+                 {"prefixes_advertised", 1}, {"prefixes_installed", 1},
+                 {"max_prefixes_in", 1000},  {"graceful_restart_time", 0}};
     dx["interface"] = "eth1.101";
     dx["mss_clamp"] = 1379;
     dx["bfd"] = "up";
@@ -170,7 +182,7 @@ TEST_CASE("cgwctl check: OK, WARNING with a tunnel of each connection up, CRITIC
 }
 
 TEST_CASE(
-    "reload: a bad file changes nothing; a changed connection is told from an unchanged one") {
+    "reload: a bad file changes nothing - a changed connection is told from an unchanged one") {
     Lab lab;
     auto path = lab.write_toml("two-connections.json");
     boost::asio::io_context io;
@@ -199,6 +211,38 @@ TEST_CASE(
     auto plan = daemon::plan_reload(d.config(), d.config());
     CHECK(plan.unchanged == std::vector<std::string>{"vpn-0a1b2c3d4e5f60718"});
     CHECK(plan.changed.empty());
+}
+
+TEST_CASE("reload: [bgp] and [[direct_connect]] changes are reported as not applied, and kept") {
+    Lab lab;
+    auto path = lab.write_toml("vgw-bgp.xml");
+    boost::asio::io_context io;
+    daemon::Daemon d(io, path, load(path));
+    REQUIRE(d.config().advertise.empty());
+
+    lab.write_toml("vgw-bgp.xml",
+                   "[bgp]\nadvertise = [\"2001:db8:10::/48\"]\n"
+                   "[[direct_connect]]\nname = \"dx6\"\ninterface = \"eth1\"\n"
+                   "neighbor = \"2001:db8:1::1\"\nmd5_key = \"Md5-Key-For-Tests\"\n");
+    auto r = d.reload();
+    REQUIRE(r.result == daemon::ResultCode::success);
+    CHECK(r.arguments["not_applied"] == json{"[bgp]", "[[direct_connect]]"});
+    CHECK(r.arguments["unchanged"] == json{"vpn-0a1b2c3d4e5f60718"});
+    CHECK(r.text ==
+          "reloaded: 1 unchanged, 0 changed, 0 added, 0 removed; changed but not applied until "
+          "cgwd restarts: [bgp] [[direct_connect]]");
+    // The running values stay (the routing reads them), as the summary says.
+    CHECK(d.config().advertise.empty());
+    CHECK(d.config().direct_connect.empty());
+
+    // Reloading the same file again: still reported, since the running values still differ.
+    auto again = d.reload();
+    CHECK(again.arguments["not_applied"] == json{"[bgp]", "[[direct_connect]]"});
+    // Back to the running settings: nothing left unapplied.
+    lab.write_toml("vgw-bgp.xml");
+    auto back = d.reload();
+    CHECK(back.arguments["not_applied"] == json::array());
+    CHECK(back.text == "reloaded: 1 unchanged, 0 changed, 0 added, 0 removed");
 }
 
 TEST_CASE("control commands: log-level validates its arguments, version answers") {
@@ -285,16 +329,15 @@ TEST_CASE("cgwctl status: a long route list is counted by path and cut to 20 lin
                           {"path", i < 5 ? "direct connect" : "vpn"},
                           {"via", json::array({{{"next_hop", "169.254.11.1"},
                                                 {"tunnel", "vpn-0a1b2c3d4e5f60718/1"}}})}});
-    const auto text = daemon::render_status(
-        daemon::status_json(cfg, {}, "kernel", routes), false);
+    const auto text = daemon::render_status(daemon::status_json(cfg, {}, "kernel", routes), false);
     CHECK(text.find("\nroutes  25 installed (5 via direct connect, 20 via vpn); the first 20 "
                     "below, all with `cgwctl routes`\n") != std::string::npos);
     CHECK(text.find("  10.19.0.0/16  vpn via") != std::string::npos);
     CHECK(text.find("10.20.0.0/16") == std::string::npos);
     // 20 or fewer: listed without the count.
     routes.erase(routes.begin() + 20, routes.end());
-    const auto short_text = daemon::render_status(
-        daemon::status_json(cfg, {}, "kernel", routes), false);
+    const auto short_text =
+        daemon::render_status(daemon::status_json(cfg, {}, "kernel", routes), false);
     CHECK(short_text.find("\nroutes\n  10.0.0.0/16  direct connect via") != std::string::npos);
     CHECK(short_text.find("10.19.0.0/16") != std::string::npos);
 }

@@ -73,6 +73,7 @@ struct DirectConnectPeer {
     bool gtsm = false;                        // RFC 5082 (TTL 255 out, below 254 dropped)
     std::vector<std::string> communities;     // "7224:7300" style, sent with our prefixes
     std::uint16_t mtu = 1500;
+    friend bool operator==(const DirectConnectPeer&, const DirectConnectPeer&) = default;
 };
 
 struct DaemonConfig {

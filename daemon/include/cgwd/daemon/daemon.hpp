@@ -38,6 +38,10 @@ class ControlServer;
 // What a reload changes, decided by comparing each connection as imported (Kea-style staging).
 struct ReloadPlan {
     std::vector<std::string> unchanged, changed, added, removed;  // connection ids
+    // Changed settings a reload does not apply (they take effect when cgwd restarts): "[bgp]",
+    // "[[direct_connect]]", "[daemon] routes" (route table, protocol, metric), "[daemon]
+    // dataplane".
+    std::vector<std::string> not_applied;
     std::string summary() const;
 };
 ReloadPlan plan_reload(const config::DaemonConfig& old_cfg, const config::DaemonConfig& new_cfg);
