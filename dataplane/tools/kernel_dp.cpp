@@ -99,26 +99,25 @@ template <class T>
 T num_as(const Words& w, const std::string& key, T fallback) {
     return static_cast<T>(num(w, key, fallback));
 }
+// T::parse(s), or a Failure naming `what` and the text.
+template <class T>
+T parsed(const std::string& s, const char* what) {
+    auto v = T::parse(s);
+    if (!v) throw Failure{std::string("bad ") + what + " " + s};
+    return *v;
+}
 cfg::Ipv4Address addr(const std::string& s) {
-    auto a = cfg::Ipv4Address::parse(s);
-    if (!a) throw Failure{"bad address " + s};
-    return *a;
+    return parsed<cfg::Ipv4Address>(s, "address");
 }
 cfg::Ipv4Prefix prefix(const std::string& s) {
-    auto p = cfg::Ipv4Prefix::parse(s);
-    if (!p) throw Failure{"bad prefix " + s};
-    return *p;
+    return parsed<cfg::Ipv4Prefix>(s, "prefix");
 }
 // Either family (routes, gateways, VLAN addresses).
 cfg::IpAddress any_addr(const std::string& s) {
-    auto a = cfg::IpAddress::parse(s);
-    if (!a) throw Failure{"bad address " + s};
-    return *a;
+    return parsed<cfg::IpAddress>(s, "address");
 }
 cfg::IpPrefix any_prefix(const std::string& s) {
-    auto p = cfg::IpPrefix::parse(s);
-    if (!p) throw Failure{"bad prefix " + s};
-    return *p;
+    return parsed<cfg::IpPrefix>(s, "prefix");
 }
 dp::KeyBytes key_hex(const std::string& s) {
     if (s.size() % 2 != 0) throw Failure{"odd hex key"};
