@@ -6,6 +6,7 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -359,6 +360,7 @@ class Reader {
         if (auto x = integer(t, "max_prefixes_out", w, 1, 100000))
             v.max_prefixes_out = static_cast<std::uint32_t>(*x);
         read_max_prefixes_in(t, w, v.max_prefixes_in);
+        v.policy = read_policy(t, w, false);
         if (auto x = integer(t, "graceful_restart_time", w, 0, 4095))
             v.graceful_restart_time = static_cast<std::uint16_t>(*x);
         // Our side's dead peer detection, tighter than the AWS file's (for a fast failover).
@@ -406,6 +408,52 @@ class Reader {
         if (v.connections.size() > 1 && (v.psk_override[0] || v.psk_override[1]))
             fail_at(t, w, "PSK overrides need exactly one connection; list it in 'connections'");
         return v;
+    }
+
+    // as_path_prepend, med, accept_prefixes (a VPN entry or a DX peer). `v6`: the session is
+    // IPv6 (a DX peer's neighbor), so the accept list must be IPv6; otherwise IPv4.
+    PeerPolicy read_policy(const toml::table& t, const std::string& w, bool v6) {
+        PeerPolicy p;
+        if (auto x = integer(t, "as_path_prepend", w, 0, 10))
+            p.as_path_prepend = static_cast<std::uint8_t>(*x);
+        if (auto x = integer(t, "med", w, 0, 0xffffffff)) p.med = static_cast<std::uint32_t>(*x);
+        auto list = strings(t, "accept_prefixes", w);
+        auto a = t.get("accept_prefixes") ? t.get("accept_prefixes")->as_array() : nullptr;
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const std::string where = w + " accept_prefixes";
+            std::string text = list[i];
+            std::optional<unsigned> le;
+            if (auto at = text.find(" le "); at != std::string::npos) {
+                unsigned n = 0;
+                auto tail = text.substr(at + 4);
+                auto [end, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), n);
+                if (ec != std::errc{} || end != tail.data() + tail.size())
+                    fail_at(*a->get(i), where, "'" + list[i] + "': expected PREFIX or PREFIX le N");
+                le = n;
+                text.resize(at);
+            }
+            bool host_bits = false;
+            auto prefix = IpPrefix::parse(text, &host_bits);
+            if (!prefix)
+                fail_at(
+                    *a->get(i), where,
+                    "'" + list[i] + "': expected PREFIX or PREFIX le N, like 10.0.0.0/16 le 24");
+            if (host_bits)
+                fail_at(
+                    *a->get(i), where,
+                    "'" + text + "' has host bits set; did you mean " + prefix->to_string() + "?");
+            if (prefix->is_v6() != v6)
+                fail_at(*a->get(i), where,
+                        "'" + list[i] + "' is " + (v6 ? "IPv4" : "IPv6") + " but the session is " +
+                            (v6 ? "IPv6" : "IPv4"));
+            const unsigned max = prefix->address.max_length();
+            if (le && (*le < prefix->length || *le > max))
+                fail_at(*a->get(i), where,
+                        "'" + list[i] + "': le must be from " + std::to_string(prefix->length) +
+                            " to " + std::to_string(max));
+            p.accept.push_back({*prefix, static_cast<std::uint8_t>(le.value_or(max))});
+        }
+        return p;
     }
 
     // max_prefixes_in, max_prefixes_in_action, max_prefixes_in_restart (a VPN entry or a DX peer).
@@ -516,6 +564,7 @@ class Reader {
         if (auto v = integer(t, "max_prefixes_out", w, 1, 100000))
             d.max_prefixes_out = static_cast<std::uint32_t>(*v);
         read_max_prefixes_in(t, w, d.max_prefixes_in);
+        d.policy = read_policy(t, w, d.neighbor.is_v6());
         if (auto v = integer(t, "graceful_restart_time", w, 0, 4095))
             d.graceful_restart_time = static_cast<std::uint16_t>(*v);
         if (auto v = boolean(t, "gtsm", w)) d.gtsm = *v;
@@ -591,6 +640,12 @@ class Reader {
 };
 
 }  // namespace
+
+std::string AcceptPrefix::to_string() const {
+    auto s = prefix.to_string();
+    if (le != prefix.length) s += " le " + std::to_string(le);
+    return s;
+}
 
 bool valid_vpn_name(std::string_view s) {
     return !s.empty() && s.size() <= 10 && s.front() != '-' &&

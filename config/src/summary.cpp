@@ -13,6 +13,19 @@ std::string join_prefixes(const std::vector<P>& list) {
     return out.empty() ? "(none)" : out;
 }
 
+// The policy line of a peer, "" when it has none beyond the defaults.
+std::string policy_text(const PeerPolicy& p) {
+    std::string out;
+    if (p.as_path_prepend > 0) out += "AS_PATH prepend " + std::to_string(p.as_path_prepend);
+    if (p.med) out += std::string(out.empty() ? "" : ", ") + "MED " + std::to_string(*p.med);
+    if (!p.accept.empty()) {
+        out += std::string(out.empty() ? "" : ", ") + "accepts only";
+        for (std::size_t i = 0; i < p.accept.size(); ++i)
+            out += (i ? ", " : " ") + p.accept[i].to_string();
+    }
+    return out;
+}
+
 std::string proposals(const std::vector<Proposal>& list) {
     std::string out;
     for (const auto& p : list) out += (out.empty() ? "" : " | ") + proposal_string(p);
@@ -72,6 +85,8 @@ std::string config_summary(const DaemonConfig& cfg) {
                   << "\n";
             o << "    bgp import limit " << max_in(v.max_prefixes_in, c.gateway)
               << ", graceful restart helper " << graceful(v.graceful_restart_time) << "\n";
+            if (c.routing == Routing::bgp && !policy_text(v.policy).empty())
+                o << "    bgp policy: " << policy_text(v.policy) << "\n";
             for (const auto& t : c.tunnels) {
                 std::string ours = t.cgw_outside         ? t.cgw_outside->to_string()
                                    : cfg.outside_address ? cfg.outside_address->to_string()
@@ -110,6 +125,8 @@ std::string config_summary(const DaemonConfig& cfg) {
           << ", local preference " << d.local_preference << "\n      import limit "
           << max_in(d.max_prefixes_in, GatewayKind::vgw) << ", graceful restart helper "
           << graceful(d.graceful_restart_time) << ", gtsm " << (d.gtsm ? "on" : "off") << "\n";
+        if (!policy_text(d.policy).empty())
+            o << "      bgp policy: " << policy_text(d.policy) << "\n";
     }
     return o.str();
 }

@@ -435,3 +435,76 @@ md5_key = "Md5-Key-For-Six"
     refuse("md5_key = \"Md5-Key-For-Six\"", "md5_key = \"Md5-Key-For-Six\"\nmtu = 9001", 13,
            "shares its interface with dx4 but not its mtu");
 }
+
+TEST_CASE("per-peer BGP policy: as_path_prepend, med, accept_prefixes") {
+    const std::string base = R"([bgp]
+asn = 65010
+
+[[direct_connect]]
+name = "dx4"
+interface = "eth1"
+neighbor = "169.254.100.1"
+md5_key = "Md5-Key-For-Tests"
+as_path_prepend = 2
+med = 50
+accept_prefixes = ["10.0.0.0/16", "172.16.0.0/12 le 24"]
+
+[[direct_connect]]
+name = "dx6"
+interface = "eth1"
+neighbor = "2001:db8:1::1"
+md5_key = "Md5-Key-For-Six"
+accept_prefixes = ["2001:db8:f000::/36 le 48"]
+)";
+    const LoadOptions no_perm{.check_permissions = false};
+    auto ok = parse_daemon_config(base, "c.toml", "/tmp", no_perm);
+    REQUIRE(ok);
+    const auto& p = ok->direct_connect[0].policy;
+    CHECK(p.as_path_prepend == 2);
+    CHECK(p.med == 50u);
+    REQUIRE(p.accept.size() == 2);
+    CHECK(p.accept[0].prefix.to_string() == "10.0.0.0/16");
+    CHECK(p.accept[0].le == 32);  // no "le": every longer prefix inside it
+    CHECK(p.accept[0].to_string() == "10.0.0.0/16 le 32");
+    CHECK(p.accept[1].le == 24);
+    CHECK(p.accept[1].to_string() == "172.16.0.0/12 le 24");
+    const auto& six = ok->direct_connect[1].policy;
+    CHECK(six.as_path_prepend == 0);
+    CHECK_FALSE(six.med);
+    REQUIRE(six.accept.size() == 1);
+    CHECK(six.accept[0].le == 48);
+    CHECK_THAT(config_summary(*ok),
+               Catch::Contains("bgp policy: AS_PATH prepend 2, MED 50, accepts only "
+                               "10.0.0.0/16 le 32, 172.16.0.0/12 le 24") &&
+                   Catch::Contains("bgp policy: accepts only 2001:db8:f000::/36 le 48"));
+
+    auto refuse = [&](const std::string& from, const std::string& to, int line,
+                      const std::string& says) {
+        std::string text = base;
+        REQUIRE(text.find(from) != std::string::npos);
+        text.replace(text.find(from), from.size(), to);
+        auto e = parse_daemon_config(text, "c.toml", "/tmp", no_perm);
+        REQUIRE_FALSE(e);
+        CHECK(e.error().line == line);
+        CHECK_THAT(e.error().message, Catch::Contains(says));
+    };
+    // A [[vpn]] entry takes the same keys (IPv4: the tunnels' sessions).
+    TempDir dir;
+    dir.copy_fixture("vgw-bgp.xml");
+    auto vpn = load_daemon_config(
+        dir.write("cgwd.toml", std::string(kMinimal) + "as_path_prepend = 1\naccept_prefixes = "
+                                                       "[\"10.0.0.0/8 le 16\"]\n"));
+    REQUIRE(vpn);
+    CHECK(vpn->vpns[0].policy.as_path_prepend == 1);
+    CHECK_THAT(config_summary(*vpn),
+               Catch::Contains("bgp policy: AS_PATH prepend 1, accepts only 10.0.0.0/8 le 16"));
+
+    refuse("as_path_prepend = 2", "as_path_prepend = 11", 9, "out of range 0..10");
+    refuse("med = 50", "med = -1", 10, "out of range 0..4294967295");
+    refuse("\"172.16.0.0/12 le 24\"", "\"172.16.0.0/12 le 8\"", 11, "le must be from 12 to 32");
+    refuse("\"172.16.0.0/12 le 24\"", "\"172.16.0.0/12 le x\"", 11,
+           "expected PREFIX or PREFIX le N");
+    refuse("\"10.0.0.0/16\"", "\"10.0.0.1/16\"", 11, "has host bits set");
+    refuse("\"10.0.0.0/16\"", "\"2001:db8::/32\"", 11, "is IPv6 but the session is IPv4");
+    refuse("\"2001:db8:f000::/36 le 48\"", "\"10.0.0.0/8\"", 18, "is IPv4 but the session is IPv6");
+}

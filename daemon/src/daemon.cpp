@@ -569,6 +569,7 @@ void Daemon::start_direct_connect(const config::DirectConnectPeer& d) {
     bp.max_prefixes_in = d.max_prefixes_in;
     bp.graceful_restart_time = d.graceful_restart_time;
     bp.gtsm = d.gtsm;
+    bp.policy = d.policy;
     bp.interface = ifname;
     if (!d.md5_key.empty()) bp.md5 = d.md5_key;
     for (const auto& c : d.communities)
@@ -647,6 +648,7 @@ void Daemon::start_connection(const config::VpnEntry& vpn, const config::Connect
                                       : (c.gateway == config::GatewayKind::vgw ? 100 : 1000);
             bp.max_prefixes_in = vpn.max_prefixes_in;
             bp.graceful_restart_time = vpn.graceful_restart_time;
+            bp.policy = vpn.policy;
             if (bp.max_prefixes_in.limit == 0)  // AWS's figures for what it sends
                 bp.max_prefixes_in.limit = c.gateway == config::GatewayKind::vgw ? 1000 : 5000;
             bp.if_id = plan.if_id;

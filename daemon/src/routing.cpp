@@ -509,6 +509,14 @@ void Routing::add_peer(const BgpPeerPlan& plan) {
     import.local_pref = plan.local_preference;
     import.max_prefix =
         bgp::MaxPrefix{plan.max_prefixes_in.limit, to_bgp(plan.max_prefixes_in.action)};
+    // accept_prefixes: each entry permits its prefix and the longer ones inside it up to `le`;
+    // anything else is ignored (not counted against the limit).
+    if (!plan.policy.accept.empty()) {
+        bgp::PrefixListPolicy accept;
+        for (const auto& a : plan.policy.accept)
+            accept.entries.push_back({true, to_bgp(a.prefix), a.prefix.length, a.le});
+        import.prefix_list = std::move(accept);
+    }
     pc.import_policy = import;
     bgp::ExportPolicy exp;
     bgp::PrefixListPolicy pl;
@@ -519,6 +527,8 @@ void Routing::add_peer(const BgpPeerPlan& plan) {
     exp.prefix_list = pl;
     exp.max_prefix_out = plan.max_prefixes_out;
     exp.communities = plan.communities;
+    exp.as_path_prepend = plan.policy.as_path_prepend;
+    exp.med = plan.policy.med;
     pc.export_policy = exp;
     auto id = rib_.add_peer(pc);
     via_[id] = Via{plan.if_id, plan.interface, plan.direct_connect, plan.key};
@@ -781,6 +791,14 @@ json Routing::peer_status(const std::string& key) const {
     j["max_prefixes_in"] = p.plan().max_prefixes_in.limit;
     j["graceful_restart_time"] = p.plan().graceful_restart_time;
     if (p.plan().gtsm) j["gtsm"] = true;
+    const auto& policy = p.plan().policy;
+    if (policy.as_path_prepend > 0) j["as_path_prepend"] = policy.as_path_prepend;
+    if (policy.med) j["med"] = *policy.med;
+    if (!policy.accept.empty()) {
+        json accept = json::array();
+        for (const auto& a : policy.accept) accept.push_back(a.to_string());
+        j["accept_prefixes"] = std::move(accept);
+    }
     if (p.dropped_over_limit > 0) j["prefixes_dropped_over_limit"] = p.dropped_over_limit;
     if (p.max_prefix_resets > 0) j["max_prefix_resets"] = p.max_prefix_resets;
     return j;

@@ -1,7 +1,7 @@
 # The daemon against BIRD 2 as Direct Connect routers on this kernel (namespaces, no IKE):
 # the inbound prefix limit (one session over it, one not), graceful restart helper mode
-# (BIRD killed and restarted with -R), GTSM, connection collisions (RFC 4271 section 6.8), and
-# a dual-stack virtual interface.
+# (BIRD killed and restarted with -R), GTSM, connection collisions (RFC 4271 section 6.8),
+# per-peer policy, and a dual-stack virtual interface.
 function(cgwd_dx_lab_test script mode title)
     add_test(NAME "lab: cgwd ${title} with BIRD 2 (${mode})"
              COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/daemon/${script} $<TARGET_FILE_DIR:cgwd> ${mode})
@@ -20,6 +20,8 @@ endforeach()
 foreach(mode higher lower)
     cgwd_dx_lab_test(collision.sh ${mode} "BGP connection collision, router id")
 endforeach()
+# Per-peer policy: accept_prefixes in, as_path_prepend and med out.
+cgwd_dx_lab_test(policy.sh accept+prepend+med "per-peer BGP policy")
 # A dual-stack virtual interface: an IPv4 and an IPv6 session on one VLAN, MD5 and BFD on each.
 cgwd_dx_lab_test(dual_stack.sh veth "IPv4 and IPv6 Direct Connect peers, BFD each,")
 # The same on a VLAN cgwd creates (both addresses on it): 802.1Q needs the kernel lab.

@@ -35,6 +35,23 @@ struct MaxPrefixesIn {
     friend bool operator==(const MaxPrefixesIn&, const MaxPrefixesIn&) = default;
 };
 
+// An inbound prefix filter entry: `prefix` itself and the longer prefixes inside it, up to
+// length `le` ("10.0.0.0/16" or "10.0.0.0/16 le 24").
+struct AcceptPrefix {
+    IpPrefix prefix;
+    std::uint8_t le = 32;  // the longest length accepted (>= prefix.length)
+    std::string to_string() const;
+    friend bool operator==(const AcceptPrefix&, const AcceptPrefix&) = default;
+};
+
+// Per-peer BGP policy besides AWS's defaults (a VPN entry's tunnels, or a Direct Connect peer).
+struct PeerPolicy {
+    std::uint8_t as_path_prepend = 0;  // extra copies of our ASN on what we announce (0-10)
+    std::optional<std::uint32_t> med;  // MULTI_EXIT_DISC on what we announce
+    std::vector<AcceptPrefix> accept;  // empty: every prefix the peer sends (up to the limit)
+    friend bool operator==(const PeerPolicy&, const PeerPolicy&) = default;
+};
+
 struct VpnEntry {
     std::string name;                           // short, used in interface names: [a-z0-9-]{1,10}
     std::string aws_file;                       // resolved path
@@ -44,6 +61,7 @@ struct VpnEntry {
     std::uint32_t max_prefixes_out = 0;         // 0: AWS's limit (100 to a VGW, 1000 to a TGW)
     MaxPrefixesIn max_prefixes_in;              // limit 0: AWS's (1000 from a VGW, 5000 from a TGW)
     std::uint16_t graceful_restart_time = 120;  // RFC 4724 helper mode; 0: off
+    PeerPolicy policy;
     StaticTunnelMode static_mode = StaticTunnelMode::active_standby;
     std::vector<Ipv4Prefix> static_routes;  // AWS-side prefixes for static-routing connections
     std::vector<Connection> connections;    // imported and validated
@@ -71,7 +89,8 @@ struct DirectConnectPeer {
     MaxPrefixesIn max_prefixes_in{1000};
     std::uint16_t graceful_restart_time = 0;  // RFC 4724 helper mode; off: DX fails over at once
     bool gtsm = false;                        // RFC 5082 (TTL 255 out, below 254 dropped)
-    std::vector<std::string> communities;     // "7224:7300" style, sent with our prefixes
+    PeerPolicy policy;
+    std::vector<std::string> communities;  // "7224:7300" style, sent with our prefixes
     std::uint16_t mtu = 1500;
     friend bool operator==(const DirectConnectPeer&, const DirectConnectPeer&) = default;
 };

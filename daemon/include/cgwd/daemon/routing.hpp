@@ -59,7 +59,8 @@ struct BgpPeerPlan {
     // when AWS restarts silently its routes stay installed (stale) until its End-of-RIB or its
     // restart time. 0: not advertised, routes withdrawn as soon as the session drops.
     std::uint16_t graceful_restart_time = 0;
-    bool gtsm = false;  // RFC 5082 on our sockets (bgp::set_gtsm, trust radius 1)
+    bool gtsm = false;          // RFC 5082 on our sockets (bgp::set_gtsm, trust radius 1)
+    config::PeerPolicy policy;  // AS_PATH prepend and MED out, accepted prefixes in
 };
 
 class BgpPeerRunner;
