@@ -145,19 +145,10 @@ const std::vector<OptionDoc>& option_docs() {
         {"direct_connect", "graceful_restart_time", "integer", "0",
          "As [[vpn]] graceful_restart_time; off by default so that a session lost without BFD "
          "moves traffic to the VPN at once instead of keeping stale routes."},
-        {"direct_connect", "as_path_prepend", "integer", "0",
-         "Extra copies of our ASN (0-10) on what we announce to this peer (of its family): AWS "
-         "prefers the shorter "
-         "AS_PATH, so this makes the path a backup (after AWS's own local preference "
-         "communities)."},
-        {"direct_connect", "med", "integer", "(none)",
-         "MULTI_EXIT_DISC on what we announce to this peer (of its family); AWS prefers the lower "
-         "one."},
+        {"direct_connect", "as_path_prepend", "integer", "0", "As [[vpn]] as_path_prepend."},
+        {"direct_connect", "med", "integer", "(none)", "As [[vpn]] med."},
         {"direct_connect", "accept_prefixes", "array of strings", "[] (all)",
-         "Inbound filter: only these prefixes, and longer ones inside them up to \"le N\", are "
-         "accepted from this peer (of its family), e.g. [\"10.0.0.0/16\", \"172.16.0.0/12 le "
-         "24\"]; the rest are "
-         "ignored. Empty: everything (up to max_prefixes_in)."},
+         "As [[vpn]] accept_prefixes, of the peer's family."},
         {"direct_connect", "gtsm", "boolean", "false",
          "GTSM (RFC 5082): send BGP with TTL 255 and drop segments below 254; the AWS side must "
          "be set to match, which AWS does not offer on its routers."},

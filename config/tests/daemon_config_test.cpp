@@ -59,6 +59,18 @@ name = "prod"
 aws_file = "vgw-bgp.xml"
 )";
 
+// `base` with `from` replaced by `to` must be refused at `line` with a message containing `says`.
+void check_refused(const std::string& base, const std::string& from, const std::string& to,
+                   int line, const std::string& says) {
+    std::string text = base;
+    REQUIRE(text.find(from) != std::string::npos);
+    text.replace(text.find(from), from.size(), to);
+    auto e = parse_daemon_config(text, "c.toml", "/tmp", LoadOptions{.check_permissions = false});
+    REQUIRE_FALSE(e);
+    CHECK(e.error().line == line);
+    CHECK_THAT(e.error().message, Catch::Contains(says));
+}
+
 }  // namespace
 
 TEST_CASE("a minimal TOML loads and imports its AWS file") {
@@ -412,15 +424,7 @@ md5_key = "Md5-Key-For-Six"
 
     // Each refusal names the key and its line.
     auto refuse = [&](const std::string& from, const std::string& to, int line,
-                      const std::string& says) {
-        std::string text = base;
-        REQUIRE(text.find(from) != std::string::npos);
-        text.replace(text.find(from), from.size(), to);
-        auto e = parse_daemon_config(text, "c.toml", "/tmp", no_perm);
-        REQUIRE_FALSE(e);
-        CHECK(e.error().line == line);
-        CHECK_THAT(e.error().message, Catch::Contains(says));
-    };
+                      const std::string& says) { check_refused(base, from, to, line, says); };
     refuse("neighbor = \"2001:db8:1::1\"", "neighbor = \"169.254.100.5\"", 18, "of one family");
     refuse("neighbor = \"2001:db8:1::1\"", "neighbor = \"2001:db8:2::1\"", 18,
 
@@ -479,15 +483,7 @@ accept_prefixes = ["2001:db8:f000::/36 le 48"]
                    Catch::Contains("bgp policy: accepts only 2001:db8:f000::/36 le 48"));
 
     auto refuse = [&](const std::string& from, const std::string& to, int line,
-                      const std::string& says) {
-        std::string text = base;
-        REQUIRE(text.find(from) != std::string::npos);
-        text.replace(text.find(from), from.size(), to);
-        auto e = parse_daemon_config(text, "c.toml", "/tmp", no_perm);
-        REQUIRE_FALSE(e);
-        CHECK(e.error().line == line);
-        CHECK_THAT(e.error().message, Catch::Contains(says));
-    };
+                      const std::string& says) { check_refused(base, from, to, line, says); };
     // A [[vpn]] entry takes the same keys (IPv4: the tunnels' sessions).
     TempDir dir;
     dir.copy_fixture("vgw-bgp.xml");
