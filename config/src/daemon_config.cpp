@@ -453,6 +453,16 @@ class Reader {
                             " to " + std::to_string(max));
             p.accept.push_back({*prefix, static_cast<std::uint8_t>(le.value_or(max))});
         }
+        auto large = strings(t, "large_communities", w);
+        for (std::size_t i = 0; i < large.size(); ++i) {
+            auto parsed = parse_large_community(large[i]);
+            if (!parsed)
+                fail_at(*t.get("large_communities")->as_array()->get(i), w + " large_communities",
+                        "'" + large[i] +
+                            "' is not a large community (GLOBAL:LOCAL1:LOCAL2, each "
+                            "0-4294967295)");
+            p.large_communities.push_back(*parsed);
+        }
         return p;
     }
 
@@ -640,6 +650,28 @@ class Reader {
 };
 
 }  // namespace
+
+std::optional<std::array<std::uint32_t, 3>> parse_large_community(std::string_view text) {
+    std::array<std::uint32_t, 3> out{};
+    const char* p = text.data();
+    const char* end = text.data() + text.size();
+    for (std::size_t i = 0; i < 3; ++i) {
+        if (i > 0) {
+            if (p == end || *p != ':') return std::nullopt;
+            ++p;
+        }
+        if (p == end || *p < '0' || *p > '9') return std::nullopt;
+        auto [next, ec] = std::from_chars(p, end, out[i]);
+        if (ec != std::errc{}) return std::nullopt;
+        p = next;
+    }
+    if (p != end) return std::nullopt;
+    return out;
+}
+
+std::string large_community_text(const std::array<std::uint32_t, 3>& c) {
+    return std::to_string(c[0]) + ":" + std::to_string(c[1]) + ":" + std::to_string(c[2]);
+}
 
 std::string AcceptPrefix::to_string() const {
     auto s = prefix.to_string();

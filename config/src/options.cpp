@@ -83,6 +83,9 @@ const std::vector<OptionDoc>& option_docs() {
          "communities)."},
         {"vpn", "med", "integer", "(none)",
          "MULTI_EXIT_DISC on what we announce to this entry's tunnels; AWS prefers the lower one."},
+        {"vpn", "large_communities", "array of strings", "[]",
+         "RFC 8092 large communities on what we announce to this entry's tunnels, e.g. "
+         "[\"65010:1:2\"] (GLOBAL:LOCAL1:LOCAL2)."},
         {"vpn", "accept_prefixes", "array of strings", "[] (all)",
          "Inbound filter: only these prefixes, and longer ones inside them up to \"le N\", are "
          "accepted from this entry's tunnels, e.g. [\"10.0.0.0/16\", \"172.16.0.0/12 le 24\"]; the "
@@ -147,6 +150,8 @@ const std::vector<OptionDoc>& option_docs() {
          "moves traffic to the VPN at once instead of keeping stale routes."},
         {"direct_connect", "as_path_prepend", "integer", "0", "As [[vpn]] as_path_prepend."},
         {"direct_connect", "med", "integer", "(none)", "As [[vpn]] med."},
+        {"direct_connect", "large_communities", "array of strings", "[]",
+         "As [[vpn]] large_communities."},
         {"direct_connect", "accept_prefixes", "array of strings", "[] (all)",
          "As [[vpn]] accept_prefixes, of the peer's family."},
         {"direct_connect", "gtsm", "boolean", "false",

@@ -18,6 +18,8 @@ std::string policy_text(const PeerPolicy& p) {
     std::string out;
     if (p.as_path_prepend > 0) out += "AS_PATH prepend " + std::to_string(p.as_path_prepend);
     if (p.med) out += std::string(out.empty() ? "" : ", ") + "MED " + std::to_string(*p.med);
+    for (const auto& c : p.large_communities)
+        out += std::string(out.empty() ? "" : ", ") + "large community " + large_community_text(c);
     if (!p.accept.empty()) {
         out += std::string(out.empty() ? "" : ", ") + "accepts only";
         for (std::size_t i = 0; i < p.accept.size(); ++i)

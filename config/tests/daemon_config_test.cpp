@@ -452,6 +452,7 @@ md5_key = "Md5-Key-For-Tests"
 as_path_prepend = 2
 med = 50
 accept_prefixes = ["10.0.0.0/16", "172.16.0.0/12 le 24"]
+large_communities = ["65010:1:2", "4294967295:0:4294967295"]
 
 [[direct_connect]]
 name = "dx6"
@@ -472,13 +473,17 @@ accept_prefixes = ["2001:db8:f000::/36 le 48"]
     CHECK(p.accept[0].to_string() == "10.0.0.0/16 le 32");
     CHECK(p.accept[1].le == 24);
     CHECK(p.accept[1].to_string() == "172.16.0.0/12 le 24");
+    REQUIRE(p.large_communities.size() == 2);
+    CHECK(p.large_communities[0] == std::array<std::uint32_t, 3>{65010, 1, 2});
+    CHECK(p.large_communities[1] == std::array<std::uint32_t, 3>{4294967295u, 0, 4294967295u});
     const auto& six = ok->direct_connect[1].policy;
     CHECK(six.as_path_prepend == 0);
     CHECK_FALSE(six.med);
     REQUIRE(six.accept.size() == 1);
     CHECK(six.accept[0].le == 48);
     CHECK_THAT(config_summary(*ok),
-               Catch::Contains("bgp policy: AS_PATH prepend 2, MED 50, accepts only "
+               Catch::Contains("bgp policy: AS_PATH prepend 2, MED 50, large community "
+                               "65010:1:2, large community 4294967295:0:4294967295, accepts only "
                                "10.0.0.0/16 le 32, 172.16.0.0/12 le 24") &&
                    Catch::Contains("bgp policy: accepts only 2001:db8:f000::/36 le 48"));
 
@@ -497,10 +502,12 @@ accept_prefixes = ["2001:db8:f000::/36 le 48"]
 
     refuse("as_path_prepend = 2", "as_path_prepend = 11", 9, "out of range 0..10");
     refuse("med = 50", "med = -1", 10, "out of range 0..4294967295");
+    for (const char* bad : {"65010:1", "65010:1:2:3", "65010:1:4294967296", "a:1:2", "1::2"})
+        refuse("\"65010:1:2\"", std::string("\"") + bad + "\"", 12, "is not a large community");
     refuse("\"172.16.0.0/12 le 24\"", "\"172.16.0.0/12 le 8\"", 11, "le must be from 12 to 32");
     refuse("\"172.16.0.0/12 le 24\"", "\"172.16.0.0/12 le x\"", 11,
            "expected PREFIX or PREFIX le N");
     refuse("\"10.0.0.0/16\"", "\"10.0.0.1/16\"", 11, "has host bits set");
     refuse("\"10.0.0.0/16\"", "\"2001:db8::/32\"", 11, "is IPv6 but the session is IPv4");
-    refuse("\"2001:db8:f000::/36 le 48\"", "\"10.0.0.0/8\"", 18, "is IPv4 but the session is IPv6");
+    refuse("\"2001:db8:f000::/36 le 48\"", "\"10.0.0.0/8\"", 19, "is IPv4 but the session is IPv6");
 }

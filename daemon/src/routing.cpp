@@ -529,6 +529,8 @@ void Routing::add_peer(const BgpPeerPlan& plan) {
     exp.communities = plan.communities;
     exp.as_path_prepend = plan.policy.as_path_prepend;
     exp.med = plan.policy.med;
+    for (const auto& c : plan.policy.large_communities)
+        exp.large_communities.push_back({c[0], c[1], c[2]});
     pc.export_policy = exp;
     auto id = rib_.add_peer(pc);
     via_[id] = Via{plan.if_id, plan.interface, plan.direct_connect, plan.key};
@@ -794,6 +796,12 @@ json Routing::peer_status(const std::string& key) const {
     const auto& policy = p.plan().policy;
     if (policy.as_path_prepend > 0) j["as_path_prepend"] = policy.as_path_prepend;
     if (policy.med) j["med"] = *policy.med;
+    if (!policy.large_communities.empty()) {
+        json large = json::array();
+        for (const auto& c : policy.large_communities)
+            large.push_back(config::large_community_text(c));
+        j["large_communities"] = std::move(large);
+    }
     if (!policy.accept.empty()) {
         json accept = json::array();
         for (const auto& a : policy.accept) accept.push_back(a.to_string());

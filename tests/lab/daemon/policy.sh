@@ -3,8 +3,9 @@
 #   accept_prefixes = ["10.220.0.0/16 le 24"]: of BIRD's 10.220.0.0/16, 10.220.5.0/24,
 #     10.220.6.0/25 and 10.99.0.0/16 only the first two are installed; the status counts 2
 #     received;
-#   as_path_prepend = 2, med = 50: BIRD receives 10.10.0.0/16 with AS_PATH 65010 65010 65010 and
-#     MED 50; cgwctl status --json shows the policy.
+#   as_path_prepend = 2, med = 50, large_communities = ["65010:100:7"]: BIRD receives
+#     10.10.0.0/16 with AS_PATH 65010 65010 65010, MED 50 and that large community; cgwctl
+#     status --json shows the policy.
 #   policy.sh CGWD_DIR
 set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/dx_lab.sh"
@@ -37,7 +38,7 @@ dx_start_bird
     dx_toml_head
     echo 'advertise = ["10.10.0.0/16"]'
     dx_peer_toml dx 106 "$key" 'accept_prefixes = ["10.220.0.0/16 le 24"]' \
-        'as_path_prepend = 2' 'med = 50'
+        'as_path_prepend = 2' 'med = 50' 'large_communities = ["65010:100:7"]'
 } >"$tmp/cgwd.toml"
 dx_start_cgwd
 
@@ -59,5 +60,7 @@ learned() { got | grep -q "BGP.as_path: 65010 65010 65010$"; }
 wait_for 10 learned || fail "BIRD's route: $(got)"
 route=$(got)
 grep -q "BGP.med: 50$" <<<"$route" || fail "no MED 50 in BIRD's route: $route"
-echo "export: BIRD has 10.10.0.0/16 with AS_PATH 65010 65010 65010 and MED 50"
+grep -q "BGP.large_community: (65010, 100, 7)$" <<<"$route" ||
+    fail "no large community (65010, 100, 7) in BIRD's route: $route"
+echo "export: BIRD has 10.10.0.0/16 with AS_PATH 65010 65010 65010, MED 50, large community (65010, 100, 7)"
 echo "PASS ($mode)"

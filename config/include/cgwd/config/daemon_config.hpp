@@ -6,6 +6,7 @@
 // `cgwd --check-config` and reload use the same entry point, load_daemon_config().
 #pragma once
 
+#include <array>
 #include <expected>
 #include <optional>
 #include <string>
@@ -49,6 +50,8 @@ struct PeerPolicy {
     std::uint8_t as_path_prepend = 0;  // extra copies of our ASN on what we announce (0-10)
     std::optional<std::uint32_t> med;  // MULTI_EXIT_DISC on what we announce
     std::vector<AcceptPrefix> accept;  // empty: every prefix the peer sends (up to the limit)
+    // RFC 8092 large communities on what we announce: global administrator, two local data.
+    std::vector<std::array<std::uint32_t, 3>> large_communities;
     friend bool operator==(const PeerPolicy&, const PeerPolicy&) = default;
 };
 
@@ -150,6 +153,10 @@ struct OptionDoc {
     std::string_view doc;
 };
 const std::vector<OptionDoc>& option_docs();
+
+// "GLOBAL:LOCAL1:LOCAL2" (RFC 8092 large community, decimal, each 0-4294967295) and back.
+std::optional<std::array<std::uint32_t, 3>> parse_large_community(std::string_view text);
+std::string large_community_text(const std::array<std::uint32_t, 3>& c);
 
 // A [[vpn]] name: 1-10 of a-z, 0-9 and '-', not starting with '-' (it goes into interface names).
 bool valid_vpn_name(std::string_view name);
