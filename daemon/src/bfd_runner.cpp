@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "cgwd/daemon/logging.hpp"
+#include "cgwd/daemon/socket_address.hpp"
 
 namespace cgwd::daemon {
 
@@ -29,23 +30,7 @@ constexpr int kTtl = 255;  // RFC 5881 section 5
 #endif
 
 udp::endpoint endpoint_of(const config::IpAddress& a, std::uint16_t port) {
-    if (const auto* v4 = a.v4()) return udp::endpoint(asio::ip::address_v4(v4->value), port);
-    return udp::endpoint(asio::ip::address_v6(a.v6()->bytes), port);
-}
-
-// The sender of a datagram as a config address; nullopt for another family.
-std::optional<config::IpAddress> address_of(const sockaddr_storage& from) {
-    if (from.ss_family == AF_INET) {
-        const auto& sin = reinterpret_cast<const sockaddr_in&>(from);
-        return config::IpAddress(config::Ipv4Address{ntohl(sin.sin_addr.s_addr)});
-    }
-    if (from.ss_family == AF_INET6) {
-        const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(from);
-        config::Ipv6Address a;
-        std::memcpy(a.bytes.data(), &sin6.sin6_addr, 16);
-        return config::IpAddress(a);
-    }
-    return std::nullopt;
+    return udp::endpoint(to_asio(a), port);
 }
 
 [[noreturn]] void fail(const BfdRunnerOptions& o, const std::string& what, const std::string& why) {
@@ -245,7 +230,7 @@ void BfdRunner::drain() {
                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT))
                 std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
         }
-        const auto source = address_of(from);
+        const auto source = from_sockaddr(reinterpret_cast<const sockaddr*>(&from));
         const std::string source_text = source ? source->to_string() : "?";
         if (!source || *source != options_.peer) {
             ++dropped_not_peer_;

@@ -15,6 +15,7 @@
 
 #include "cgwd/daemon/capabilities.hpp"
 #include "cgwd/daemon/logging.hpp"
+#include "cgwd/daemon/socket_address.hpp"
 #include "cgwd/daemon/version.hpp"
 #include "cgwd/dataplane/kernel.hpp"
 #include "cgwd/dataplane/links.hpp"
@@ -275,43 +276,29 @@ TunnelRunner* Daemon::runner(const std::string& key) {
 
 namespace {
 
-// Every (interface, IPv4 address) pair of this network namespace, in getifaddrs order.
-std::vector<std::pair<std::string, config::Ipv4Address>> ipv4_addresses() {
-    std::vector<std::pair<std::string, config::Ipv4Address>> out;
+// Every (interface, IPv4 or IPv6 address) pair of this network namespace, in getifaddrs order.
+std::vector<std::pair<std::string, config::IpAddress>> interface_addresses() {
+    std::vector<std::pair<std::string, config::IpAddress>> out;
     ifaddrs* list = nullptr;
     if (::getifaddrs(&list) != 0) return out;
-    for (auto* i = list; i; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
-        sockaddr_in sin{};
-        std::memcpy(&sin, i->ifa_addr, sizeof sin);
-        out.emplace_back(i->ifa_name, config::Ipv4Address{ntohl(sin.sin_addr.s_addr)});
-    }
+    for (auto* i = list; i; i = i->ifa_next)
+        if (auto a = from_sockaddr(i->ifa_addr)) out.emplace_back(i->ifa_name, *a);
     ::freeifaddrs(list);
     return out;
 }
 
 // The first IPv4 address of interface `name`; nullopt if none.
 std::optional<config::Ipv4Address> address_of(const std::string& name) {
-    for (const auto& [ifname, address] : ipv4_addresses())
-        if (ifname == name) return address;
+    for (const auto& [ifname, address] : interface_addresses())
+        if (ifname == name && address.v4()) return *address.v4();
     return std::nullopt;
 }
 
 // The first global (not link-local) IPv6 address of interface `name`; nullopt if none.
 std::optional<config::Ipv6Address> ipv6_address_of(const std::string& name) {
-    std::optional<config::Ipv6Address> out;
-    ifaddrs* list = nullptr;
-    if (::getifaddrs(&list) != 0) return out;
-    for (auto* i = list; i && !out; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6 || name != i->ifa_name) continue;
-        sockaddr_in6 sin6{};
-        std::memcpy(&sin6, i->ifa_addr, sizeof sin6);
-        config::Ipv6Address a;
-        std::memcpy(a.bytes.data(), &sin6.sin6_addr, 16);
-        if (!a.is_link_local()) out = a;
-    }
-    ::freeifaddrs(list);
-    return out;
+    for (const auto& [ifname, address] : interface_addresses())
+        if (const auto* a6 = address.v6(); ifname == name && a6 && !a6->is_link_local()) return *a6;
+    return std::nullopt;
 }
 
 // "7224:7300" -> the RFC 1997 community value; nullopt when malformed.
@@ -329,8 +316,8 @@ std::optional<std::uint32_t> parse_community(const std::string& text) {
 
 // The interface holding `address` (the outside interface for XFRM interfaces); "" if none.
 std::string interface_of(config::Ipv4Address address) {
-    for (const auto& [ifname, a] : ipv4_addresses())
-        if (a == address) return ifname;
+    for (const auto& [ifname, a] : interface_addresses())
+        if (a == config::IpAddress(address)) return ifname;
     return {};
 }
 
@@ -341,8 +328,8 @@ std::string interface_of(config::Ipv4Address address) {
 // a NAT the AWS file names the public address, which is not ours).
 config::Ipv4Address Daemon::local_outside(const config::Tunnel& t) const {
     if (t.cgw_outside)
-        for (const auto& [ifname, address] : ipv4_addresses())
-            if (address == *t.cgw_outside) return address;
+        for (const auto& [ifname, address] : interface_addresses())
+            if (address == config::IpAddress(*t.cgw_outside)) return *t.cgw_outside;
     if (cfg_.outside_address) return *cfg_.outside_address;
     asio::ip::udp::socket probe(io_);
     boost::system::error_code ec;

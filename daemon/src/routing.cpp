@@ -8,6 +8,7 @@
 #include "cgwd/bgp/gtsm.hpp"
 #include "cgwd/bgp/tcp_md5.hpp"
 #include "cgwd/daemon/logging.hpp"
+#include "cgwd/daemon/socket_address.hpp"
 
 namespace cgwd::daemon {
 
@@ -46,13 +47,8 @@ config::IpAddress to_config(const bgp::IpAddress& a) {
     return v6;
 }
 
-asio::ip::address asio_address(const config::IpAddress& a) {
-    if (const auto* v4 = a.v4()) return asio::ip::address_v4(v4->value);
-    return asio::ip::address_v6(a.v6()->bytes);
-}
-
 tcp::endpoint endpoint_of(const config::IpAddress& a, std::uint16_t port) {
-    return tcp::endpoint(asio_address(a), port);
+    return tcp::endpoint(to_asio(a), port);
 }
 
 std::uint32_t router_id(const config::DaemonConfig& cfg) {
@@ -339,7 +335,7 @@ class BgpPeerRunner {
             boost::system::error_code rec;
             auto remote = s.remote_endpoint(rec);
             auto st = session_.state();
-            const bool from_peer = !rec && remote.address() == asio_address(plan_.peer_address);
+            const bool from_peer = !rec && remote.address() == to_asio(plan_.peer_address);
             if (from_peer && enabled_ && st == bgp::SessionState::Idle &&
                 session_.on_tcp_connected(Clock::now(), bgp::ConnectionDirection::Incoming) ==
                     bgp::ConnectionSlot::Refused) {
