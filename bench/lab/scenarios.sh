@@ -65,7 +65,9 @@ one_cleanup() {
     lab_cleanup
 }
 trap one_cleanup EXIT
+# cgwd's dataplane: the kernel's, unless the kernel has no ESP (LAB_ESP=libipsec: on the host).
 LAB_DATAPLANE=kernel
+[ "${LAB_ESP:-kernel}" = libipsec ] && LAB_DATAPLANE=userspace
 lab_setup "$cgwd"
 
 case "$impl" in
@@ -91,19 +93,22 @@ esac
 
 # The implementation, behind one interface.
 if [ "$impl" = swan+bird ]; then
-    tun_dev=vpn-t
     impl_start() { swan_bird_start "$([ "$scenario" = dx ] && echo dx)"; }
     impl_alive() { swan_bird_alive; }
     impl_tunnels_up() { swan_bird_up aws1 aws2; }
     impl_rss_kb() { swan_bird_rss_kb; }
 else
-    tun_dev=lab-t
     impl_start() { lab_start_cgwd; }
     impl_alive() { ! pid_gone "$CGWD_PID"; }
     impl_tunnels_up() { lab_both_up; }
     impl_rss_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$CGWD_PID/status"; }
 fi
-path_now() { ip -n "$NS_CGW" route get 10.0.0.10 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p'; }
+# The VPC route's next hop: 169.254.21.1 (tunnel 1), 169.254.22.5 (tunnel 2), 192.168.100.1 (DX);
+# by next hop, because with LAB_ESP=libipsec strongSwan's two tunnels share one device.
+path_now() {
+    ip -n "$NS_CGW" route get 10.0.0.10 2>/dev/null |
+        sed -n 's/.* via \([^ ]*\) dev \([^ ]*\).*/\1 (\2)/p'
+}
 # wait_until SECONDS WHAT COMMAND...: polls COMMAND every 0.1 s; fails loudly on timeout or when
 # the implementation exits.
 wait_until() {
@@ -116,8 +121,12 @@ wait_until() {
     done
     lab_fail "$impl: $what not within $limit s (path now: $(path_now))"
 }
-path_is() { [ "$(path_now)" = "$1" ]; }
-path_on_tunnel() { case "$(path_now)" in "$tun_dev"*) return 0 ;; esac; return 1; }
+path_is() {  # path_is tunnel1|tunnel2|dx
+    local gw
+    case "$1" in tunnel1) gw=169.254.21.1 ;; tunnel2) gw=169.254.22.5 ;; dx) gw=192.168.100.1 ;; esac
+    case "$(path_now)" in "$gw "*) return 0 ;; esac; return 1
+}
+path_on_tunnel() { path_is tunnel1 || path_is tunnel2; }
 start_ping() {  # start_ping INTERVAL: timestamped ping onprem -> vpc into $LAB/ping.log
     ip netns exec "$NS_ONPREM" ping -i "$1" -W 1 -D 10.0.0.10 >"$LAB/ping.log" 2>&1 &
     pinger=$!
@@ -162,7 +171,7 @@ case "$scenario" in
     tunnel)
         impl_start
         wait_until 240 "both tunnels up with BGP established" impl_tunnels_up
-        wait_until 60 "the VPC route on tunnel 1" path_is "${tun_dev}1"
+        wait_until 60 "the VPC route on tunnel 1" path_is tunnel1
         start_ping 0.01
         sleep 3
         answered_at_end || lab_fail "pings not answered before the cut"
@@ -170,7 +179,7 @@ case "$scenario" in
         ip -n "$NS_INET" link set t1 down
         ip -n "$NS_VPC" route replace 10.10.0.0/16 via 10.0.0.2
         kill "$(cat "$LAB/aws1/charon.pid")"
-        wait_until 240 "the VPC route moving to tunnel 2" path_is "${tun_dev}2"
+        wait_until 240 "the VPC route moving to tunnel 2" path_is tunnel2
         sleep 3
         stop_ping
         answered_at_end || lab_fail "pings not answered over tunnel 2"
@@ -184,7 +193,7 @@ case "$scenario" in
         else
             wait_until 240 "both tunnels up with BGP established" impl_tunnels_up
         fi
-        wait_until 120 "the VPC route on DX" path_is dx0.100
+        wait_until 120 "the VPC route on DX" path_is dx
         start_ping 0.01
         sleep 3
         answered_at_end || lab_fail "pings not answered over DX before the cut"

@@ -18,6 +18,10 @@
 # - Direct Connect (swan_bird_start dx): VLAN 100 on dx0 with 192.168.100.2/30, a BGP session
 #   to the DX router with TCP-MD5, BFD 300 ms x 3 and local preference 200 (tunnels 100), hold
 #   time 90 s.
+# - With LAB_ESP=libipsec (a kernel without ESP, bench/lab/run --host): charon's userspace ESP
+#   (kernel-libipsec) on its one TUN device ipsec0 instead of the XFRM interfaces, which carries
+#   both inside addresses; since libipsec chooses the SA by traffic selector, each tunnel's
+#   selectors are its inside /32s and the two LANs instead of 0.0.0.0/0.
 #
 # Config, logs, sockets and pid files stay in $LAB/swan (private); the PSKs and the MD5 key are
 # only written into files of mode 600 there, never printed.
@@ -25,10 +29,12 @@
 # swan_bird_start [dx]: makes the interfaces and starts charon and BIRD in $NS_CGW. Uses the lab's
 # PSK1, PSK2 (and DX_MD5 with dx). Sets SWAN_CHARON_PID and SWAN_BIRD_PID.
 swan_bird_start() {
-    local dx=${1:-} d=$LAB/swan n
+    local dx=${1:-} d=$LAB/swan n plugins=kernel-netlink libipsec=0
+    [ "${LAB_ESP:-kernel}" = libipsec ] && libipsec=1 plugins="kernel-libipsec kernel-netlink"
     mkdir -p "$d" && chmod 700 "$d"
     for n in 1 2; do
         local in_cgw=169.254.21.2 && [ $n = 2 ] && in_cgw=169.254.22.6
+        [ $libipsec = 1 ] && break  # the inside addresses go on charon's ipsec0 below
         ip -n "$NS_CGW" link add vpn-t$n type xfrm dev wan0 if_id 0x10$n
         ip -n "$NS_CGW" addr add $in_cgw/30 dev vpn-t$n
         ip -n "$NS_CGW" link set vpn-t$n mtu 1436 up
@@ -40,7 +46,7 @@ swan_bird_start() {
     fi
     cat >"$d/strongswan.conf" <<EOF
 charon {
-    load = random nonce openssl pem pkcs1 pubkey kdf socket-default kernel-netlink vici
+    load = random nonce openssl pem pkcs1 pubkey kdf socket-default $plugins vici
     install_routes = no
     retransmit_timeout = 10
     retransmit_base = 1
@@ -56,6 +62,15 @@ EOF
         echo "connections {"
         for n in 1 2; do
             local aws=203.0.113.10 && [ $n = 2 ] && aws=203.0.113.14
+            local if_ids="if_id_in = 0x10$n
+        if_id_out = 0x10$n" lts=0.0.0.0/0 rts=0.0.0.0/0
+            if [ $libipsec = 1 ]; then
+                # One TUN device for both tunnels, and libipsec picks the SA by its policy: the
+                # selectors name each tunnel's inside addresses (BGP) besides the two LANs.
+                if_ids=""
+                if [ $n = 1 ]; then lts=169.254.21.2/32,10.10.0.0/16 rts=169.254.21.1/32,10.0.0.0/16
+                else lts=169.254.22.6/32,10.10.0.0/16 rts=169.254.22.5/32,10.0.0.0/16; fi
+            fi
             cat <<EOF
     aws$n {
         version = 2
@@ -65,15 +80,14 @@ EOF
         rekey_time = 28800s
         keyingtries = 0
         dpd_delay = 10s
-        if_id_in = 0x10$n
-        if_id_out = 0x10$n
+        $if_ids
         local { auth = psk
                 id = 198.51.100.2 }
         remote { auth = psk
                  id = $aws }
         children { aws$n {
-            local_ts = 0.0.0.0/0
-            remote_ts = 0.0.0.0/0
+            local_ts = $lts
+            remote_ts = $rts
             esp_proposals = aes128-sha1-modp1024
             rekey_time = 3240s
             life_time = 3600s
@@ -139,6 +153,12 @@ EOF
     SWAN_CHARON_PID=$!
     for _ in $(seq 150); do [ -S "$d/charon.vici" ] && break; sleep 0.1; done
     [ -S "$d/charon.vici" ] || lab_fail "charon in cgw: no vici socket after 15 s"
+    if [ $libipsec = 1 ]; then
+        ip -n "$NS_CGW" addr add 169.254.21.2/30 dev ipsec0
+        ip -n "$NS_CGW" addr add 169.254.22.6/30 dev ipsec0
+        ip -n "$NS_CGW" link set ipsec0 mtu 1436 up
+        ip -n "$NS_CGW" rule add pref 100 lookup main  # as on the AWS side (aws_lab.sh)
+    fi
     # start_action = start: loading the connections initiates both tunnels.
     ip netns exec "$NS_CGW" swanctl --load-all --file "$d/swanctl.conf" --uri "unix://$d/charon.vici" \
         >"$d/swanctl.out" 2>&1 || lab_fail "swanctl --load-all in cgw: $(grep -v secret "$d/swanctl.out")"

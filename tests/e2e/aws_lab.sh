@@ -8,7 +8,9 @@
 # BGP as AS 64512 over the inside addresses (.1), announcing the VPC prefix with a MED that
 # differs per tunnel, as AWS does. The lab writes the AWS configuration file for itself in the
 # download format (XML) and cgwd imports it as a user would. Needs a kernel with ESP and XFRM
-# interfaces: run the scenarios through tests/kernel/klab on machines without them.
+# interfaces: run the scenarios through tests/kernel/klab on machines without them, or set
+# LAB_ESP=libipsec (the AWS endpoints' charons then do ESP in userspace, UDP-encapsulated, on
+# their TUN device ipsec0; cgwd must use its userspace dataplane), as bench/lab/run --host does.
 #
 # Namespace names carry a per-run suffix; lab_cleanup (trap it) removes everything.
 
@@ -120,16 +122,24 @@ EOF
 # aws_endpoint NS N OUTSIDE INSIDE_AWS INSIDE_CGW PSK MED
 aws_endpoint() {
     local ns=$1 n=$2 outside=$3 in_aws=$4 in_cgw=$5 psk=$6 med=$7 d=$LAB/aws$2
+    local plugins="kernel-netlink" if_ids="if_id_in = 0x$n$n
+    if_id_out = 0x$n$n"
     mkdir -p "$d"
-    ip -n "$ns" link add xfrm-t$n type xfrm dev wan0 if_id 0x$n$n
-    ip -n "$ns" addr add "$in_aws/30" dev xfrm-t$n
-    ip -n "$ns" link set xfrm-t$n mtu 1436 up
+    if [ "${LAB_ESP:-kernel}" = libipsec ]; then
+        # No kernel ESP: charon's userspace ESP (kernel-libipsec) on its TUN device ipsec0,
+        # which gets the inside address below once charon has made it.
+        plugins="kernel-libipsec kernel-netlink" if_ids=""
+    else
+        ip -n "$ns" link add xfrm-t$n type xfrm dev wan0 if_id 0x$n$n
+        ip -n "$ns" addr add "$in_aws/30" dev xfrm-t$n
+        ip -n "$ns" link set xfrm-t$n mtu 1436 up
+    fi
     # When this endpoint's BGP route to on-prem is gone, hand the traffic to the other endpoint
     # across the VPC (what AWS's gateway does between its tunnel endpoints).
     ip -n "$ns" route add 10.10.0.0/16 via 10.0.0.$((3 - n)) metric 1000
     cat >"$d/strongswan.conf" <<EOF
 charon {
-    load = random nonce openssl pem pkcs1 pubkey kdf socket-default kernel-netlink vici
+    load = random nonce openssl pem pkcs1 pubkey kdf socket-default $plugins vici
     install_routes = no
     plugins { vici { socket = unix://$d/charon.vici } }
     filelog { log { path = $d/charon.log
@@ -146,8 +156,7 @@ connections { cgw {
     remote_addrs = 198.51.100.2
     proposals = aes128-sha1-modp1024
     dpd_delay = 10s
-    if_id_in = 0x$n$n
-    if_id_out = 0x$n$n
+    $if_ids
     local { auth = psk
             id = $outside }
     remote { auth = psk
@@ -175,6 +184,14 @@ EOF
     echo $! >"$d/charon.pid"
     local i
     for i in $(seq 100); do [ -S "$d/charon.vici" ] && break; sleep 0.2; done
+    if [ "${LAB_ESP:-kernel}" = libipsec ]; then
+        ip -n "$ns" link show ipsec0 >/dev/null 2>&1 || lab_fail "charon on aws$n made no ipsec0"
+        ip -n "$ns" addr add "$in_aws/30" dev ipsec0
+        ip -n "$ns" link set ipsec0 mtu 1436 up
+        # kernel-libipsec puts a default route via ipsec0 into table 220 whatever
+        # install_routes says; the endpoint routes by its main table (BIRD's routes) as before.
+        ip -n "$ns" rule add pref 100 lookup main
+    fi
     ip netns exec "$ns" swanctl --load-all --file "$d/swanctl.conf" --uri "unix://$d/charon.vici" \
         >"$d/swanctl.out" 2>&1 || lab_fail "swanctl --load-all on aws$n: $(cat "$d/swanctl.out")"
     cat >"$d/bird.conf" <<EOF
