@@ -177,6 +177,11 @@ std::optional<LinkInfo> parse_link(const nlmsghdr* nlh) {
 
 namespace {
 
+// A family we handle, and a prefix length within its address size (a netlink message's header).
+bool prefix_fits(int family, unsigned length) {
+    return (family == AF_INET && length <= 32) || (family == AF_INET6 && length <= 128);
+}
+
 nl::NlMessage address_message(std::uint16_t type, std::uint16_t flags, std::uint32_t ifindex,
                               const config::IpAddress& local, std::uint8_t prefix_length) {
     nl::NlMessage msg(type, flags, sizeof(ifaddrmsg));
@@ -220,9 +225,7 @@ std::optional<AddressInfo> parse_address(const nlmsghdr* nlh) {
     const auto* ifa = nl::header_as<ifaddrmsg>(nlh);
     if (ifa == nullptr) return std::nullopt;
     const int family = ifa->ifa_family;
-    if ((family != AF_INET || ifa->ifa_prefixlen > 32) &&
-        (family != AF_INET6 || ifa->ifa_prefixlen > 128))
-        return std::nullopt;
+    if (!prefix_fits(family, ifa->ifa_prefixlen)) return std::nullopt;
     AddressInfo info;
     info.ifindex = ifa->ifa_index;
     info.prefix_length = ifa->ifa_prefixlen;
@@ -323,9 +326,7 @@ std::optional<RouteMessage> parse_route(const nlmsghdr* nlh) {
     const auto* rtm = nl::header_as<rtmsg>(nlh);
     if (rtm == nullptr || rtm->rtm_type != RTN_UNICAST) return std::nullopt;
     const int family = rtm->rtm_family;
-    if ((family != AF_INET || rtm->rtm_dst_len > 32) &&
-        (family != AF_INET6 || rtm->rtm_dst_len > 128))
-        return std::nullopt;
+    if (!prefix_fits(family, rtm->rtm_dst_len)) return std::nullopt;
     RouteMessage r;
     r.table = rtm->rtm_table;
     r.protocol = rtm->rtm_protocol;
