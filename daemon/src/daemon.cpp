@@ -120,6 +120,9 @@ std::string ReloadPlan::summary() const {
     std::string s = "reloaded: " + std::to_string(unchanged.size()) + " unchanged, " +
                     std::to_string(changed.size()) + " changed, " + std::to_string(added.size()) +
                     " added, " + std::to_string(removed.size()) + " removed";
+    if (!advertised.empty() || !withdrawn.empty())
+        s += "; [bgp] advertise: " + std::to_string(advertised.size()) + " announced, " +
+             std::to_string(withdrawn.size()) + " withdrawn";
     if (!not_applied.empty()) {
         s += "; changed but not applied until cgwd restarts:";
         for (const auto& what : not_applied) s += " " + what;
@@ -145,11 +148,21 @@ ReloadPlan plan_reload(const config::DaemonConfig& old_cfg, const config::Daemon
     }
     for (const auto& [id, c] : before)
         if (!after.count(id)) p.removed.push_back(id);
-    // Reload restarts VPN connections only; the routing and Direct Connect settings are read
-    // once at start. Say so rather than pretend they took effect.
+    // Reload restarts VPN connections and applies [bgp] advertise; the other routing and the
+    // Direct Connect settings are read once at start. Say so rather than pretend they took
+    // effect. A change of AS, router ID or ECMP keeps all of [bgp], advertise included.
     if (old_cfg.asn != new_cfg.asn || old_cfg.router_id != new_cfg.router_id ||
-        old_cfg.advertise != new_cfg.advertise || old_cfg.ecmp_max_paths != new_cfg.ecmp_max_paths)
+        old_cfg.ecmp_max_paths != new_cfg.ecmp_max_paths) {
         p.not_applied.push_back("[bgp]");
+    } else {
+        auto has = [](const std::vector<config::IpPrefix>& v, const config::IpPrefix& x) {
+            return std::find(v.begin(), v.end(), x) != v.end();
+        };
+        for (const auto& x : new_cfg.advertise)
+            if (!has(old_cfg.advertise, x)) p.advertised.push_back(x.to_string());
+        for (const auto& x : old_cfg.advertise)
+            if (!has(new_cfg.advertise, x)) p.withdrawn.push_back(x.to_string());
+    }
     if (old_cfg.direct_connect != new_cfg.direct_connect)
         p.not_applied.push_back("[[direct_connect]]");
     if (old_cfg.route_table != new_cfg.route_table ||
@@ -787,9 +800,12 @@ Response Daemon::reload() {
     }
     // What a reload does not apply keeps its running value (Routing reads these from cfg_), so
     // the daemon stays as the summary says until a restart.
+    const bool bgp_kept = std::find(plan.not_applied.begin(), plan.not_applied.end(), "[bgp]") !=
+                          plan.not_applied.end();
+    const auto advertise_before = cfg_.advertise;
     fresh->asn = cfg_.asn;
     fresh->router_id = cfg_.router_id;
-    fresh->advertise = cfg_.advertise;
+    if (bgp_kept) fresh->advertise = cfg_.advertise;
     fresh->ecmp_max_paths = cfg_.ecmp_max_paths;
     fresh->direct_connect = cfg_.direct_connect;
     fresh->route_table = cfg_.route_table;
@@ -797,6 +813,10 @@ Response Daemon::reload() {
     fresh->route_metric = cfg_.route_metric;
     fresh->dataplane = cfg_.dataplane;
     cfg_ = std::move(*fresh);
+    // The peers that stay (Direct Connect, unchanged connections) get the new advertise list
+    // now; the connections started below read it when their peers are added.
+    if (routing_ && cfg_.advertise != advertise_before)
+        routing_->advertise_changed(advertise_before);
     if (started_ && options_.engines) {
         std::set<std::string> start(plan.changed.begin(), plan.changed.end());
         start.insert(plan.added.begin(), plan.added.end());
@@ -815,6 +835,8 @@ Response Daemon::reload() {
               {"changed", plan.changed},
               {"added", plan.added},
               {"removed", plan.removed},
+              {"advertised", plan.advertised},
+              {"withdrawn", plan.withdrawn},
               {"not_applied", plan.not_applied}};
     return {ResultCode::success, plan.summary(), args};
 }

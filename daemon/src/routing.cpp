@@ -515,12 +515,7 @@ void Routing::add_peer(const BgpPeerPlan& plan) {
     }
     pc.import_policy = import;
     bgp::ExportPolicy exp;
-    bgp::PrefixListPolicy pl;
-    // The [bgp] advertise prefixes of the session's family only (an IPv4 session never
-    // carries IPv6 NLRI, whatever else the peer can do).
-    for (const auto& p : cfg_.advertise)
-        if (p.is_v6() == plan.peer_address.is_v6()) pl.entries.push_back({true, to_bgp(p), {}, {}});
-    exp.prefix_list = pl;
+    exp.prefix_list = advertise_list(plan.peer_address.is_v6());
     exp.max_prefix_out = plan.max_prefixes_out;
     exp.communities = plan.communities;
     exp.as_path_prepend = plan.policy.as_path_prepend;
@@ -531,6 +526,36 @@ void Routing::add_peer(const BgpPeerPlan& plan) {
     auto id = rib_.add_peer(pc);
     via_[id] = Via{plan.if_id, plan.interface, plan.direct_connect, plan.key};
     peers_[plan.key] = std::make_unique<BgpPeerRunner>(io_, *this, plan, router_id(cfg_), id);
+}
+
+// The [bgp] advertise prefixes of one family only (an IPv4 session never carries IPv6 NLRI,
+// whatever else the peer can do).
+bgp::PrefixListPolicy Routing::advertise_list(bool v6) const {
+    bgp::PrefixListPolicy pl;
+    for (const auto& p : cfg_.advertise)
+        if (p.is_v6() == v6) pl.entries.push_back({true, to_bgp(p), {}, {}});
+    return pl;
+}
+
+void Routing::advertise_changed(const std::vector<config::IpPrefix>& before) {
+    const auto& now = cfg_.advertise;
+    auto has = [](const std::vector<config::IpPrefix>& v, const config::IpPrefix& p) {
+        return std::find(v.begin(), v.end(), p) != v.end();
+    };
+    for (const auto& p : before)
+        if (!has(now, p)) rib_.withdraw_local(to_bgp(p));
+    for (const auto& p : now)
+        if (!has(before, p)) rib_.originate(to_bgp(p));
+    // Every peer's export list anew: the RIB re-evaluates what it advertised and what it may.
+    for (auto& [key, runner] : peers_) {
+        const auto* pc = rib_.peer_config(runner->id());
+        if (pc == nullptr) continue;
+        auto import = pc->import_policy;
+        auto exp = pc->export_policy.value_or(bgp::ExportPolicy{});
+        exp.prefix_list = advertise_list(runner->plan().peer_address.is_v6());
+        rib_.set_policies(runner->id(), std::move(import), std::move(exp));
+    }
+    flush_exports();
 }
 
 void Routing::remove_peer(const std::string& key, const std::string& why) {

@@ -213,7 +213,9 @@ TEST_CASE(
     CHECK(plan.changed.empty());
 }
 
-TEST_CASE("reload: [bgp] and [[direct_connect]] changes are reported as not applied, and kept") {
+TEST_CASE(
+    "reload: [bgp] advertise is applied - [[direct_connect]] is reported as not applied, and "
+    "kept") {
     Lab lab;
     auto path = lab.write_toml("vgw-bgp.xml");
     boost::asio::io_context io;
@@ -221,25 +223,50 @@ TEST_CASE("reload: [bgp] and [[direct_connect]] changes are reported as not appl
     REQUIRE(d.config().advertise.empty());
 
     lab.write_toml("vgw-bgp.xml",
-                   "[bgp]\nadvertise = [\"2001:db8:10::/48\"]\n"
+                   "[bgp]\nadvertise = [\"10.10.0.0/16\", \"2001:db8:10::/48\"]\n"
                    "[[direct_connect]]\nname = \"dx6\"\ninterface = \"eth1\"\n"
                    "neighbor = \"2001:db8:1::1\"\nmd5_key = \"Md5-Key-For-Tests\"\n");
     auto r = d.reload();
     REQUIRE(r.result == daemon::ResultCode::success);
-    CHECK(r.arguments["not_applied"] == json{"[bgp]", "[[direct_connect]]"});
+    CHECK(r.arguments["advertised"] == json{"10.10.0.0/16", "2001:db8:10::/48"});
+    CHECK(r.arguments["withdrawn"] == json::array());
+    CHECK(r.arguments["not_applied"] == json{"[[direct_connect]]"});
     CHECK(r.arguments["unchanged"] == json{"vpn-0a1b2c3d4e5f60718"});
     CHECK(r.text ==
-          "reloaded: 1 unchanged, 0 changed, 0 added, 0 removed; changed but not applied until "
-          "cgwd restarts: [bgp] [[direct_connect]]");
-    // The running values stay (the routing reads them), as the summary says.
-    CHECK(d.config().advertise.empty());
+          "reloaded: 1 unchanged, 0 changed, 0 added, 0 removed; [bgp] advertise: 2 announced, 0 "
+          "withdrawn; changed but not applied until cgwd restarts: [[direct_connect]]");
+    // advertise took effect; the Direct Connect list keeps its running value (read at start).
+    CHECK(d.config().advertise.size() == 2);
     CHECK(d.config().direct_connect.empty());
+
+    // One prefix dropped, one added.
+    lab.write_toml("vgw-bgp.xml", "[bgp]\nadvertise = [\"10.10.0.0/16\", \"10.20.0.0/16\"]\n");
+    auto swap = d.reload();
+    CHECK(swap.arguments["advertised"] == json{"10.20.0.0/16"});
+    CHECK(swap.arguments["withdrawn"] == json{"2001:db8:10::/48"});
+    CHECK(swap.arguments["not_applied"] == json::array());
+    CHECK(swap.text ==
+          "reloaded: 1 unchanged, 0 changed, 0 added, 0 removed; [bgp] advertise: 1 announced, 1 "
+          "withdrawn");
+
+    // A new router ID keeps all of [bgp], the advertise list with it, as the reply says.
+    lab.write_toml("vgw-bgp.xml",
+                   "[bgp]\nrouter_id = \"10.255.0.1\"\nadvertise = [\"10.30.0.0/16\"]\n");
+    auto asn = d.reload();
+    CHECK(asn.arguments["not_applied"] == json{"[bgp]"});
+    CHECK(asn.arguments["advertised"] == json::array());
+    CHECK(asn.text ==
+          "reloaded: 1 unchanged, 0 changed, 0 added, 0 removed; changed but not applied until "
+          "cgwd restarts: [bgp]");
+    CHECK(d.config().advertise ==
+          std::vector<config::IpPrefix>{*config::IpPrefix::parse("10.10.0.0/16"),
+                                        *config::IpPrefix::parse("10.20.0.0/16")});
 
     // Reloading the same file again: still reported, since the running values still differ.
     auto again = d.reload();
-    CHECK(again.arguments["not_applied"] == json{"[bgp]", "[[direct_connect]]"});
+    CHECK(again.arguments["not_applied"] == json{"[bgp]"});
     // Back to the running settings: nothing left unapplied.
-    lab.write_toml("vgw-bgp.xml");
+    lab.write_toml("vgw-bgp.xml", "[bgp]\nadvertise = [\"10.10.0.0/16\", \"10.20.0.0/16\"]\n");
     auto back = d.reload();
     CHECK(back.arguments["not_applied"] == json::array());
     CHECK(back.text == "reloaded: 1 unchanged, 0 changed, 0 added, 0 removed");

@@ -22,6 +22,8 @@ foreach(mode higher lower)
 endforeach()
 # Per-peer policy: accept_prefixes in, as_path_prepend and med out.
 cgwd_dx_lab_test(policy.sh accept+prepend+med "per-peer BGP policy")
+# A reload that changes [bgp] advertise: announced and withdrawn on the running session.
+cgwd_dx_lab_test(reload_advertise.sh advertise "reload of [bgp] advertise")
 # A dual-stack virtual interface: an IPv4 and an IPv6 session on one VLAN, MD5 and BFD on each.
 cgwd_dx_lab_test(dual_stack.sh veth "IPv4 and IPv6 Direct Connect peers, BFD each,")
 # The same on a VLAN cgwd creates (both addresses on it): 802.1Q needs the kernel lab.

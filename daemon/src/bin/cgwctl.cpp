@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
         app.add_subcommand("check", "Monitoring check: exit 0 OK, 1 WARNING, 2 CRITICAL, one line");
     auto* reload = app.add_subcommand("reload",
                                       "Re-read the configuration (a bad file changes nothing; "
-                                      "[bgp] and [[direct_connect]] changes wait for a restart)");
+                                      "[bgp] advertise is applied at once, other [bgp] and "
+                                      "[[direct_connect]] changes wait for a restart)");
     std::string component, level;
     auto* loglevel = app.add_subcommand("log-level", "Set a component's log level at run time");
     loglevel->add_option("COMPONENT", component, "all, daemon, config, ike, dataplane, bgp")

@@ -38,9 +38,11 @@ class ControlServer;
 // What a reload changes, decided by comparing each connection as imported (Kea-style staging).
 struct ReloadPlan {
     std::vector<std::string> unchanged, changed, added, removed;  // connection ids
-    // Changed settings a reload does not apply (they take effect when cgwd restarts): "[bgp]",
-    // "[[direct_connect]]", "[daemon] routes" (route table, protocol, metric), "[daemon]
-    // dataplane".
+    // [bgp] advertise prefixes the reload announces and withdraws (to every BGP peer, no reset).
+    std::vector<std::string> advertised, withdrawn;
+    // Changed settings a reload does not apply (they take effect when cgwd restarts): "[bgp]"
+    // (its AS, router ID or ECMP changed: then advertise is kept too), "[[direct_connect]]",
+    // "[daemon] routes" (route table, protocol, metric), "[daemon] dataplane".
     std::vector<std::string> not_applied;
     std::string summary() const;
 };

@@ -78,6 +78,10 @@ class Routing {
     void tunnel_up(const std::string& key, bool up);
     // Sends CEASE / Administrative Shutdown with `why` to every peer and removes every route.
     void shutdown(const std::string& why);
+    // [bgp] advertise changed (a reload): the configuration now holds the new list, `before`
+    // is the old one. Dropped prefixes are withdrawn and new ones announced to every peer whose
+    // session is up, of its family, with no session reset.
+    void advertise_changed(const std::vector<config::IpPrefix>& before);
 
     // BGP sessions up/down and route changes, one line each, for cgwctl events.
     using EventSink = std::function<void(const std::string& subject, const std::string& text)>;
@@ -107,6 +111,7 @@ class Routing {
     void for_each_installed(F&& f) const;  // f(prefix, next hops) of every route installed
     void flush_fib();
     void flush_exports();
+    bgp::PrefixListPolicy advertise_list(bool v6) const;
 
     boost::asio::io_context& io_;
     const config::DaemonConfig& cfg_;
