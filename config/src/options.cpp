@@ -41,7 +41,8 @@ const std::vector<OptionDoc>& option_docs() {
         {"bgp", "router_id", "string", "(an inside address)", "BGP identifier."},
         {"bgp", "advertise", "array of strings", "[]",
          "On-premises prefixes announced to AWS, e.g. [\"10.10.0.0/16\"]. IPv6 prefixes "
-         "(\"2001:db8:10::/48\") go to IPv6 Direct Connect peers only."},
+         "(\"2001:db8:10::/48\") go to IPv6 Direct Connect peers only. A reload applies a "
+         "change on the running sessions (the other [bgp] keys need a restart)."},
         {"bgp", "ecmp_max_paths", "integer", "8",
          "Most equal-cost next hops installed for one prefix."},
 
