@@ -153,15 +153,16 @@ ReloadPlan plan_reload(const config::DaemonConfig& old_cfg, const config::Daemon
     // effect. A change of AS, router ID or ECMP keeps all of [bgp], advertise included.
     if (old_cfg.asn != new_cfg.asn || old_cfg.router_id != new_cfg.router_id ||
         old_cfg.ecmp_max_paths != new_cfg.ecmp_max_paths) {
+        p.bgp_kept = true;
         p.not_applied.push_back("[bgp]");
     } else {
         auto has = [](const std::vector<config::IpPrefix>& v, const config::IpPrefix& x) {
             return std::find(v.begin(), v.end(), x) != v.end();
         };
         for (const auto& x : new_cfg.advertise)
-            if (!has(old_cfg.advertise, x)) p.advertised.push_back(x.to_string());
+            if (!has(old_cfg.advertise, x)) p.advertised.push_back(x);
         for (const auto& x : old_cfg.advertise)
-            if (!has(new_cfg.advertise, x)) p.withdrawn.push_back(x.to_string());
+            if (!has(new_cfg.advertise, x)) p.withdrawn.push_back(x);
     }
     if (old_cfg.direct_connect != new_cfg.direct_connect)
         p.not_applied.push_back("[[direct_connect]]");
@@ -800,12 +801,9 @@ Response Daemon::reload() {
     }
     // What a reload does not apply keeps its running value (Routing reads these from cfg_), so
     // the daemon stays as the summary says until a restart.
-    const bool bgp_kept = std::find(plan.not_applied.begin(), plan.not_applied.end(), "[bgp]") !=
-                          plan.not_applied.end();
-    const auto advertise_before = cfg_.advertise;
     fresh->asn = cfg_.asn;
     fresh->router_id = cfg_.router_id;
-    if (bgp_kept) fresh->advertise = cfg_.advertise;
+    if (plan.bgp_kept) fresh->advertise = cfg_.advertise;
     fresh->ecmp_max_paths = cfg_.ecmp_max_paths;
     fresh->direct_connect = cfg_.direct_connect;
     fresh->route_table = cfg_.route_table;
@@ -815,8 +813,8 @@ Response Daemon::reload() {
     cfg_ = std::move(*fresh);
     // The peers that stay (Direct Connect, unchanged connections) get the new advertise list
     // now; the connections started below read it when their peers are added.
-    if (routing_ && cfg_.advertise != advertise_before)
-        routing_->advertise_changed(advertise_before);
+    if (routing_ && (!plan.advertised.empty() || !plan.withdrawn.empty()))
+        routing_->advertise_changed(plan.advertised, plan.withdrawn);
     if (started_ && options_.engines) {
         std::set<std::string> start(plan.changed.begin(), plan.changed.end());
         start.insert(plan.added.begin(), plan.added.end());
@@ -831,12 +829,17 @@ Response Daemon::reload() {
         logger("config")->warn("{}", plan.summary());
     events_.add("daemon", plan.summary());
     notify_status();
+    auto strings = [](const std::vector<config::IpPrefix>& v) {
+        std::vector<std::string> out;
+        for (const auto& p : v) out.push_back(p.to_string());
+        return out;
+    };
     json args{{"unchanged", plan.unchanged},
               {"changed", plan.changed},
               {"added", plan.added},
               {"removed", plan.removed},
-              {"advertised", plan.advertised},
-              {"withdrawn", plan.withdrawn},
+              {"advertised", strings(plan.advertised)},
+              {"withdrawn", strings(plan.withdrawn)},
               {"not_applied", plan.not_applied}};
     return {ResultCode::success, plan.summary(), args};
 }

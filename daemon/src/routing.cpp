@@ -537,15 +537,10 @@ bgp::PrefixListPolicy Routing::advertise_list(bool v6) const {
     return pl;
 }
 
-void Routing::advertise_changed(const std::vector<config::IpPrefix>& before) {
-    const auto& now = cfg_.advertise;
-    auto has = [](const std::vector<config::IpPrefix>& v, const config::IpPrefix& p) {
-        return std::find(v.begin(), v.end(), p) != v.end();
-    };
-    for (const auto& p : before)
-        if (!has(now, p)) rib_.withdraw_local(to_bgp(p));
-    for (const auto& p : now)
-        if (!has(before, p)) rib_.originate(to_bgp(p));
+void Routing::advertise_changed(const std::vector<config::IpPrefix>& added,
+                                const std::vector<config::IpPrefix>& withdrawn) {
+    for (const auto& p : withdrawn) rib_.withdraw_local(to_bgp(p));
+    for (const auto& p : added) rib_.originate(to_bgp(p));
     // Every peer's export list anew: the RIB re-evaluates what it advertised and what it may.
     for (auto& [key, runner] : peers_) {
         const auto* pc = rib_.peer_config(runner->id());

@@ -263,6 +263,10 @@ TEST_CASE(
                                         *config::IpPrefix::parse("10.20.0.0/16")});
 
     // Reloading the same file again: still reported, since the running values still differ.
+    auto again_plan = daemon::plan_reload(d.config(), load(path));
+    CHECK(again_plan.bgp_kept);
+    CHECK(again_plan.advertised.empty());
+    CHECK(again_plan.withdrawn.empty());
     auto again = d.reload();
     CHECK(again.arguments["not_applied"] == json{"[bgp]"});
     // Back to the running settings: nothing left unapplied.
@@ -270,6 +274,7 @@ TEST_CASE(
     auto back = d.reload();
     CHECK(back.arguments["not_applied"] == json::array());
     CHECK(back.text == "reloaded: 1 unchanged, 0 changed, 0 added, 0 removed");
+    CHECK_FALSE(daemon::plan_reload(d.config(), load(path)).bgp_kept);
 }
 
 TEST_CASE("control commands: log-level validates its arguments, version answers") {

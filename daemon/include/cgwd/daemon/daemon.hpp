@@ -39,10 +39,12 @@ class ControlServer;
 struct ReloadPlan {
     std::vector<std::string> unchanged, changed, added, removed;  // connection ids
     // [bgp] advertise prefixes the reload announces and withdraws (to every BGP peer, no reset).
-    std::vector<std::string> advertised, withdrawn;
+    std::vector<config::IpPrefix> advertised, withdrawn;
+    // The AS, router ID or ECMP changed: all of [bgp] keeps its running value, advertise too.
+    bool bgp_kept = false;
     // Changed settings a reload does not apply (they take effect when cgwd restarts): "[bgp]"
-    // (its AS, router ID or ECMP changed: then advertise is kept too), "[[direct_connect]]",
-    // "[daemon] routes" (route table, protocol, metric), "[daemon] dataplane".
+    // (when bgp_kept), "[[direct_connect]]", "[daemon] routes" (route table, protocol,
+    // metric), "[daemon] dataplane".
     std::vector<std::string> not_applied;
     std::string summary() const;
 };

@@ -78,10 +78,11 @@ class Routing {
     void tunnel_up(const std::string& key, bool up);
     // Sends CEASE / Administrative Shutdown with `why` to every peer and removes every route.
     void shutdown(const std::string& why);
-    // [bgp] advertise changed (a reload): the configuration now holds the new list, `before`
-    // is the old one. Dropped prefixes are withdrawn and new ones announced to every peer whose
-    // session is up, of its family, with no session reset.
-    void advertise_changed(const std::vector<config::IpPrefix>& before);
+    // [bgp] advertise changed (a reload): the configuration now holds the new list, of which
+    // `added` are new and `withdrawn` were dropped. The dropped are withdrawn and the new
+    // announced to every peer whose session is up, of its family, with no session reset.
+    void advertise_changed(const std::vector<config::IpPrefix>& added,
+                           const std::vector<config::IpPrefix>& withdrawn);
 
     // BGP sessions up/down and route changes, one line each, for cgwctl events.
     using EventSink = std::function<void(const std::string& subject, const std::string& text)>;
