@@ -49,8 +49,9 @@ const std::vector<OptionDoc>& option_docs() {
         {"failover", "prefer_direct_connect", "boolean", "true",
          "Prefer Direct Connect over VPN for the same prefix (local preference DX > VPN)."},
         {"failover", "vpn_mss", "integer", "1379",
-         "TCP MSS clamp for traffic that can fail over to a VPN tunnel, applied on every path so "
-         "flows survive a move to the smaller VPN MTU."},
+         "TCP MSS clamp for traffic that can fail over to a VPN tunnel, applied on every path "
+         "(the tunnels, and IPv4 on each Direct Connect interface) so flows survive a move to "
+         "the smaller VPN MTU."},
 
         {"vpn", "name", "string", "(required)",
          "Short name, 1-10 of a-z 0-9 -, used in interface names and cgwctl output."},

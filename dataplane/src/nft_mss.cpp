@@ -21,12 +21,15 @@ bool safe_name(const std::string& name) {
 }
 
 constexpr std::string_view interface_comment = " comment \"cgwd interface\"";
+// An interface clamp (Direct Connect) is there for the flows that may fail over to a VPN
+// tunnel, and those are IPv4 only: IPv6 on the interface keeps its own MSS.
+constexpr std::string_view interface_family = " meta nfproto ipv4";
 
 std::string rule(std::string_view match, const std::string& name, std::uint16_t mss,
-                 std::string_view suffix) {
+                 std::string_view family, std::string_view suffix) {
     const std::string m = std::to_string(mss);
-    return "    " + std::string(match) + " \"" + name +
-           "\" tcp flags & (syn | rst) == syn tcp option maxseg size > " + m +
+    return "    " + std::string(match) + " \"" + name + "\"" + std::string(family) +
+           " tcp flags & (syn | rst) == syn tcp option maxseg size > " + m +
            " tcp option maxseg size set " + m + std::string(suffix) + "\n";
 }
 
@@ -35,12 +38,12 @@ std::string chain(std::string_view hook, const std::map<std::string, std::uint16
     std::string s = "  chain " + std::string(hook) + " {\n    type filter hook " +
                     std::string(hook) + " priority mangle; policy accept;\n";
     for (const auto& [name, mss] : clamps) {
-        if (in) s += rule("iifname", name, mss, "");
-        if (out) s += rule("oifname", name, mss, "");
+        if (in) s += rule("iifname", name, mss, "", "");
+        if (out) s += rule("oifname", name, mss, "", "");
     }
     for (const auto& [name, mss] : interface_clamps) {
-        if (in) s += rule("iifname", name, mss, interface_comment);
-        if (out) s += rule("oifname", name, mss, interface_comment);
+        if (in) s += rule("iifname", name, mss, interface_family, interface_comment);
+        if (out) s += rule("oifname", name, mss, interface_family, interface_comment);
     }
     return s + "  }\n";
 }

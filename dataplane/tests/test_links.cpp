@@ -473,8 +473,9 @@ TEST_CASE("KernelLinks checks its arguments before any netlink") {
     CHECK(dx_spec().name() == "eth1.100");
 }
 
-TEST_CASE("nft MSS clamp: interface clamps after tunnel clamps, marked with a comment") {
+TEST_CASE("nft MSS clamp: interface clamps after tunnel clamps, IPv4 only, marked with a comment") {
     const std::string syn = " tcp flags & (syn | rst) == syn tcp option maxseg size > ";
+    const std::string v4 = " meta nfproto ipv4";
     const std::string c = " comment \"cgwd interface\"\n";
     // Only an interface clamp: the DX VLAN clamped to the VPN's MSS.
     const std::string only = NftMssClamp::ruleset({}, {{"eth1.100", 1379}});
@@ -485,18 +486,18 @@ TEST_CASE("nft MSS clamp: interface clamps after tunnel clamps, marked with a co
         "  chain forward {\n"
         "    type filter hook forward priority mangle; policy accept;\n"
         "    iifname \"eth1.100\"" +
-        syn + "1379 tcp option maxseg size set 1379" + c + "    oifname \"eth1.100\"" + syn +
-        "1379 tcp option maxseg size set 1379" + c +
+        v4 + syn + "1379 tcp option maxseg size set 1379" + c + "    oifname \"eth1.100\"" + v4 +
+        syn + "1379 tcp option maxseg size set 1379" + c +
         "  }\n"
         "  chain output {\n"
         "    type filter hook output priority mangle; policy accept;\n"
         "    oifname \"eth1.100\"" +
-        syn + "1379 tcp option maxseg size set 1379" + c +
+        v4 + syn + "1379 tcp option maxseg size set 1379" + c +
         "  }\n"
         "  chain input {\n"
         "    type filter hook input priority mangle; policy accept;\n"
         "    iifname \"eth1.100\"" +
-        syn + "1379 tcp option maxseg size set 1379" + c +
+        v4 + syn + "1379 tcp option maxseg size set 1379" + c +
         "  }\n"
         "}\n";
     CHECK(only == expected_only);
@@ -510,7 +511,7 @@ TEST_CASE("nft MSS clamp: interface clamps after tunnel clamps, marked with a co
         syn +
         "1379 tcp option maxseg size set 1379\n"
         "    oifname \"dx0.7\"" +
-        syn + "1400 tcp option maxseg size set 1400" + c + "  }\n";
+        v4 + syn + "1400 tcp option maxseg size set 1400" + c + "  }\n";
     CHECK(both.find(expected_output) != std::string::npos);
     // The one-argument form is the two-argument form with no interface clamps.
     CHECK(NftMssClamp::ruleset({{"cgwd1", 1379}}) == NftMssClamp::ruleset({{"cgwd1", 1379}}, {}));

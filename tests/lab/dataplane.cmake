@@ -57,10 +57,11 @@ set_tests_properties("lab: dataplane kernel routes batched, 20000 in one call, E
                      PROPERTIES LABELS lab TIMEOUT 180)
 
 # Direct Connect pieces (tests/lab/dataplane/dx_links.sh): interface MSS clamps by name in
-# `inet cgwd`, through KernelDataplane and a standalone NftMssClamp, on this host.
-add_test(NAME "lab: dataplane interface MSS clamp by name, KernelDataplane and standalone"
+# `inet cgwd`, through KernelDataplane and a standalone NftMssClamp, on this host; SYNs through
+# a clamp: IPv4 clamped, IPv6 not.
+add_test(NAME "lab: dataplane interface MSS clamp by name, IPv4 only on the wire, KernelDataplane and standalone"
          COMMAND ${CMAKE_SOURCE_DIR}/tests/lab/dataplane/dx_links.sh $<TARGET_FILE:kernel_dp> clamp)
-set_tests_properties("lab: dataplane interface MSS clamp by name, KernelDataplane and standalone"
+set_tests_properties("lab: dataplane interface MSS clamp by name, IPv4 only on the wire, KernelDataplane and standalone"
                      PROPERTIES LABELS lab TIMEOUT 120)
 # KernelLinks' 802.1Q VLAN (create, idempotent re-create, an IPv6 /125 added by a second call
 # next to the IPv4 address and never tentative, conflict, clamp, delete) needs

@@ -3,7 +3,10 @@
 # driven by kernel_dp (dataplane/tools/kernel_dp.cpp):
 #   clamp  interface MSS clamps by name in `inet cgwd` (KernelDataplane::set_interface_mss_clamp
 #          and a standalone NftMssClamp::set_interface_clamp) on a veth: rules in forward,
-#          output and input with iifname/oifname, MSS 1379, removed with 0, table gone at the end.
+#          output and input with iifname/oifname, IPv4 only, MSS 1379, removed with 0, table
+#          gone at the end. On the wire, SYNs sent out of a clamped veth (MTU 1500) to a second
+#          namespace: IPv4 arrives with MSS 1379, IPv6 with its own 1440 (DX flows that can fail
+#          over to a VPN tunnel are IPv4 only).
 #   vlan   KernelLinks: VLAN 100 on a veth parent with 192.0.2.1/30 and MTU 1500, checked with
 #          `ip -d -j link` / `ip -j addr`; an idempotent re-create; a second call for the same
 #          VLAN adding the IPv6 address 2001:db8:100::1/125 next to the IPv4 one (a Direct
@@ -18,11 +21,12 @@ ns=cgwd-dx-$$
 tmp=$(mktemp -d /tmp/cgwd-dx-XXXXXX)
 cleanup() {
     ip netns del "$ns" 2>/dev/null || true
+    ip netns del "$ns-far" 2>/dev/null || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; cat "$tmp"/*.log >&2 2>/dev/null || true; exit 1; }
-for t in ip nft python3 timeout; do command -v $t >/dev/null || fail "$t is missing"; done
+for t in ip nft python3 timeout tcpdump; do command -v $t >/dev/null || fail "$t is missing"; done
 case "$mode" in clamp|vlan) ;; *) fail "mode must be clamp or vlan" ;; esac
 
 ip netns add "$ns"
@@ -64,7 +68,7 @@ finish() {
     [ $status = 0 ] || fail "kernel_dp exit status $status: $(cat "$log")"
 }
 # nft_check DEV MSS: the table holds exactly the 4 interface-clamp rules for DEV (forward in+out,
-# output out, input in) with MSS, each marked "cgwd interface".
+# output out, input in) with MSS, for IPv4 only, each marked "cgwd interface".
 nft_check() {
     local json
     json=$(in_ns nft -j list table inet cgwd) || fail "no table inet cgwd"
@@ -73,9 +77,13 @@ import json, os, sys
 dev, mss = sys.argv[1], int(sys.argv[2])
 rules = [e["rule"] for e in json.loads(os.environ["NFT"])["nftables"] if "rule" in e]
 def shape(r):
-    meta = [x["match"] for x in r["expr"] if "match" in x and "meta" in x["match"]["left"]]
-    key = meta[0]["left"]["meta"]["key"]
-    assert meta[0]["right"] == dev and meta[0]["op"] == "==", r
+    meta = {x["match"]["left"]["meta"]["key"]: x["match"] for x in r["expr"]
+            if "match" in x and "meta" in x["match"]["left"]}
+    names = [k for k in meta if k in ("iifname", "oifname")]
+    assert len(names) == 1, r
+    key = names[0]
+    assert meta[key]["right"] == dev and meta[key]["op"] == "==", r
+    assert meta.get("nfproto", {}).get("right") == "ipv4", r
     gt = [x["match"] for x in r["expr"] if "match" in x and "tcp option" in x["match"]["left"]]
     assert gt and gt[0]["op"] == ">" and gt[0]["right"] == mss, r
     flags = [x["match"] for x in r["expr"] if "match" in x and x["match"]["left"].get("&")]
@@ -101,6 +109,36 @@ if [ "$mode" = clamp ]; then
     step "ifclamp dev=dxp mss=0"
     in_ns nft list table inet cgwd 2>/dev/null | grep -q maxseg && fail "rules left after mss=0"
     step "ifclamp dev=dxq mss=1379"
+    finish
+    no_table
+    # On the wire: a second namespace behind the veth dxs, SYNs sent to it over IPv4 and IPv6.
+    ip netns add "$ns-far"
+    ip -n "$ns" link add dxs type veth peer name dxr netns "$ns-far"
+    ip -n "$ns" addr add 198.51.100.1/24 dev dxs
+    ip -n "$ns" addr add 2001:db8:9::1/64 dev dxs nodad
+    ip -n "$ns-far" addr add 198.51.100.2/24 dev dxr
+    ip -n "$ns-far" addr add 2001:db8:9::2/64 dev dxr nodad
+    ip -n "$ns" link set dxs up
+    ip -n "$ns-far" link set dxr up
+    ip -n "$ns-far" link set lo up
+    start wire
+    step "ifclamp dev=dxs mss=1379"
+    ip netns exec "$ns-far" timeout 20 tcpdump -l -n -i dxr -c 2 'tcp dst port 5009' \
+        >"$tmp/syn.txt" 2>"$tmp/tcpdump.err" &
+    dump=$!
+    for _ in $(seq 100); do grep -q "listening on" "$tmp/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
+    # Nobody listens at 5009: the far side answers RST, the SYN was on the wire all the same.
+    for a in 198.51.100.2 2001:db8:9::2; do
+        in_ns timeout 5 python3 -c 'import socket, sys
+try: socket.create_connection((sys.argv[1], 5009), timeout=3)
+except OSError: pass' "$a"
+    done
+    wait $dump || fail "tcpdump saw no 2 SYNs: $(cat "$tmp/syn.txt" "$tmp/tcpdump.err")"
+    v4=$(sed -n 's/.*IP 198\.51\.100\.1\..*Flags \[S\].*mss \([0-9]*\).*/\1/p' "$tmp/syn.txt")
+    v6=$(sed -n 's/.*IP6 2001:db8:9::1\..*Flags \[S\].*mss \([0-9]*\).*/\1/p' "$tmp/syn.txt")
+    [ "$v4" = 1379 ] || fail "IPv4 SYN through the clamp carries mss '$v4' (want 1379): $(cat "$tmp/syn.txt")"
+    [ "$v6" = 1440 ] || fail "IPv6 SYN through the clamp carries mss '$v6' (want 1440, its own): $(cat "$tmp/syn.txt")"
+    echo "on the wire: IPv4 SYN mss $v4, IPv6 SYN mss $v6"
     finish
     no_table
     # Standalone NftMssClamp (the userspace-mode daemon's): on, off, and the table stays empty
