@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/write.hpp>
 
 #include "cgwd/bgp/gtsm.hpp"
 #include "cgwd/bgp/tcp_md5.hpp"
 #include "cgwd/daemon/logging.hpp"
 #include "cgwd/daemon/socket_address.hpp"
+#include "cgwd/daemon/tcp_outbox.hpp"
 
 namespace cgwd::daemon {
 
@@ -152,11 +152,7 @@ class BgpPeerRunner {
     // belongs to the promoted connection, and a CloseSecond's NOTIFICATION goes out before
     // that connection is closed.
     void pump() {
-        auto events = session_.take_events();
-        resolve_collisions(events);
-        write_async(socket_, session_.take_output());
-        write_async(second_, session_.take_second_output());
-        handle_events(events);
+        pump_sync();
         arm_timer();
     }
 
@@ -185,33 +181,37 @@ class BgpPeerRunner {
         return c;
     }
 
-    // On shutdown the loop may not run again: write what is pending before closing.
+    // pump() without arming the timer, for shutdown (the loop may not run again). The last
+    // words (CEASE) go to the kernel at once; writes never block, so a peer that does not
+    // read cannot hold up the shutdown.
     void pump_sync() {
         auto events = session_.take_events();
         resolve_collisions(events);
-        write_sync(socket_, session_.take_output());
-        write_sync(second_, session_.take_second_output());
+        write(socket_, session_.take_output());
+        write(second_, session_.take_second_output());
         handle_events(events);
     }
 
-    static void write_sync(const std::shared_ptr<tcp::socket>& s, const bgp::Bytes& out) {
+    // Bytes for a connection, in order, one write at a time, never blocking: what the kernel
+    // does not take now goes out when the socket is writable again (TcpOutbox). A peer that
+    // stops reading has its connection closed once more than kOutboxLimit bytes wait.
+    void write(const std::shared_ptr<tcp::socket>& s, bgp::Bytes out) {
         if (out.empty() || !s || !s->is_open()) return;
-        boost::system::error_code ec;
-        asio::write(*s, asio::buffer(out), ec);
-    }
-
-    void write_async(const std::shared_ptr<tcp::socket>& s, bgp::Bytes out) {
-        if (out.empty() || !s || !s->is_open()) return;
-        auto buf = std::make_shared<bgp::Bytes>(std::move(out));
-        asio::async_write(*s, asio::buffer(*buf),
-                          [this, buf, s](boost::system::error_code ec, std::size_t) {
-                              if (!ec) return;
-                              if (s == socket_) {
-                                  tcp_closed();
-                              } else if (s == second_) {
-                                  second_closed();
-                              }
-                          });
+        auto it = outboxes_.find(s.get());
+        if (it == outboxes_.end()) {
+            auto failed = [this, s](const std::string& why) {
+                if (s != socket_ && s != second_) return;
+                logger("bgp")->warn("{}: connection to {} closed: {}", plan_.key,
+                                    plan_.peer_address.to_string(), why);
+                if (s == socket_) {
+                    tcp_closed();
+                } else {
+                    second_closed();
+                }
+            };
+            it = outboxes_.try_emplace(s.get(), s, kOutboxLimit, std::move(failed)).first;
+        }
+        it->second.send(std::move(out));
     }
 
     void resolve_collisions(const std::vector<bgp::SessionEvent>& events) {
@@ -221,11 +221,11 @@ class BgpPeerRunner {
                 // (CEASE / Connection Collision Resolution, when the session has any) and goes.
                 if (second_ && session_.state() != bgp::SessionState::Idle)
                     count_collision(first_incoming_);
-                write_sync(second_, session_.take_second_output());
+                write(second_, session_.take_second_output());
                 close(second_);
             } else if (auto* pr = std::get_if<bgp::PromoteSecond>(&ev)) {
                 count_collision(true);  // second_ is always the peer's (accept())
-                write_sync(socket_, pr->first_last_words);
+                write(socket_, pr->first_last_words);
                 close(socket_);
                 socket_ = std::exchange(second_, nullptr);
                 first_incoming_ = true;
@@ -445,8 +445,11 @@ class BgpPeerRunner {
         pump();
     }
 
-    static void close(std::shared_ptr<tcp::socket>& s) {
+    // Closes a connection; what is still waiting in its outbox is dropped (the kernel still
+    // sends what it took, then FIN).
+    void close(std::shared_ptr<tcp::socket>& s) {
         if (!s) return;
+        outboxes_.erase(s.get());
         boost::system::error_code ec;
         s->shutdown(tcp::socket::shutdown_both, ec);
         s->close(ec);
@@ -474,6 +477,11 @@ class BgpPeerRunner {
     // A colliding connection (RFC 4271 section 6.8): always one the peer opened.
     std::shared_ptr<tcp::socket> second_;
     bool first_incoming_ = false;  // socket_ was opened by the peer
+    // One per open connection (socket_, second_), created with its first bytes to send.
+    std::map<const tcp::socket*, TcpOutbox> outboxes_;
+    // Bytes that may wait for a peer that does not read: far above anything cgwd sends a
+    // peer (its advertise list; a full UPDATE is 4096 bytes).
+    static constexpr std::size_t kOutboxLimit = std::size_t{1} << 20;
     std::uint64_t collisions_ = 0;
     bool enabled_ = false;
     std::optional<Clock::time_point> established_since_;
