@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
 #include "cgwd/daemon/control.hpp"
 
@@ -36,15 +38,19 @@ std::expected<nlohmann::json, std::string> call(const std::string& path, const s
         if (n <= 0) return std::unexpected(std::string("send: ") + std::strerror(errno));
         sent += static_cast<std::size_t>(n);
     }
-    FrameReader reader;
-    char buf[4096];
+    FrameReader reader(kMaxAnswer);
+    std::vector<char> buf(64 * 1024);
     for (;;) {
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, 10000) <= 0) return std::unexpected("no answer from cgwd within 10 s");
-        auto n = ::recv(fd, buf, sizeof buf, 0);
+        auto n = ::recv(fd, buf.data(), buf.size(), 0);
         if (n <= 0) return std::unexpected("cgwd closed the connection without answering");
-        auto frames = reader.feed(std::string_view(buf, static_cast<std::size_t>(n)));
-        if (!frames) return std::unexpected("malformed answer from cgwd");
+        auto frames = reader.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+        if (!frames)
+            return std::unexpected(frames.error() == FrameError::too_large
+                                       ? "answer from cgwd larger than " +
+                                             std::to_string(kMaxAnswer >> 20) + " MiB"
+                                       : std::string("malformed answer from cgwd"));
         if (!frames->empty()) {
             auto j = nlohmann::json::parse(frames->front(), nullptr, false);
             if (j.is_discarded() || !j.is_object())

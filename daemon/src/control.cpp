@@ -66,7 +66,7 @@ std::expected<std::vector<std::string>, FrameError> FrameReader::feed(std::strin
         };
         std::uint32_t len = (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
         if (len == 0) return std::unexpected(FrameError::empty);
-        if (len > kMaxRequest) return std::unexpected(FrameError::too_large);
+        if (len > max_frame_) return std::unexpected(FrameError::too_large);
         if (buffer_.size() < 4 + std::size_t{len}) break;
         frames.emplace_back(buffer_.substr(4, len));
         buffer_.erase(0, 4 + std::size_t{len});

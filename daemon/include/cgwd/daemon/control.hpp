@@ -20,6 +20,9 @@
 namespace cgwd::daemon {
 
 inline constexpr std::size_t kMaxRequest = 64 * 1024;
+// Answers are larger: `status` lists every installed route (AWS allows 5000 from a TGW), and
+// `events` the last 1000 events. cgwctl refuses an answer above this.
+inline constexpr std::size_t kMaxAnswer = 16 * 1024 * 1024;
 
 enum class ResultCode { success = 0, error = 1, unknown_command = 2 };
 
@@ -51,14 +54,18 @@ class CommandRegistry {
 
 enum class FrameError { too_large, empty };
 
-// Reassembles frames from a byte stream delivered in arbitrary pieces.
+// Reassembles frames from a byte stream delivered in arbitrary pieces; a frame longer than
+// `max_frame` (the daemon reading requests: kMaxRequest; cgwctl reading answers: kMaxAnswer) is
+// refused from its 4-byte header, before its body is buffered.
 class FrameReader {
   public:
+    explicit FrameReader(std::size_t max_frame = kMaxRequest) : max_frame_(max_frame) {}
     // Appends bytes; returns the complete frames they finish, or an error after which the
     // connection must be closed.
     [[nodiscard]] std::expected<std::vector<std::string>, FrameError> feed(std::string_view bytes);
 
   private:
+    std::size_t max_frame_;
     std::string buffer_;
 };
 
