@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <set>
 
@@ -30,11 +32,17 @@ using local = asio::local::stream_protocol;
 using nlohmann::json;
 
 // The unix-socket transport of the control channel: frames in, frames out, one request at a
-// time per connection; a bad frame closes the connection.
+// time per connection (pipelined requests are answered in turn, one answer held at a time);
+// a bad frame closes the connection. At most kMaxConnections at once (one more is answered
+// "too many control connections" and closed); a connection with no request for
+// `idle_timeout` (DaemonOptions::control_idle_timeout, 60 s) is closed.
 class ControlServer {
   public:
-    ControlServer(asio::io_context& io, std::string path, const CommandRegistry& commands)
-        : path_(std::move(path)), acceptor_(io), commands_(commands) {
+    static constexpr std::size_t kMaxConnections = 32;
+
+    ControlServer(asio::io_context& io, std::string path, const CommandRegistry& commands,
+                  std::chrono::milliseconds idle_timeout)
+        : path_(std::move(path)), acceptor_(io), commands_(commands), idle_timeout_(idle_timeout) {
         std::error_code ec;
         std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
         ::unlink(path_.c_str());  // a leftover of a killed run
@@ -58,11 +66,28 @@ class ControlServer {
 
   private:
     struct Session : std::enable_shared_from_this<Session> {
-        Session(local::socket s, const CommandRegistry& c) : socket(std::move(s)), commands(c) {}
+        Session(local::socket s, const CommandRegistry& c, std::chrono::milliseconds timeout,
+                std::shared_ptr<std::size_t> count)
+            : socket(std::move(s)),
+              commands(c),
+              idle_timeout(timeout),
+              idle(socket.get_executor()),
+              live(std::move(count)) {
+            ++*live;
+        }
+        ~Session() { --*live; }
+
         void read() {
             auto self = shared_from_this();
+            idle.expires_after(idle_timeout);
+            idle.async_wait([self](boost::system::error_code ec) {
+                if (ec) return;  // cancelled: a request came, or the connection ended
+                boost::system::error_code cec;
+                self->socket.close(cec);
+            });
             socket.async_read_some(
                 asio::buffer(buf), [self](boost::system::error_code ec, std::size_t n) {
+                    self->idle.cancel();
                     if (ec) return;
                     auto frames = self->reader.feed(std::string_view(self->buf.data(), n));
                     if (!frames) {
@@ -72,24 +97,40 @@ class ControlServer {
                                               ? "request larger than 64 KiB"
                                               : "empty request"},
                                  {"arguments", json::object()}};
-                        self->out = encode_frame(err.dump());
-                        asio::async_write(self->socket, asio::buffer(self->out),
-                                          [self](boost::system::error_code, std::size_t) {});
+                        self->send_last(err);
                         return;
                     }
-                    self->out.clear();
-                    for (const auto& f : *frames)
-                        self->out += encode_frame(self->commands.handle(f));
-                    if (self->out.empty()) return self->read();
-                    asio::async_write(self->socket, asio::buffer(self->out),
-                                      [self](boost::system::error_code wec, std::size_t) {
-                                          if (!wec) self->read();
-                                      });
+                    for (auto& f : *frames) self->requests.push_back(std::move(f));
+                    self->answer_next();
                 });
         }
+
+        // Answers the oldest request waiting, then the next; reads again when none is left.
+        void answer_next() {
+            if (requests.empty()) return read();
+            out = encode_frame(commands.handle(requests.front()));
+            requests.pop_front();
+            auto self = shared_from_this();
+            asio::async_write(socket, asio::buffer(out),
+                              [self](boost::system::error_code ec, std::size_t) {
+                                  if (!ec) self->answer_next();
+                              });
+        }
+
+        void send_last(const json& answer) {
+            out = encode_frame(answer.dump());
+            auto self = shared_from_this();
+            asio::async_write(socket, asio::buffer(out),
+                              [self](boost::system::error_code, std::size_t) {});
+        }
+
         local::socket socket;
         const CommandRegistry& commands;
+        std::chrono::milliseconds idle_timeout;
+        asio::steady_timer idle;
+        std::shared_ptr<std::size_t> live;
         FrameReader reader;
+        std::deque<std::string> requests;
         std::array<char, 4096> buf{};
         std::string out;
     };
@@ -97,7 +138,16 @@ class ControlServer {
     void accept() {
         acceptor_.async_accept([this](boost::system::error_code ec, local::socket s) {
             if (ec) return;
-            std::make_shared<Session>(std::move(s), commands_)->read();
+            const bool full = *live_ >= kMaxConnections;
+            auto session = std::make_shared<Session>(std::move(s), commands_, idle_timeout_, live_);
+            if (full) {
+                session->send_last({{"result", 1},
+                                    {"text", "too many control connections (" +
+                                                 std::to_string(kMaxConnections) + ")"},
+                                    {"arguments", json::object()}});
+            } else {
+                session->read();
+            }
             accept();
         });
     }
@@ -105,6 +155,8 @@ class ControlServer {
     std::string path_;
     local::acceptor acceptor_;
     const CommandRegistry& commands_;
+    std::chrono::milliseconds idle_timeout_;
+    std::shared_ptr<std::size_t> live_ = std::make_shared<std::size_t>(0);  // open connections
 };
 
 namespace {
@@ -852,7 +904,8 @@ void Daemon::notify_status() {
 }
 
 void Daemon::start() {
-    control_ = std::make_unique<ControlServer>(io_, cfg_.control_socket, commands_);
+    control_ = std::make_unique<ControlServer>(io_, cfg_.control_socket, commands_,
+                                               options_.control_idle_timeout);
     logger("daemon")->info("cgwd {} listening on {}", version(), cfg_.control_socket);
     if (!cfg_.wireshark_keys.empty()) {
         logger("daemon")->warn(

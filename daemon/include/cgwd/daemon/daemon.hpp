@@ -15,6 +15,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -59,6 +60,8 @@ struct DaemonOptions {
     std::uint16_t natt_port = 4500;
     std::uint16_t bgp_port = 179;
     bool engines = true;  // false: control surface only (no sockets, no dataplane)
+    // A control connection with no request for this long is closed (tests shorten it).
+    std::chrono::milliseconds control_idle_timeout{60000};
     // After start-up keep only CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE (cgwd does;
     // tests running the daemon in their own process do not).
     bool drop_capabilities = false;
