@@ -1,6 +1,7 @@
 #include "cgwd/daemon/observe.hpp"
 
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
@@ -173,8 +174,9 @@ std::string prometheus_text(const json& s, const MetricCounters& c) {
     return o.str();
 }
 
-MetricsServer::MetricsServer(asio::io_context& io, const std::string& listen, Source source)
-    : acceptor_(io), source_(std::move(source)) {
+MetricsServer::MetricsServer(asio::io_context& io, const std::string& listen, Source source,
+                             std::chrono::milliseconds timeout)
+    : acceptor_(io), source_(std::move(source)), timeout_(timeout) {
     auto colon = listen.rfind(':');
     boost::system::error_code ec;
     auto address = asio::ip::make_address(listen.substr(0, colon), ec);
@@ -206,31 +208,72 @@ std::uint16_t MetricsServer::port() const {
     return acceptor_.local_endpoint(ec).port();
 }
 
+namespace {
+// One open metrics connection: counted while it lives, closed when its time is up.
+struct MetricsConnection {
+    MetricsConnection(tcp::socket s, std::shared_ptr<std::size_t> count)
+        : sock(std::move(s)), deadline(sock.get_executor()), live(std::move(count)) {
+        ++*live;
+    }
+    ~MetricsConnection() { --*live; }
+    tcp::socket sock;
+    asio::steady_timer deadline;
+    std::shared_ptr<std::size_t> live;
+    asio::streambuf buf{8192};  // bounded request
+    std::string reply;
+};
+}  // namespace
+
 void MetricsServer::accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
         if (ec) return;
-        auto sock = std::make_shared<tcp::socket>(std::move(s));
-        auto buf = std::make_shared<asio::streambuf>(8192);  // bounded request
+        const bool full = *live_ >= kMaxConnections;
+        auto conn = std::make_shared<MetricsConnection>(std::move(s), live_);
+        std::weak_ptr<MetricsConnection> weak = conn;
+        conn->deadline.expires_after(timeout_);
+        conn->deadline.async_wait([weak](boost::system::error_code tec) {
+            if (tec) return;
+            if (auto c = weak.lock()) {
+                boost::system::error_code cec;
+                c->sock.close(cec);
+            }
+        });
+        if (full) {
+            conn->reply = "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+            asio::async_write(conn->sock, asio::buffer(conn->reply),
+                              [conn](boost::system::error_code, std::size_t) {
+                                  boost::system::error_code cec;
+                                  conn->sock.shutdown(tcp::socket::shutdown_both, cec);
+                                  conn->deadline.cancel();
+                              });
+            accept();
+            return;
+        }
         asio::async_read_until(
-            *sock, *buf, "\r\n\r\n", [this, sock, buf](boost::system::error_code rec, std::size_t) {
-                if (rec) return;
+            conn->sock, conn->buf, "\r\n\r\n",
+            [this, conn](boost::system::error_code rec, std::size_t) {
+                if (rec) {
+                    conn->deadline.cancel();
+                    return;
+                }
                 std::string first;
-                std::istream in(buf.get());
+                std::istream in(&conn->buf);
                 std::getline(in, first);
-                auto reply = std::make_shared<std::string>();
+                auto& reply = conn->reply;
                 if (first.rfind("GET /metrics ", 0) == 0) {
                     auto body = source_();
-                    *reply =
+                    reply =
                         "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
                         "Content-Length: " +
                         std::to_string(body.size()) + "\r\n\r\n" + body;
                 } else {
-                    *reply = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+                    reply = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
                 }
-                asio::async_write(*sock, asio::buffer(*reply),
-                                  [sock, reply](boost::system::error_code, std::size_t) {
+                asio::async_write(conn->sock, asio::buffer(reply),
+                                  [conn](boost::system::error_code, std::size_t) {
                                       boost::system::error_code cec;
-                                      sock->shutdown(tcp::socket::shutdown_both, cec);
+                                      conn->sock.shutdown(tcp::socket::shutdown_both, cec);
+                                      conn->deadline.cancel();
                                   });
             });
         accept();

@@ -1,12 +1,17 @@
 // cgwctl events' log and the Prometheus text: exact exposition lines for a fixed status, the
 // bounded event log, and the HTTP endpoint over loopback.
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <catch2/catch.hpp>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cgwd/daemon/observe.hpp"
 
@@ -118,4 +123,48 @@ TEST_CASE("metrics endpoint: GET /metrics answers 200 with the text, other paths
     CHECK(missing.rfind("HTTP/1.0 404", 0) == 0);
     CHECK_THROWS_WITH(daemon::MetricsServer(io, "nonsense", [] { return std::string(); }),
                       Catch::Contains("not ADDRESS:PORT"));
+}
+
+TEST_CASE("metrics endpoint: at most 16 connections, one more gets 503, silent ones are closed") {
+    boost::asio::io_context io;
+    daemon::MetricsServer server(
+        io, "127.0.0.1:0", [] { return std::string("cgwd_x 1\n"); },
+        std::chrono::milliseconds(2000));
+    const boost::asio::ip::tcp::endpoint ep{boost::asio::ip::make_address("127.0.0.1"),
+                                            server.port()};
+    std::string extra_answer;
+    bool silent_closed = false;
+    std::chrono::milliseconds silent_lasted{0};
+    std::thread client([&] {
+        boost::asio::io_context cio;
+        // 16 connections that never send a request.
+        std::vector<boost::asio::ip::tcp::socket> silent;
+        for (int i = 0; i < 16; ++i) {
+            silent.emplace_back(cio);
+            silent.back().connect(ep);
+            // Paced, so the accept queue (8) never overflows into SYN retransmissions.
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        // The 17th is answered 503 at once.
+        boost::asio::ip::tcp::socket extra(cio);
+        extra.connect(ep);
+        boost::system::error_code ec;
+        boost::asio::read(extra, boost::asio::dynamic_buffer(extra_answer), ec);
+        // The silent ones are closed by the server after its timeout (2 s here).
+        const auto t0 = std::chrono::steady_clock::now();
+        timeval limit{5, 0};  // a server that never closes fails the test instead of hanging it
+        ::setsockopt(silent[0].native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+        char b;
+        boost::asio::read(silent[0], boost::asio::buffer(&b, 1), ec);
+        silent_closed = ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
+        silent_lasted = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - t0);
+        io.stop();
+    });
+    io.run_for(std::chrono::seconds(10));
+    client.join();
+    CHECK(extra_answer.rfind("HTTP/1.0 503", 0) == 0);
+    CHECK(silent_closed);
+    CHECK(silent_lasted < std::chrono::seconds(5));  // closed by the server, not SO_RCVTIMEO
 }

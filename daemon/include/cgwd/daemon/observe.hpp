@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -49,11 +50,15 @@ struct MetricCounters {
 [[nodiscard]] std::string prometheus_text(const nlohmann::json& status, const MetricCounters& c);
 
 // Serves GET /metrics on `listen` ("address:port"); anything else gets 404. Throws
-// std::runtime_error naming the address when it cannot listen.
+// std::runtime_error naming the address when it cannot listen. A request is at most 8 kB;
+// at most kMaxConnections are open at once (one more gets 503 and is closed), and a
+// connection is closed `timeout` (10 s) after it was accepted, answered or not.
 class MetricsServer {
   public:
+    static constexpr std::size_t kMaxConnections = 16;
     using Source = std::function<std::string()>;
-    MetricsServer(boost::asio::io_context& io, const std::string& listen, Source source);
+    MetricsServer(boost::asio::io_context& io, const std::string& listen, Source source,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
     ~MetricsServer();
     std::uint16_t port() const;
 
@@ -61,6 +66,8 @@ class MetricsServer {
     void accept();
     boost::asio::ip::tcp::acceptor acceptor_;
     Source source_;
+    std::chrono::milliseconds timeout_;
+    std::shared_ptr<std::size_t> live_ = std::make_shared<std::size_t>(0);  // open connections
 };
 
 }  // namespace cgwd::daemon
