@@ -6,11 +6,25 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <fstream>
 
 namespace cgwd::config::detail {
 
 void fail(const Loc& loc, const std::string& message) {
     throw ConfigException(ConfigError{loc.file, loc.line, 0, loc.where, message});
+}
+
+std::expected<std::string, ConfigError> read_file_bounded(const std::string& path,
+                                                          std::size_t limit,
+                                                          const std::string& limit_text) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::unexpected(ConfigError{path, 0, 0, "", "cannot open the file"});
+    std::string text(limit + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > limit)
+        return std::unexpected(ConfigError{path, 0, 0, "", "file is larger than " + limit_text});
+    return text;
 }
 
 std::string trim(std::string_view s) {

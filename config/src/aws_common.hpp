@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <expected>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,13 @@ struct Loc {
 
 std::string trim(std::string_view s);
 std::string lower(std::string_view s);
+
+// Reads a whole file of at most `limit` bytes (also for the settings loader). Reads no more
+// than limit + 1 bytes, so a huge file, a FIFO or a device is refused without being buffered:
+// "file is larger than <limit_text>".
+std::expected<std::string, ConfigError> read_file_bounded(const std::string& path,
+                                                          std::size_t limit,
+                                                          const std::string& limit_text);
 
 // Parsers that accept every spelling AWS uses in its three formats.
 Ipv4Address parse_ipv4(std::string_view text, const Loc& loc);

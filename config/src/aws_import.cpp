@@ -1,8 +1,5 @@
 #include "cgwd/config/aws_import.hpp"
 
-#include <fstream>
-#include <sstream>
-
 #include "aws_common.hpp"
 
 namespace cgwd::config {
@@ -59,14 +56,9 @@ std::expected<std::vector<Connection>, ConfigError> import_aws(std::string_view 
 }
 
 std::expected<std::vector<Connection>, ConfigError> import_aws_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::unexpected(ConfigError{path, 0, 0, "", "cannot open the file"});
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    auto content = buf.str();
-    if (content.size() > 4 * 1024 * 1024)
-        return std::unexpected(ConfigError{path, 0, 0, "", "file is larger than 4 MiB"});
-    return import_aws(content, path);
+    auto content = detail::read_file_bounded(path, 4 * 1024 * 1024, "4 MiB");
+    if (!content) return std::unexpected(content.error());
+    return import_aws(*content, path);
 }
 
 }  // namespace cgwd::config

@@ -8,9 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <type_traits>
 
 #include "aws_common.hpp"
@@ -51,14 +49,9 @@ using detail::fail;
 using detail::Loc;
 
 std::string read_file(const std::string& path, std::size_t limit) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigException(ConfigError{path, 0, 0, "", "cannot open the file"});
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    if (buf.str().size() > limit)
-        throw ConfigException(
-            ConfigError{path, 0, 0, "", "file is larger than " + std::to_string(limit) + " bytes"});
-    return buf.str();
+    auto text = detail::read_file_bounded(path, limit, std::to_string(limit) + " bytes");
+    if (!text) throw ConfigException(text.error());
+    return std::move(*text);
 }
 
 // Files holding secrets must be private to their owner.

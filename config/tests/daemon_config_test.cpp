@@ -1,7 +1,12 @@
 // The TOML settings file: keys, types, positions of errors, permissions of secret files,
 // the --check-config summary and the starter file cgwctl import writes.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <csignal>
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -510,4 +515,37 @@ accept_prefixes = ["2001:db8:f000::/36 le 48"]
     refuse("\"10.0.0.0/16\"", "\"10.0.0.1/16\"", 11, "has host bits set");
     refuse("\"10.0.0.0/16\"", "\"2001:db8::/32\"", 11, "is IPv6 but the session is IPv4");
     refuse("\"2001:db8:f000::/36 le 48\"", "\"10.0.0.0/8\"", 19, "is IPv4 but the session is IPv6");
+}
+
+TEST_CASE("files over their size limit are refused, read no further than the limit") {
+    TempDir dir;
+    // The settings file: at most 1 MiB.
+    const auto big = dir.write("cgwd.toml", "# " + std::string(1024 * 1024, 'x') + "\n");
+    auto r = load_daemon_config(big);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().file == big);
+    CHECK(r.error().message == "file is larger than 1048576 bytes");
+
+    // An AWS file that is a FIFO fed without end: refused after 4 MiB + 1 byte, the writer
+    // stopped by EPIPE long before the 64 MiB it would write.
+    const auto fifo = (fs::path(dir.path()) / "aws.xml").string();
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    std::size_t written = 0;
+    std::thread writer([&] {
+        ::signal(SIGPIPE, SIG_IGN);
+        int fd = ::open(fifo.c_str(), O_WRONLY);
+        if (fd < 0) return;
+        const std::string chunk(65536, '<');
+        while (written < 64u * 1024 * 1024) {
+            auto n = ::write(fd, chunk.data(), chunk.size());
+            if (n <= 0) break;
+            written += static_cast<std::size_t>(n);
+        }
+        ::close(fd);
+    });
+    auto aws = import_aws_file(fifo);
+    writer.join();
+    REQUIRE_FALSE(aws);
+    CHECK(aws.error().message == "file is larger than 4 MiB");
+    CHECK(written < 8u * 1024 * 1024);  // 4 MiB + 1 read, plus what the pipe held
 }
