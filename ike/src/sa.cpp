@@ -540,6 +540,7 @@ SaInfo IkeSa::info() const {
         i.ike_transforms += "/" + config::prf_name(t.prf) + "/" + config::dh_name(t.dh);
     }
     i.established_at = established_at_;
+    i.retired_ike_sas = retired_.size();
     if (state_ == SaState::established) {
         if (ike_rekey_at_ != TimePoint::max()) i.next_ike_rekey = ike_rekey_at_;
         for (const Child& ch : children_) {

@@ -637,6 +637,8 @@ void IkeSa::retire(std::unique_ptr<IkeCtx> ctx, bool we_delete, TimePoint now) {
             ++ctx->next_request_id;
         }
     }
+    // The oldest goes first, its Delete exchange unfinished: it only waited for that.
+    if (retired_.size() >= kMaxRetired) retired_.erase(retired_.begin());
     retired_.push_back(std::move(ctx));
 }
 

@@ -225,6 +225,39 @@ TEST_CASE("rekey: IKE SA rekey from the responder", "[engine][rekey]") {
     ike_rekey(false);
 }
 
+TEST_CASE("rekey: a peer rekeying the IKE SA whose Deletes are all lost leaves at most 4 old SAs",
+          "[engine][rekey]") {
+    Pair p(aes256gcm_ecp384());
+    // Every INFORMATIONAL request from i (its Deletes of the old IKE SAs) is lost, so r never
+    // sees an old SA go and i keeps retransmitting them: both keep the old SAs around.
+    p.link.drop_from_i = [](std::size_t, const Bytes& b) {
+        const Message m = decoded(b);
+        return m.header.exchange == ExchangeType::informational && !m.header.response;
+    };
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> spis;
+    for (int k = 0; k < 10; ++k) {
+        spis.emplace_back(p.i.info().spi_i, p.i.info().spi_r);
+        REQUIRE(p.i.rekey_ike(p.link.now));
+        p.link.pump();
+        CHECK(p.r.info().ike_rekeys == static_cast<std::uint32_t>(k + 1));
+        CHECK(p.i.info().retired_ike_sas == std::min<std::size_t>(k + 1, 4));
+        CHECK(p.r.info().retired_ike_sas == std::min<std::size_t>(k + 1, 4));
+    }
+    CHECK(p.i.state() == SaState::established);
+    CHECK(p.r.state() == SaState::established);
+    CHECK(p.i.info().spi_i == p.r.info().spi_i);
+    // The oldest went first: the Delete i retransmits is for one of the last four old SAs.
+    p.link.advance_to(p.link.now + seconds(2));
+    const Message again = decoded(p.link.sent_i.back());
+    CHECK(again.header.exchange == ExchangeType::informational);
+    const auto old = std::make_pair(again.header.spi_i, again.header.spi_r);
+    CHECK(std::find(spis.end() - 4, spis.end(), old) != spis.end());
+    // r drops its old SAs 60 s after they were retired, i when its Deletes give up.
+    p.link.advance_to(p.link.now + seconds(61));
+    CHECK(p.r.info().retired_ike_sas == 0);
+    CHECK(replay_dataplane(p.link.actions_r).size() == 1);  // the CHILD_SA stayed throughout
+}
+
 TEST_CASE("rekey: simultaneous CHILD_SA rekeys, the lowest nonce's SA is deleted",
           "[engine][rekey]") {
     for (std::uint64_t seed : {91, 92, 93, 94, 95, 96}) {

@@ -309,6 +309,7 @@ struct SaInfo {
     std::optional<ChildSaInfo> child;  // the newest installed CHILD_SA
     std::uint32_t ike_rekeys = 0;
     std::uint32_t child_rekeys = 0;
+    std::size_t retired_ike_sas = 0;  // old IKE SAs kept for their Delete exchange (at most 4)
     std::optional<TimePoint> last_dpd_sent;
     // IKE fragmentation (RFC 7383): negotiated for the current IKE SA; counters since the
     // engine was created: fragments built (retransmissions not counted), fragments accepted
@@ -596,7 +597,10 @@ class IkeSa {
     std::optional<Collision> child_collision_;
     std::unique_ptr<IkeCtx> ike_candidate_;  // the peer's IKE rekey answered during ours
     std::optional<Collision> ike_collision_;
+    // Old IKE SAs kept up to 60 s for their Delete exchange; at most kMaxRetired (a peer that
+    // rekeys the IKE SA over and over and never deletes would otherwise add one per rekey).
     std::vector<std::unique_ptr<IkeCtx>> retired_;
+    static constexpr std::size_t kMaxRetired = 4;
     std::optional<TimePoint> ike_rekey_at_;
     std::vector<std::uint32_t> delete_queue_;  // inbound SPIs to announce in a Delete
 
