@@ -407,6 +407,29 @@ void IkeSa::ike_rekey_response(Exchange& x, const std::vector<Payload>& inner, T
     retire(std::move(old), true, now);
 }
 
+// The rekey's initiator deletes the old CHILD_SA (RFC 7296 section 2.8). A peer that rekeys
+// again and again without doing so would pile them up, each installed in the dataplane until
+// its hard lifetime: beyond kMaxReplacedChildren the oldest goes, and our Delete tells the peer.
+// An SA that an exchange or a collision still refers to stays.
+void IkeSa::drop_excess_replaced() {
+    auto in_use = [&](std::uint32_t spi) {
+        return (exchange_ && (exchange_->child_spi_in == spi || exchange_->new_spi_in == spi)) ||
+               (child_collision_ &&
+                (child_collision_->old_spi_in == spi || child_collision_->new_spi_in == spi));
+    };
+    std::size_t replaced = 0;
+    for (const Child& c : children_) replaced += c.replaced ? 1 : 0;
+    while (replaced > kMaxReplacedChildren) {
+        auto it = std::find_if(children_.begin(), children_.end(),
+                               [&](const Child& c) { return c.replaced && !in_use(c.spi_in); });
+        if (it == children_.end()) return;
+        const std::uint32_t spi = it->spi_in;
+        remove_child(spi);
+        delete_queue_.push_back(spi);
+        --replaced;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Responder
 
@@ -495,6 +518,7 @@ void IkeSa::child_rekey_request(const Header& h, const std::vector<Payload>& inn
     }
     ++child_rekeys_;
     if (Child* o = find_child_in(old_in)) o->replaced = true;  // the peer deletes it
+    drop_excess_replaced();
     if (exchange_ && exchange_->task == Task::rekey_child && exchange_->child_spi_in == old_in) {
         child_collision_ = Collision{old_in, *spi, nonce->data, *nr};
     }

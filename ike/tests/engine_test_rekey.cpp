@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "engine_test_util.hpp"
 
@@ -256,6 +257,111 @@ TEST_CASE("rekey: a peer rekeying the IKE SA whose Deletes are all lost leaves a
     p.link.advance_to(p.link.now + seconds(61));
     CHECK(p.r.info().retired_ike_sas == 0);
     CHECK(replay_dataplane(p.link.actions_r).size() == 1);  // the CHILD_SA stayed throughout
+}
+
+TEST_CASE("rekey: a peer rekeying the CHILD_SA ten times and never deleting leaves 2 old ones",
+          "[engine][rekey]") {
+    // The peer is crafted: an honest initiator's first CREATE_CHILD_SA request, decrypted with
+    // its exported keys, is the template; each crafted rekey names the previous new SA in
+    // N(REKEY_SA), carries a fresh SPI and nonce, and no Delete ever follows.
+    const Family f = aes256_sha256_dh14();
+    SeededRandom rng_i(7), rng_r(1007), rng_craft(77);
+    SaSettings si = settings(true, f);
+    std::optional<crypto::SkCipher> sk_i;  // i's outbound SK_ei / SK_ai
+    si.on_ike_keys = [&](const IkeSaKeysDerived& k) {
+        auto c = crypto::SkCipher::create(k.cipher, k.integ, k.keys->sk_ei.reveal(),
+                                          k.keys->sk_ai.reveal());
+        REQUIRE(c);
+        sk_i.emplace(std::move(*c));
+    };
+    IkeSa i(si, rng_i);
+    IkeSa r(settings(false, f), rng_r);
+    Link link{i, r};
+    i.start(link.now);
+    link.pump();
+    REQUIRE(r.state() == SaState::established);
+    REQUIRE(sk_i);
+
+    REQUIRE(i.rekey_child(link.now));
+    auto out = i.take_datagrams();  // never delivered: only read
+    REQUIRE(out.size() == 1);
+    const Message tmpl = decoded(out[0]);
+    REQUIRE(tmpl.header.exchange == ExchangeType::create_child_sa);
+    auto layout = encrypted_layout(out[0]);
+    REQUIRE(layout);
+    const auto* sk = tmpl.payloads.back().get<SkPayload>();
+    REQUIRE(sk);
+    auto plain = sk_i->open(crypto::ByteView(out[0].data(), layout->body_offset), sk->body);
+    REQUIRE(plain);
+    auto inner = decode_payloads(sk->first_inner, *plain);
+    REQUIRE(inner);
+
+    std::vector<std::uint32_t> r_inbound;  // r's inbound SPI of each new CHILD_SA, in order
+    std::vector<Bytes> r_requests;         // requests r sent (its Deletes)
+    for (std::uint32_t k = 0; k < 10; ++k) {
+        Bytes spi(4), nonce(32);
+        const bool filled = rng_craft.fill(spi) && rng_craft.fill(nonce);
+        REQUIRE(filled);
+        std::vector<Payload> req = *inner;
+        for (auto& pl : req) {
+            if (auto* sa = std::get_if<SaPayload>(&pl.body)) sa->proposals.at(0).spi = spi;
+            if (auto* n = std::get_if<NoncePayload>(&pl.body)) n->data = nonce;
+        }
+        Message m;
+        m.header = tmpl.header;
+        m.header.message_id = tmpl.header.message_id + k;
+        auto body = encode_payloads(req);
+        REQUIRE(body);
+        m.payloads.push_back(
+            Payload{PayloadType::sk, false,
+                    SkPayload{req.front().type, Bytes(sk_i->sealed_size(body->size()))}});
+        auto bytes = encode_message(m);
+        REQUIRE(bytes);
+        auto lay = encrypted_layout(*bytes);
+        REQUIRE(lay);
+        auto sealed =
+            sk_i->seal(crypto::ByteView(bytes->data(), lay->body_offset), *body, rng_craft);
+        REQUIRE(sealed);
+        std::copy(sealed->begin(), sealed->end(),
+                  bytes->begin() + static_cast<std::ptrdiff_t>(lay->body_offset));
+        r.on_datagram(*bytes, link.now, 500, 500);
+        for (auto& d : r.take_datagrams()) {
+            if (!decoded(d).header.response) r_requests.push_back(d);
+        }
+        for (auto& a : r.take_actions()) {
+            if (const auto* c = std::get_if<ChildSaReady>(&a)) {
+                CHECK(c->spi_out == (std::uint32_t{spi[0]} << 24 | std::uint32_t{spi[1]} << 16 |
+                                     std::uint32_t{spi[2]} << 8 | spi[3]));
+                r_inbound.push_back(c->spi_in);
+            }
+            link.actions_r.push_back(std::move(a));
+        }
+        REQUIRE(r_inbound.size() == k + 1);  // the rekey was accepted
+        // The next rekey names this new SA: r's outbound SPI of it, the one we chose.
+        for (auto& pl : *inner) {
+            if (auto* n = std::get_if<NotifyPayload>(&pl.body);
+                n && n->type == NotifyType::rekey_sa)
+                n->spi = spi;
+        }
+    }
+    CHECK(r.state() == SaState::established);
+    CHECK(r.info().child_rekeys == 10);
+    CHECK(r.info().child->spi_in == r_inbound.back());
+    // Installed at the end: the newest and the two before it; the first CHILD_SA and the seven
+    // oldest rekeyed ones were removed, oldest first, never leaving none.
+    const auto left = replay_dataplane(link.actions_r);
+    CHECK(left.size() == 3);
+    const auto deleted = of_type<ChildSaDeleted>(link.actions_r);
+    REQUIRE(deleted.size() == 8);
+    for (std::size_t n = 1; n < deleted.size(); ++n) CHECK(deleted[n].spi_in == r_inbound[n - 1]);
+    // r tells the peer with a Delete: due at once (the loop's timer fires now).
+    CHECK(r.next_deadline() == link.now);
+    r.on_timer(link.now);
+    for (auto& d : r.take_datagrams()) {
+        if (!decoded(d).header.response) r_requests.push_back(d);
+    }
+    REQUIRE(r_requests.size() == 1);
+    CHECK(decoded(r_requests.front()).header.exchange == ExchangeType::informational);
 }
 
 TEST_CASE("rekey: simultaneous CHILD_SA rekeys, the lowest nonce's SA is deleted",

@@ -516,6 +516,10 @@ class IkeSa {
                                      crypto::ByteView pfs, bool exchange_initiator,
                                      const TsPayload& tsi, const TsPayload& tsr);
     void remove_child(std::uint32_t spi_in);  // ChildSaDeleted + forget it
+    // More than kMaxReplacedChildren rekeyed CHILD_SAs waiting for the peer's Delete: the
+    // oldest go, with our Delete.
+    void drop_excess_replaced();
+    static constexpr std::size_t kMaxReplacedChildren = 2;
     Child* find_child_in(std::uint32_t spi_in);
     Child* find_child_out(std::uint32_t spi_out);
 
