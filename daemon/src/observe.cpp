@@ -221,6 +221,17 @@ struct MetricsConnection {
     std::shared_ptr<std::size_t> live;
     asio::streambuf buf{8192};  // bounded request
     std::string reply;
+
+    // Sends `text` and shuts the connection down; the connection (its deadline timer with it)
+    // goes when the write completes.
+    static void answer(const std::shared_ptr<MetricsConnection>& conn, std::string text) {
+        conn->reply = std::move(text);
+        asio::async_write(conn->sock, asio::buffer(conn->reply),
+                          [conn](boost::system::error_code, std::size_t) {
+                              boost::system::error_code cec;
+                              conn->sock.shutdown(tcp::socket::shutdown_both, cec);
+                          });
+    }
 };
 }  // namespace
 
@@ -239,42 +250,27 @@ void MetricsServer::accept() {
             }
         });
         if (full) {
-            conn->reply = "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
-            asio::async_write(conn->sock, asio::buffer(conn->reply),
-                              [conn](boost::system::error_code, std::size_t) {
-                                  boost::system::error_code cec;
-                                  conn->sock.shutdown(tcp::socket::shutdown_both, cec);
-                                  conn->deadline.cancel();
-                              });
+            MetricsConnection::answer(
+                conn, "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
             accept();
             return;
         }
         asio::async_read_until(
             conn->sock, conn->buf, "\r\n\r\n",
             [this, conn](boost::system::error_code rec, std::size_t) {
-                if (rec) {
-                    conn->deadline.cancel();
-                    return;
-                }
+                if (rec) return;
                 std::string first;
                 std::istream in(&conn->buf);
                 std::getline(in, first);
-                auto& reply = conn->reply;
-                if (first.rfind("GET /metrics ", 0) == 0) {
-                    auto body = source_();
-                    reply =
-                        "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                        "Content-Length: " +
-                        std::to_string(body.size()) + "\r\n\r\n" + body;
-                } else {
-                    reply = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-                }
-                asio::async_write(conn->sock, asio::buffer(reply),
-                                  [conn](boost::system::error_code, std::size_t) {
-                                      boost::system::error_code cec;
-                                      conn->sock.shutdown(tcp::socket::shutdown_both, cec);
-                                      conn->deadline.cancel();
-                                  });
+                if (first.rfind("GET /metrics ", 0) != 0)
+                    return MetricsConnection::answer(
+                        conn, "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                auto body = source_();
+                MetricsConnection::answer(
+                    conn,
+                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                    "Content-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body);
             });
         accept();
     });
